@@ -1,0 +1,5 @@
+"""``python -m flakehound``."""
+
+from flakehound.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,364 @@
+"""The data that flows through flakehound: test results, runs, verdicts and the report.
+
+Every model is frozen; variants are made with ``model_copy(update=...)``. ``Report`` is the
+stable contract (``schema_version`` 1): renderers, publishers and the gate read only it.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ClassifiedFailure",
+    "Configuration",
+    "ConfigurationCount",
+    "CoverageFile",
+    "CoverageSummary",
+    "DiffCoverage",
+    "Evidence",
+    "EvidenceStrength",
+    "FailureKind",
+    "FailureRate",
+    "GateResult",
+    "Hint",
+    "Original",
+    "Outcome",
+    "Phase",
+    "Polluter",
+    "Report",
+    "ReportSettings",
+    "Run",
+    "RunEnd",
+    "RunPurpose",
+    "RunRecord",
+    "StateChange",
+    "Summary",
+    "TestResult",
+    "Tool",
+    "UncoveredFile",
+]
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Outcome(str, Enum):
+    """How one test ended in one run, as pytest reports it."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    SKIPPED = "skipped"
+    XFAILED = "xfailed"
+    XPASSED = "xpassed"
+
+    @property
+    def is_failure(self) -> bool:
+        """Whether this outcome counts against the pass rate."""
+        return self in {Outcome.FAILED, Outcome.ERROR}
+
+
+class Phase(str, Enum):
+    """The pytest phase in which a test's outcome was decided."""
+
+    SETUP = "setup"
+    CALL = "call"
+    TEARDOWN = "teardown"
+
+
+class RunEnd(str, Enum):
+    """How an executor run ended."""
+
+    COMPLETED = "completed"
+    TIMEOUT = "timeout"
+    CRASH = "crash"
+
+
+class RunPurpose(str, Enum):
+    """Why flakehound made a run."""
+
+    ORIGINAL = "original"
+    ALONE = "alone"
+    ORIGINAL_ORDER = "original-order"
+    PERMUTED = "permuted"
+    REVERSED = "reversed"
+    BISECT = "bisect"
+    EXPERIMENT = "experiment"
+
+
+class FailureKind(str, Enum):
+    """The label flakehound gives a failing test."""
+
+    DETERMINISTIC = "deterministic"
+    INTERMITTENT = "intermittent"
+    ORDER_DEPENDENT = "order-dependent"
+    BRITTLE = "brittle"
+
+
+class TestResult(_Frozen):
+    """One test's result in one run."""
+
+    __test__ = False  # not a pytest test class
+
+    nodeid: str
+    outcome: Outcome
+    phase: Phase = Phase.CALL
+    duration: float = 0.0
+    exception: str | None = None
+    message: str | None = None
+    path: str | None = None
+    line: int | None = None
+    traceback: str | None = None
+    output: str | None = None
+
+
+class Run(_Frozen):
+    """What an executor returns: per-test results in execution order and how the run ended."""
+
+    results: tuple[TestResult, ...]
+    ended: RunEnd = RunEnd.COMPLETED
+    duration: float = 0.0
+    collected: tuple[str, ...] = ()
+    collection_errors: tuple[TestResult, ...] = ()
+    missing: tuple[str, ...] = ()
+    restored: tuple[str, ...] = ()
+    detail: str | None = None
+
+    def result_of(self, nodeid: str) -> TestResult | None:
+        """The result of ``nodeid`` in this run, or None if it did not run."""
+        for result in self.results:
+            if result.nodeid == nodeid:
+                return result
+        return None
+
+
+class RunRecord(_Frozen):
+    """One executor run as the report lists it."""
+
+    id: int
+    purpose: RunPurpose
+    seed: int | None = None
+    tests: int
+    outcomes: dict[str, Outcome] = Field(default_factory=dict)
+    duration: float
+    ended: RunEnd
+    restored: tuple[str, ...] = ()
+
+
+class Configuration(_Frozen):
+    """The conditions one group of identical runs shared (alone, original order, one permuted order)."""
+
+    purpose: RunPurpose
+    seed: int | None = None
+
+
+class ConfigurationCount(_Frozen):
+    """How often a test failed in the runs of one configuration."""
+
+    runs: int = 0
+    failures: int = 0
+
+
+class Evidence(_Frozen):
+    """Counts per configuration for one failing test."""
+
+    alone: ConfigurationCount = ConfigurationCount()
+    original_order: ConfigurationCount = ConfigurationCount()
+    permuted: ConfigurationCount = ConfigurationCount()
+    failing_orders: tuple[str, ...] = ()
+    passing_orders: tuple[str, ...] = ()
+    strip: dict[str, str] = Field(default_factory=dict)
+
+
+class FailureRate(_Frozen):
+    """A failure-rate estimate with its 95% Wilson interval."""
+
+    estimate: float
+    low: float
+    high: float
+    runs: int
+    failures: int
+
+
+class EvidenceStrength(_Frozen):
+    """How far the evidence can be trusted, in plain numbers."""
+
+    unseen_single_polluter_chance: float
+    clean_runs: int
+    failure_rate_upper_bound: float | None = None
+    clean_runs_needed: int | None = None
+    sentence: str
+
+
+class StateChange(_Frozen):
+    """One piece of state a polluter or state-setter leaves behind."""
+
+    kind: str
+    name: str
+    before: str | None = None
+    after: str | None = None
+
+
+class Polluter(_Frozen):
+    """A minimal set of tests whose presence before a victim flips its outcome."""
+
+    nodeids: tuple[str, ...]
+    confirmed_runs: int = 0
+    confirmed_failures: int = 0
+    search_runs: int = 0
+    state_changes: tuple[StateChange, ...] = ()
+
+
+class Hint(_Frozen):
+    """A root-cause hint with the evidence behind it."""
+
+    category: str
+    title: str
+    detail: str = ""
+    evidence: str = ""
+    confidence: Literal["high", "medium", "low"] = "medium"
+
+
+class Original(_Frozen):
+    """The failing test's result in the run that found it."""
+
+    outcome: Outcome
+    phase: Phase = Phase.CALL
+    exception: str | None = None
+    message: str | None = None
+    path: str | None = None
+    line: int | None = None
+    traceback: str | None = None
+    output: str | None = None
+
+
+class ClassifiedFailure(_Frozen):
+    """One failing test, its label and the evidence for it."""
+
+    nodeid: str
+    classification: FailureKind
+    original: Original
+    evidence: Evidence
+    failure_rate: FailureRate | None = None
+    strength: EvidenceStrength | None = None
+    found_in: Configuration = Configuration(purpose=RunPurpose.ORIGINAL)
+    notes: tuple[str, ...] = ()
+    polluters: tuple[Polluter, ...] = ()
+    state_setters: tuple[Polluter, ...] = ()
+    hints: tuple[Hint, ...] = ()
+    reproduce: str
+
+
+class Summary(_Frozen):
+    """Counts over the original run and the labels."""
+
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
+    pass_rate: float = 100.0
+    deterministic: int = 0
+    intermittent: int = 0
+    order_dependent: int = 0
+    brittle: int = 0
+    latent: int = 0
+
+
+class UncoveredFile(_Frozen):
+    """Changed lines of one file that no test ran."""
+
+    path: str
+    ranges: tuple[str, ...]
+
+
+class DiffCoverage(_Frozen):
+    """Coverage of the lines a change added or modified."""
+
+    base: str
+    percent: float | None
+    changed_lines: int
+    uncovered: tuple[UncoveredFile, ...] = ()
+
+
+class CoverageFile(_Frozen):
+    """Coverage of one source file."""
+
+    path: str
+    percent: float
+    statements: int
+    missing: tuple[str, ...] = ()
+    partial_branches: tuple[str, ...] = ()
+
+
+class CoverageSummary(_Frozen):
+    """Coverage measured on the original run (or read from an earlier step's data)."""
+
+    total_percent: float
+    line_percent: float
+    branch_percent: float | None = None
+    files: tuple[CoverageFile, ...] = ()
+    diff: DiffCoverage | None = None
+    threshold: float = 100.0
+    diff_threshold: float = 100.0
+    source: str = "measured"
+
+
+class GateResult(_Frozen):
+    """Whether the change may merge, and why not."""
+
+    passed: bool
+    reasons: tuple[str, ...] = ()
+
+
+class Tool(_Frozen):
+    """Which flakehound wrote the report."""
+
+    name: str = "flakehound"
+    version: str
+
+
+class ReportSettings(_Frozen):
+    """Every option in force for the investigation."""
+
+    seed: int
+    reruns: int
+    replays: int
+    orders: int
+    max_failures: int
+    min_pass_rate: float
+    min_coverage: float | None = None
+    min_diff_coverage: float | None = None
+    fail_on_latent: bool = False
+    timeout: float
+    pytest_args: tuple[str, ...] = ()
+    junit: tuple[str, ...] = ()
+    cwd: str
+    disabled_plugins: tuple[str, ...] = ()
+
+
+class Report(_Frozen):
+    """Everything flakehound found, in one document (schema_version 1)."""
+
+    schema_version: Literal[1] = 1
+    tool: Tool
+    created_at: str
+    command: tuple[str, ...]
+    settings: ReportSettings
+    status: Literal["investigated", "broken", "crashed"] = "investigated"
+    broken_reason: str | None = None
+    first_errors: tuple[TestResult, ...] = ()
+    summary: Summary
+    failures: tuple[ClassifiedFailure, ...] = ()
+    latent: tuple[ClassifiedFailure, ...] = ()
+    skipped_investigations: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    runs: tuple[RunRecord, ...] = ()
+    coverage: CoverageSummary | None = None
+    gate: GateResult
