@@ -1,0 +1,72 @@
+"""PURE. Decide whether the change may merge: pass rate, labels, coverage.
+
+Comparisons are exact. Shown numbers are truncated, never rounded up, so a message can never read
+as if the threshold were met ("coverage 99.99% < 100.00%", not "100.00% < 100.00%").
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from flakehound.models import GateResult
+
+if TYPE_CHECKING:
+    from flakehound.models import ClassifiedFailure, CoverageSummary, Summary
+
+__all__ = ["coverage_reasons", "decide_gate", "format_percent"]
+
+
+def format_percent(value: float) -> str:
+    """Two decimals, truncated toward zero so 99.995 shows as 99.99."""
+    return f"{math.floor(round(value * 100, 6)) / 100:.2f}%"
+
+
+def coverage_reasons(coverage: CoverageSummary | None) -> list[str]:
+    """Sentences for each coverage threshold that is not met."""
+    if coverage is None:
+        return []
+    reasons = []
+    if coverage.total_percent < coverage.threshold:
+        reasons.append(
+            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}"
+            " (min_coverage)"
+        )
+    diff = coverage.diff
+    if diff is not None and diff.percent is not None and diff.percent < coverage.diff_threshold:
+        reasons.append(
+            f"changed-line coverage {format_percent(diff.percent)} < {format_percent(coverage.diff_threshold)}"
+            f" against {diff.base} (min_diff_coverage)"
+        )
+    return reasons
+
+
+def decide_gate(
+    summary: Summary,
+    failures: tuple[ClassifiedFailure, ...],
+    latent: tuple[ClassifiedFailure, ...],
+    *,
+    min_pass_rate: float,
+    fail_on_latent: bool,
+    coverage: CoverageSummary | None = None,
+    broken_reason: str | None = None,
+) -> GateResult:
+    """The verdict: every reason the change is blocked, or none."""
+    reasons: list[str] = []
+    if broken_reason is not None:
+        reasons.append(broken_reason)
+    if summary.pass_rate < min_pass_rate:
+        reasons.append(
+            f"pass rate {format_percent(summary.pass_rate)} < {format_percent(min_pass_rate)}"
+            f" ({summary.failed + summary.errors} of {summary.total} tests failed)"
+        )
+    intermittent = [failure.nodeid for failure in failures if failure.classification.value == "intermittent"]
+    if intermittent:
+        reasons.append(
+            f"{len(intermittent)} intermittent failure(s) block too: a test that flips under identical"
+            " conditions is a bug, not noise"
+        )
+    if latent and fail_on_latent:
+        reasons.append(f"{len(latent)} test(s) fail only in a shuffled order (--fail-on-latent)")
+    reasons.extend(coverage_reasons(coverage))
+    return GateResult(passed=not reasons, reasons=tuple(reasons))
