@@ -127,6 +127,8 @@ class Run(_Frozen):
     missing: tuple[str, ...] = ()
     restored: tuple[str, ...] = ()
     detail: str | None = None
+    exit_code: int | None = None
+    output_tail: str = ""
 
     def result_of(self, nodeid: str) -> TestResult | None:
         """The result of ``nodeid`` in this run, or None if it did not run."""

@@ -1,0 +1,447 @@
+"""Orchestration: ``analyse(settings, executor, ...) -> Report``. No GitHub, no printing.
+
+1. the original run (or the results an earlier step wrote as JUnit XML);
+2. shuffled whole-suite runs (seeded permutations and the reversed order), on green suites too:
+   a test that passed originally but fails in one of them is *latent*;
+3. each failing test alone, up to ``reruns`` times, stopping once a flip settles it;
+4. the original order replayed ``replays`` times up to the last unsettled failure (one replay serves
+   every failure in it), and likewise the shuffled order a latent test was found in;
+5. labels, evidence, the report and the gate.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
+
+from flakehound.classify import (
+    Observation,
+    classify_failure,
+    configuration_label,
+    evidence_strength,
+    failure_rate,
+    is_settled,
+    summarize_evidence,
+)
+from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
+from flakehound.errors import ConfigError, PytestCrashed
+from flakehound.gate import decide_gate
+from flakehound.models import (
+    ClassifiedFailure,
+    Configuration,
+    FailureKind,
+    GateResult,
+    Original,
+    Outcome,
+    Report,
+    ReportSettings,
+    Run,
+    RunEnd,
+    RunPurpose,
+    RunRecord,
+    Summary,
+    TestResult,
+    Tool,
+)
+from flakehound.plan import permutations, prefix_through
+from flakehound.runner import RunRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from flakehound.config import Settings
+    from flakehound.runner import Executor
+
+__all__ = ["BROKEN_SHARE", "Progress", "analyse", "summarize"]
+
+#: Over this share of failing tests the run is a broken environment or build, not a set of failures.
+BROKEN_SHARE = 0.8
+#: The share rule needs at least this many tests to mean anything.
+BROKEN_MIN_TESTS = 10
+_FIRST_ERRORS = 5
+_RERUN_SLACK = 30.0
+
+
+class Progress(Protocol):
+    """Told about the work as it goes (a progress bar, or nothing)."""
+
+    def plan(self, total: int) -> None:
+        """The number of runs now expected in all."""
+
+    def advance(self, description: str) -> None:
+        """One more run finished."""
+
+
+class _Silent:
+    def plan(self, total: int) -> None:
+        pass
+
+    def advance(self, description: str) -> None:
+        pass
+
+
+def summarize(results: Sequence[TestResult]) -> Summary:
+    """Counts and the pass rate (passed, xfailed and skipped tests do not count against it)."""
+    counts = {outcome: 0 for outcome in Outcome}
+    for result in results:
+        counts[result.outcome] += 1
+    failing = counts[Outcome.FAILED] + counts[Outcome.ERROR]
+    ran = len(results) - counts[Outcome.SKIPPED]
+    pass_rate = 100.0 if ran == 0 else 100.0 * (ran - failing) / ran
+    return Summary(
+        total=len(results),
+        passed=counts[Outcome.PASSED],
+        failed=counts[Outcome.FAILED],
+        errors=counts[Outcome.ERROR],
+        skipped=counts[Outcome.SKIPPED],
+        xfailed=counts[Outcome.XFAILED],
+        xpassed=counts[Outcome.XPASSED],
+        pass_rate=pass_rate,
+    )
+
+
+def _first_line(text: str, prefix: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    chosen = [line for line in lines if line.startswith(prefix)]
+    return (chosen or lines or ["(no output)"])[0]
+
+
+def check_original(run: Run, settings: Settings) -> None:
+    """Turn a run that produced no usable results into the error the user needs."""
+    args = shlex.join(settings.pytest_args) or "(no arguments)"
+    if run.exit_code == 4:  # noqa: PLR2004 - pytest's usage error
+        reason = _first_line(run.output_tail, "ERROR:")
+        msg = f"pytest rejected the arguments {args}: {reason}; fix the arguments after --"
+        raise ConfigError(msg)
+    if run.exit_code == 5 or (run.ended is RunEnd.COMPLETED and not run.results and not run.collection_errors):  # noqa: PLR2004
+        msg = f"pytest collected no tests in {settings.cwd} with arguments {args}; point flakehound at your tests"
+        raise ConfigError(msg)
+    if not run.results and not run.collection_errors:
+        msg = f"pytest crashed before running any test ({run.detail})"
+        raise PytestCrashed(msg, run.output_tail)
+
+
+@dataclass
+class _Investigation:
+    """Mutable bookkeeping for one analysis; the report is built from it at the end."""
+
+    settings: Settings
+    executor: Executor
+    progress: Progress
+    durations: dict[str, float]
+    tracked: set[str] = field(default_factory=set)
+    observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
+    records: list[RunRecord] = field(default_factory=list)
+
+    def timeout_for(self, order: Sequence[str]) -> float:
+        if self.settings.timeout is not None:
+            return self.settings.timeout
+        return 3 * sum(self.durations.get(nodeid, 0.0) for nodeid in order) + _RERUN_SLACK
+
+    def record(self, run: Run, purpose: RunPurpose, seed: int | None, tests: int) -> None:
+        outcomes = {
+            result.nodeid: result.outcome for result in run.results if result.nodeid in self.tracked
+        }
+        self.records.append(
+            RunRecord(
+                id=len(self.records) + 1,
+                purpose=purpose,
+                seed=seed,
+                tests=tests,
+                outcomes=outcomes,
+                duration=round(run.duration, 3),
+                ended=run.ended,
+                restored=run.restored,
+            )
+        )
+
+    def execute(self, order: Sequence[str], purpose: RunPurpose, seed: int | None = None) -> Run:
+        run = self.executor.run(RunRequest(order=tuple(order), timeout=self.timeout_for(order)))
+        if run.missing:
+            missing = run.missing[0]
+            msg = (
+                f"test {missing!r} no longer exists: pytest does not collect it in {self.settings.cwd};"
+                " regenerate the --junit results from the current code"
+            )
+            raise ConfigError(msg)
+        self.record(run, purpose, seed, len(order))
+        self.progress.advance(f"{purpose.value} run")
+        return run
+
+    def observe(self, run: Run, configuration: Configuration, nodeids: Sequence[str]) -> None:
+        for nodeid in nodeids:
+            result = run.result_of(nodeid)
+            if result is not None and result.outcome is not Outcome.SKIPPED:
+                self.observations[nodeid].append(Observation(configuration, result.outcome.is_failure))
+
+    def settled(self, nodeid: str) -> bool:
+        return is_settled(self.observations[nodeid])
+
+
+def _original_run(settings: Settings, executor: Executor, original: Sequence[TestResult] | None) -> Run:
+    if original is not None:
+        return Run(results=tuple(original), duration=sum(result.duration for result in original))
+    timeout = settings.timeout or DEFAULT_ORIGINAL_TIMEOUT
+    run = executor.run(RunRequest(order=None, timeout=timeout))
+    check_original(run, settings)
+    return run
+
+
+def _reproduce(settings: Settings, nodeid: str, found_in: Configuration) -> str:
+    pytest = [settings.python, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    if found_in.purpose is RunPurpose.PERMUTED:
+        return shlex.join(["flakehound", "run", "--seed", str(settings.seed), "--", *settings.pytest_args])
+    if found_in.purpose is RunPurpose.REVERSED:
+        return shlex.join(["flakehound", "run", "--", *settings.pytest_args])
+    return shlex.join([*pytest, nodeid])
+
+
+def _classified(
+    nodeid: str,
+    result: TestResult,
+    observations: list[Observation],
+    found_in: Configuration,
+    settings: Settings,
+    permuted_orders: int,
+) -> ClassifiedFailure:
+    kind = classify_failure(observations) or FailureKind.INTERMITTENT
+    notes = []
+    reruns = [o for o in observations if o.configuration.purpose is not RunPurpose.ORIGINAL]
+    if found_in.purpose is RunPurpose.ORIGINAL and reruns and not any(o.failed for o in reruns):
+        notes.append(
+            "the failure never reproduced in any rerun: it flipped under the same order, so it is intermittent"
+        )
+    replays = [o.failed for o in observations if o.configuration.purpose is RunPurpose.ORIGINAL_ORDER]
+    if found_in.purpose is RunPurpose.ORIGINAL and len(replays) >= 2 and not any(replays):  # noqa: PLR2004
+        notes.append(
+            "every identical replay of the original order passed: state outside the project"
+            " (a server, a database, files elsewhere) may carry over between runs"
+        )
+    is_intermittent = kind is FailureKind.INTERMITTENT
+    return ClassifiedFailure(
+        nodeid=nodeid,
+        classification=kind,
+        original=Original(
+            outcome=result.outcome,
+            phase=result.phase,
+            exception=result.exception,
+            message=result.message,
+            path=result.path,
+            line=result.line,
+            traceback=result.traceback,
+            output=result.output,
+        ),
+        evidence=summarize_evidence(observations),
+        failure_rate=failure_rate(observations) if is_intermittent else None,
+        strength=evidence_strength(observations, permuted_orders),
+        found_in=found_in,
+        notes=tuple(notes),
+        reproduce=_reproduce(settings, nodeid, found_in),
+    )
+
+
+def analyse(
+    settings: Settings,
+    executor: Executor,
+    *,
+    created_at: str,
+    version: str,
+    command: Sequence[str],
+    disabled_plugins: Sequence[str] = (),
+    original: Sequence[TestResult] | None = None,
+    progress: Progress | None = None,
+) -> Report:
+    """Run and investigate the suite; return the report with its gate verdict."""
+    progress = progress or _Silent()
+    first = _original_run(settings, executor, original)
+    results = first.results
+    summary = summarize(results)
+    report_settings = ReportSettings(
+        seed=settings.seed,
+        reruns=settings.reruns,
+        replays=settings.replays,
+        orders=settings.permuted_orders(summary.failed + summary.errors > 0),
+        max_failures=settings.max_failures,
+        min_pass_rate=settings.min_pass_rate,
+        fail_on_latent=settings.fail_on_latent,
+        timeout=settings.timeout or DEFAULT_ORIGINAL_TIMEOUT,
+        pytest_args=settings.pytest_args,
+        junit=settings.junit,
+        cwd=str(settings.cwd),
+        disabled_plugins=tuple(disabled_plugins),
+    )
+    base = {
+        "tool": Tool(version=version),
+        "created_at": created_at,
+        "command": tuple(command),
+        "settings": report_settings,
+    }
+    failing = [result for result in results if result.outcome.is_failure]
+    broken = _broken_reason(first, summary)
+    if broken is not None:
+        gate = decide_gate(
+            summary, (), (), min_pass_rate=settings.min_pass_rate, fail_on_latent=False, broken_reason=broken
+        )
+        first_errors = (*first.collection_errors, *failing)[:_FIRST_ERRORS]
+        return Report(
+            **base, status="broken", broken_reason=broken, first_errors=first_errors, summary=summary, gate=gate
+        )
+
+    investigation = _Investigation(
+        settings=settings,
+        executor=executor,
+        progress=progress,
+        durations={result.nodeid: result.duration for result in results},
+    )
+    original_order = [result.nodeid for result in results]
+    investigation.tracked = {result.nodeid for result in failing}
+    original_config = Configuration(purpose=RunPurpose.ORIGINAL)
+    investigation.observe(first, original_config, [result.nodeid for result in failing])
+    if original is None:
+        investigation.record(first, RunPurpose.ORIGINAL, None, len(results))
+
+    runnable = [result.nodeid for result in results if result.outcome is not Outcome.SKIPPED]
+    orders = report_settings.orders
+    shuffled: list[tuple[Configuration, tuple[str, ...]]] = [
+        (Configuration(purpose=RunPurpose.PERMUTED, seed=seed), order)
+        for seed, order in permutations(runnable, settings.seed, orders)
+    ]
+    if len(runnable) > 1:
+        shuffled.append((Configuration(purpose=RunPurpose.REVERSED), tuple(reversed(original_order))))
+    progress.plan(len(shuffled) + settings.reruns * min(len(failing), settings.max_failures) + settings.replays)
+
+    passed_originally = {result.nodeid for result in results if result.outcome is Outcome.PASSED}
+    latent_found: dict[str, tuple[Configuration, tuple[str, ...]]] = {}
+    shuffled_runs: list[tuple[Configuration, Run]] = []
+    for configuration, order in shuffled:
+        investigation.tracked |= passed_originally
+        run = investigation.execute(order, configuration.purpose, configuration.seed)
+        shuffled_runs.append((configuration, run))
+        for result in run.results:
+            if result.nodeid in passed_originally and result.outcome.is_failure:
+                latent_found.setdefault(result.nodeid, (configuration, order))
+    investigated_failures = [result.nodeid for result in failing][: settings.max_failures]
+    room = settings.max_failures - len(investigated_failures)
+    latent_ids = list(latent_found)[: max(room, 0)]
+    skipped = [result.nodeid for result in failing][settings.max_failures :] + list(latent_found)[max(room, 0) :]
+    investigation.tracked = set(investigated_failures) | set(latent_ids)
+    _retrack(investigation)
+    for configuration, run in shuffled_runs:
+        investigation.observe(run, configuration, investigated_failures)
+        investigation.observe(run, configuration, latent_ids)
+    for nodeid in latent_ids:  # the original run, where it passed, is evidence too
+        investigation.observations[nodeid].insert(0, Observation(original_config, failed=False))
+
+    targets = investigated_failures + latent_ids
+    latent_orders = {latent_found[nodeid][1] for nodeid in latent_ids}
+    progress.plan(len(shuffled) + settings.reruns * len(targets) + settings.replays * (1 + len(latent_orders)))
+    _run_alone(investigation, targets)
+    _replay(investigation, original_order, original_config, investigated_failures)
+    by_order: dict[tuple[str, ...], tuple[Configuration, list[str]]] = {}
+    for nodeid in latent_ids:
+        configuration, order = latent_found[nodeid]
+        by_order.setdefault(order, (configuration, []))[1].append(nodeid)
+    for order, (configuration, victims) in by_order.items():
+        _replay(investigation, list(order), configuration, victims)
+
+    results_by_id = {result.nodeid: result for result in results}
+    latent_results = {nodeid: _latent_result(shuffled_runs, nodeid) for nodeid in latent_ids}
+    failures = tuple(
+        _classified(nodeid, results_by_id[nodeid], investigation.observations[nodeid], original_config, settings, orders)
+        for nodeid in investigated_failures
+    )
+    latent = tuple(
+        _classified(nodeid, latent_results[nodeid], investigation.observations[nodeid], latent_found[nodeid][0], settings, orders)
+        for nodeid in latent_ids
+    )
+    counts = {kind: sum(1 for failure in failures if failure.classification is kind) for kind in FailureKind}
+    summary = summary.model_copy(
+        update={
+            "deterministic": counts[FailureKind.DETERMINISTIC],
+            "intermittent": counts[FailureKind.INTERMITTENT],
+            "order_dependent": counts[FailureKind.ORDER_DEPENDENT],
+            "brittle": counts[FailureKind.BRITTLE],
+            "latent": len(latent),
+        }
+    )
+    notes = []
+    if skipped:
+        notes.append(f"{len(skipped)} failing test(s) were not investigated (--max-failures {settings.max_failures})")
+    gate: GateResult = decide_gate(
+        summary, failures, latent, min_pass_rate=settings.min_pass_rate, fail_on_latent=settings.fail_on_latent
+    )
+    return Report(
+        **base,
+        summary=summary,
+        failures=failures,
+        latent=latent,
+        skipped_investigations=tuple(skipped),
+        notes=tuple(notes),
+        runs=tuple(investigation.records),
+        gate=gate,
+    )
+
+
+def _retrack(investigation: _Investigation) -> None:
+    """Keep only the investigated tests' outcomes in the run records made so far."""
+    investigation.records = [
+        record.model_copy(
+            update={
+                "outcomes": {
+                    nodeid: outcome
+                    for nodeid, outcome in record.outcomes.items()
+                    if nodeid in investigation.tracked
+                }
+            }
+        )
+        for record in investigation.records
+    ]
+
+
+def _latent_result(shuffled_runs: Sequence[tuple[Configuration, Run]], nodeid: str) -> TestResult:
+    for _, run in shuffled_runs:
+        result = run.result_of(nodeid)
+        if result is not None and result.outcome.is_failure:
+            return result
+    msg = f"{nodeid} was reported latent without a failing run"  # pragma: no cover - guarded by the caller
+    raise AssertionError(msg)  # pragma: no cover - guarded by the caller
+
+
+def _broken_reason(run: Run, summary: Summary) -> str | None:
+    if run.collection_errors:
+        where = ", ".join(error.nodeid for error in run.collection_errors[:3])
+        return f"broken build: {len(run.collection_errors)} error(s) during collection ({where})"
+    failing = summary.failed + summary.errors
+    if summary.total >= BROKEN_MIN_TESTS and failing > BROKEN_SHARE * summary.total:
+        return (
+            f"broken environment or build: {failing} of {summary.total} tests failed"
+            f" (over {BROKEN_SHARE:.0%}); fix the first errors before investigating one by one"
+        )
+    return None
+
+
+def _run_alone(investigation: _Investigation, targets: Sequence[str]) -> None:
+    alone = Configuration(purpose=RunPurpose.ALONE)
+    for nodeid in targets:
+        for _ in range(investigation.settings.reruns):
+            if investigation.settled(nodeid):
+                break
+            run = investigation.execute([nodeid], RunPurpose.ALONE)
+            investigation.observe(run, alone, [nodeid])
+
+
+def _replay(
+    investigation: _Investigation, order: Sequence[str], configuration: Configuration, victims: Sequence[str]
+) -> None:
+    if configuration.purpose is RunPurpose.ORIGINAL:
+        configuration = Configuration(purpose=RunPurpose.ORIGINAL_ORDER)
+    for _ in range(investigation.settings.replays):
+        open_victims = [nodeid for nodeid in victims if not investigation.settled(nodeid)]
+        if not open_victims:
+            return
+        last = max(open_victims, key=list(order).index)
+        prefix = prefix_through(order, last)
+        run = investigation.execute(prefix, configuration.purpose, configuration.seed)
+        investigation.observe(run, configuration, open_victims)

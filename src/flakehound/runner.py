@@ -1,0 +1,286 @@
+"""IO. The Executor seam and the fresh-process executor.
+
+Every run flakehound makes goes through ``Executor.run(RunRequest) -> Run``: "these node ids, in
+exactly this order, under these conditions, with this timeout". ``ProcessExecutor`` starts one
+fresh ``python -m pytest`` per run, talks to it through files (an order file in, a JSON-lines
+results stream out), kills its whole process group on timeout, attributes a crash or a hang to the
+test that was running, and puts the project folder back as it was before the next run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from flakehound.models import Outcome, Phase, Run, RunEnd, TestResult
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from flakehound.snapshot import ProjectSnapshot
+
+__all__ = [
+    "Executor",
+    "ProcessExecutor",
+    "RunRequest",
+    "child_environment",
+    "neutralising_args",
+    "parse_stream",
+    "probe_plugins",
+]
+
+#: Variables that carry the runner's credentials. The code under test never sees them.
+SECRET_NAMES = frozenset(
+    {
+        "GITHUB_TOKEN",
+        "GH_TOKEN",
+        "GITHUB_PAT",
+        "GH_ENTERPRISE_TOKEN",
+        "GITHUB_ENTERPRISE_TOKEN",
+        "ACTIONS_RUNTIME_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
+        "ACTIONS_ID_TOKEN_REQUEST_URL",
+    }
+)
+SECRET_PREFIXES = ("INPUT_", "ACTIONS_")
+
+#: Plugins that reorder tests, rerun them into green or hide failures, by pytest11 entry-point name.
+ORDER_AND_RERUN_PLUGINS = ("randomly", "rerunfailures", "flaky", "xdist", "pytest_cov")
+
+_TAIL = 3000
+_KILL_GRACE = 2.0
+
+
+def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment for processes that run untrusted code: no tokens, no action inputs."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name not in SECRET_NAMES and not name.startswith(SECRET_PREFIXES)
+    }
+
+
+def neutralising_args(installed: Iterable[str]) -> list[str]:
+    """Pytest options that switch off xdist and pytest-cov when installed.
+
+    pytest-randomly, pytest-rerunfailures and flaky are unregistered inside the child by our plugin
+    (so their options in ``addopts`` and their markers stay valid); xdist and pytest-cov act before
+    that, so they are switched off on the command line with options they accept themselves.
+    """
+    names = set(installed)
+    args = []
+    if "xdist" in names:
+        args += ["-n", "0"]
+    if "pytest_cov" in names:
+        args.append("--no-cov")
+    return args
+
+
+_PROBE = (
+    "import json, importlib.metadata as m\n"
+    "try:\n    import pytest\nexcept ImportError:\n    print(json.dumps(None)); raise SystemExit(0)\n"
+    "names = sorted({ep.name for ep in m.entry_points(group='pytest11')})\n"
+    "print(json.dumps({'pytest': pytest.__version__, 'plugins': names}))\n"
+)
+
+
+def probe_plugins(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[str, list[str]] | None:
+    """The pytest version and the installed pytest plugins of ``python``, or None without pytest."""
+    completed = subprocess.run(
+        [python, "-c", _PROBE], cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=120, check=False
+    )
+    data = json.loads(completed.stdout or "null")
+    if data is None:
+        return None
+    return data["pytest"], list(data["plugins"])
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """One run: these node ids (None: whatever the pytest arguments select), in this order."""
+
+    order: tuple[str, ...] | None
+    timeout: float
+    env: Mapping[str, str] = field(default_factory=dict)
+    argv_prefix: tuple[str, ...] = ()
+
+
+class Executor(Protocol):
+    """Runs tests in exactly the requested order and returns per-test results."""
+
+    def run(self, request: RunRequest) -> Run:
+        """Run ``request`` and return what happened, however the run ended."""
+        ...
+
+
+def parse_stream(text: str) -> tuple[list[dict[str, object]], bool]:
+    """The events of a results stream and whether its last line was cut off (a crash mid-write)."""
+    events = []
+    truncated = False
+    for line in text.splitlines():
+        try:
+            events.append(json.loads(line))
+        except json.JSONDecodeError:
+            truncated = True
+    return events, truncated
+
+
+def _result(event: Mapping[str, object]) -> TestResult:
+    data = {key: value for key, value in event.items() if key != "event"}
+    return TestResult.model_validate(data)
+
+
+def _tail(path: Path) -> str:
+    data = path.read_bytes() if path.exists() else b""
+    return data[-_TAIL:].decode("utf-8", errors="replace")
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """Stop the run's whole process group: TERM, a grace period, then KILL."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=_KILL_GRACE)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _reap_group(pid: int) -> None:
+    """Kill children a test forked that outlived pytest itself."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+@dataclass
+class ProcessExecutor:
+    """A fresh ``python -m pytest`` process per run."""
+
+    python: str
+    cwd: Path
+    pytest_args: tuple[str, ...]
+    env: Mapping[str, str]
+    workdir: Path
+    extra_args: tuple[str, ...] = ()
+    snapshot: ProjectSnapshot | None = None
+    count: int = 0
+
+    def argv(self, run_dir: Path, request: RunRequest) -> list[str]:
+        """The child's command line: plugin options joined with ``=`` so rootdir detection ignores them."""
+        head = list(request.argv_prefix) if request.argv_prefix else [self.python, "-m", "pytest"]
+        argv = [*head, "-p", "flakehound.pytest_plugin", f"--flakehound-results={run_dir / 'results.jsonl'}"]
+        if request.order is not None:
+            argv.append(f"--flakehound-order={run_dir / 'order.txt'}")
+        return [*argv, *self.extra_args, *self.pytest_args]
+
+    def run(self, request: RunRequest) -> Run:
+        """Run one child pytest, restore the project, and read its results stream."""
+        self.count += 1
+        run_dir = self.workdir / f"run-{self.count}"
+        tmp = run_dir / "tmp"
+        tmp.mkdir(parents=True)
+        if request.order is not None:
+            (run_dir / "order.txt").write_text("".join(f"{nodeid}\n" for nodeid in request.order), encoding="utf-8")
+        env = {**self.env, **request.env, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+        started = time.monotonic()
+        with (run_dir / "output.txt").open("wb") as output:
+            process = subprocess.Popen(
+                self.argv(run_dir, request),
+                cwd=self.cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            timed_out = False
+            try:
+                process.wait(timeout=request.timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(process)
+            _reap_group(process.pid)
+        duration = time.monotonic() - started
+        restored = self.snapshot.restore() if self.snapshot is not None else ()
+        stream = run_dir / "results.jsonl"
+        events, truncated = parse_stream(stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else "")
+        return _assemble(
+            events,
+            exit_code=process.returncode,
+            timed_out=timed_out,
+            truncated=truncated,
+            started_stream=stream.exists(),
+            timeout=request.timeout,
+            duration=duration,
+            restored=restored,
+            output_tail=_tail(run_dir / "output.txt"),
+        )
+
+
+def _assemble(
+    events: Sequence[Mapping[str, object]],
+    *,
+    exit_code: int,
+    timed_out: bool,
+    truncated: bool,
+    started_stream: bool,
+    timeout: float,
+    duration: float,
+    restored: tuple[str, ...],
+    output_tail: str,
+) -> Run:
+    results: list[TestResult] = []
+    collected: tuple[str, ...] = ()
+    missing: tuple[str, ...] = ()
+    collection_errors: list[TestResult] = []
+    running: str | None = None
+    for event in events:
+        kind = event["event"]
+        if kind == "result":
+            results.append(_result(event))
+            running = None
+        elif kind == "start":
+            running = str(event["nodeid"])
+        elif kind == "collected":
+            collected = tuple(str(nodeid) for nodeid in event["nodeids"])  # type: ignore[attr-defined]
+        elif kind == "missing":
+            missing = tuple(str(nodeid) for nodeid in event["nodeids"])  # type: ignore[attr-defined]
+        elif kind == "collect_error":
+            collection_errors.append(_result({**event, "outcome": "error", "phase": "setup"}))
+    ended = RunEnd.COMPLETED
+    detail = None
+    if timed_out:
+        ended = RunEnd.TIMEOUT
+        detail = f"the run exceeded its {timeout:g} s timeout and was killed with its process group"
+    elif running is not None or truncated or not started_stream or exit_code not in {0, 1, 2, 5}:
+        ended = RunEnd.CRASH
+        how = f"killed by signal {-exit_code}" if exit_code < 0 else f"exit code {exit_code}"
+        detail = f"pytest stopped ({how}) before the run finished"
+    if running is not None:
+        exception = "flakehound.Timeout" if timed_out else "flakehound.Crash"
+        message = f"{detail} while this test was running"
+        results.append(
+            TestResult(
+                nodeid=running, outcome=Outcome.ERROR, phase=Phase.CALL, exception=exception, message=message
+            )
+        )
+    return Run(
+        results=tuple(results),
+        ended=ended,
+        duration=duration,
+        collected=collected,
+        collection_errors=tuple(collection_errors),
+        missing=missing,
+        restored=restored,
+        detail=detail,
+        exit_code=exit_code,
+        output_tail=output_tail,
+    )

@@ -1,0 +1,151 @@
+"""PURE. Report -> rich renderables for the terminal: a summary table, then one short story per failure.
+
+Test names and messages come from untrusted code: they are wrapped in ``rich.text.Text`` (never
+parsed as console markup).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from flakehound.gate import format_percent
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from flakehound.models import ClassifiedFailure, ConfigurationCount, Report
+
+__all__ = ["describe_evidence", "render_terminal"]
+
+_STYLES = {
+    "deterministic": "red",
+    "intermittent": "magenta",
+    "order-dependent": "yellow",
+    "brittle": "cyan",
+}
+
+
+def _count(label: str, count: ConfigurationCount) -> str | None:
+    if count.runs == 0:
+        return None
+    return f"failed {count.failures}/{count.runs} {label}"
+
+
+def describe_evidence(failure: ClassifiedFailure) -> str:
+    """``failed 0/5 alone, 4/4 in original order, 1/4 in shuffled orders``."""
+    evidence = failure.evidence
+    parts = [
+        _count("alone", evidence.alone),
+        _count("in original order", evidence.original_order),
+        _count("in shuffled orders", evidence.permuted),
+    ]
+    return ", ".join(part for part in parts if part)
+
+
+def _top_hint(failure: ClassifiedFailure) -> str:
+    if failure.polluters:
+        return "fails after " + ", ".join(failure.polluters[0].nodeids)
+    if failure.hints:
+        return failure.hints[0].title
+    if failure.original.exception:
+        return f"{failure.original.exception}: {failure.original.message or ''}".strip()
+    return failure.original.message or ""
+
+
+def _table(title: str, failures: tuple[ClassifiedFailure, ...]) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("test", overflow="fold")
+    table.add_column("label")
+    table.add_column("evidence", overflow="fold")
+    table.add_column("top hint", overflow="fold")
+    for failure in failures:
+        label = failure.classification.value
+        table.add_row(
+            Text(failure.nodeid),
+            Text(label, style=_STYLES[label]),
+            Text(describe_evidence(failure)),
+            Text(_top_hint(failure)),
+        )
+    return table
+
+
+def _story(failure: ClassifiedFailure) -> Text:
+    text = Text()
+    text.append(failure.nodeid, style="bold")
+    text.append(f" is {failure.classification.value}: ")
+    text.append(describe_evidence(failure))
+    if failure.evidence.failing_orders:
+        text.append("; failed in " + ", ".join(failure.evidence.failing_orders))
+    if failure.evidence.passing_orders:
+        text.append("; passed in " + ", ".join(failure.evidence.passing_orders))
+    text.append(".\n")
+    if failure.failure_rate is not None:
+        rate = failure.failure_rate
+        text.append(
+            f"  failure rate {rate.estimate:.0%} ({rate.failures}/{rate.runs}),"
+            f" 95% interval {rate.low:.0%}-{rate.high:.0%}\n"
+        )
+    if failure.original.exception or failure.original.message:
+        where = f" at {failure.original.path}:{failure.original.line}" if failure.original.path else ""
+        text.append(f"  {failure.original.exception or 'failure'}{where}: {failure.original.message or ''}\n")
+    for note in failure.notes:
+        text.append(f"  note: {note}\n")
+    if failure.strength is not None:
+        text.append(f"  evidence: {failure.strength.sentence}\n", style="dim")
+    text.append("  reproduce: ")
+    text.append(failure.reproduce, style="green")
+    text.append("\n")
+    return text
+
+
+def _verdict(report: Report) -> Text:
+    summary = report.summary
+    line = Text()
+    if report.gate.passed:
+        line.append("PASS", style="bold green")
+    else:
+        line.append("BLOCKED", style="bold red")
+    line.append(
+        f"  {summary.total} tests, {summary.failed} failed, {summary.errors} errors,"
+        f" pass rate {format_percent(summary.pass_rate)}"
+    )
+    for reason in report.gate.reasons:
+        line.append(f"\n  - {reason}")
+    return line
+
+
+def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
+    """Everything the terminal shows after an investigation."""
+    parts: list[RenderableType] = []
+    if report.status == "broken":
+        parts.append(Text(report.broken_reason or "broken", style="bold red"))
+        for error in report.first_errors:
+            parts.append(Text(f"  {error.nodeid}: {error.exception or ''} {error.message or ''}".rstrip()))
+    if report.failures:
+        parts.append(_table("failures", report.failures))
+    if report.latent:
+        parts.append(
+            _table(
+                "latent: pass in the original order, fail in a shuffled one"
+                + ("" if report.settings.fail_on_latent else " (do not block without --fail-on-latent)"),
+                report.latent,
+            )
+        )
+    for failure in (*report.failures, *report.latent):
+        parts.append(_story(failure))
+    for note in report.notes:
+        parts.append(Text(f"note: {note}"))
+    if report.settings.disabled_plugins:
+        parts.append(Text("switched off while measuring: " + ", ".join(report.settings.disabled_plugins)))
+    parts.append(Text(f"seed {report.settings.seed} (replay with --seed {report.settings.seed})", style="dim"))
+    if verbose:
+        parts.extend(
+            Text(f"run {run.id}: {run.purpose.value} {run.tests} tests, {run.duration:.2f} s, {run.ended.value}")
+            for run in report.runs
+        )
+    parts.append(_verdict(report))
+    return Group(*parts)
