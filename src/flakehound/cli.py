@@ -205,17 +205,22 @@ def investigate(
             original=original,
             progress=progress,
         )
-    settings.report.parent.mkdir(parents=True, exist_ok=True)
-    settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    try:
+        settings.report.parent.mkdir(parents=True, exist_ok=True)
+        settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        msg = f"--report {str(settings.report)!r} cannot be written ({error.strerror}); pass a writable path"
+        raise ConfigError(msg) from None
     if settings.junit_out is not None:
         from flakehound.junit import render_junit  # noqa: PLC0415 - only when --junit-out is used
 
         settings.junit_out.write_text(render_junit(original or (), report), encoding="utf-8")
     if quiet:
-        console.print(("PASS" if report.gate.passed else "BLOCKED") + ": " + "; ".join(report.gate.reasons or ("ok",)))
+        verdict = ("PASS" if report.gate.passed else "BLOCKED") + ": " + "; ".join(report.gate.reasons or ("ok",))
+        console.print(verdict, soft_wrap=True)
     else:
         console.print(render_terminal(report, verbose=verbose))
-    console.print(f"report: {settings.report}", style="dim")
+    console.print(f"report: {settings.report}", style="dim", soft_wrap=True)
     return report
 
 
@@ -236,12 +241,13 @@ def _demo(args: argparse.Namespace, environ: Mapping[str, str], console: Console
             shutil.copytree(source, project, ignore=shutil.ignore_patterns("__pycache__"))
         report_path = args.report.resolve() if args.report else Path(temp) / "flakehound-report.json"
         settings = build_settings({"cwd": project, "seed": _DEMO_SEED, "report": report_path}, _NAMES)
-        console.print(f"flakehound demo: investigating a planted suite copied to {project}", style="bold")
+        console.print(f"flakehound demo: investigating a planted suite copied to {project}", style="bold", soft_wrap=True)
         env = {**environ, "FLAKEHOUND_DEMO_STATE": str(state)}
         report = investigate(settings, environ=env, console=console, command=["flakehound", "demo"])
     console.print(
         f"demo done: {len(report.failures)} failures labelled, {len(report.latent)} latent;"
-        " on a pull request this gate would " + ("pass." if report.gate.passed else "block the merge.")
+        " on a pull request this gate would " + ("pass." if report.gate.passed else "block the merge."),
+        soft_wrap=True,
     )
     return ExitCode.OK
 
@@ -260,10 +266,12 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
-def _save_traceback() -> Path:
+def _save_traceback(output_tail: str = "") -> Path:
     handle, name = tempfile.mkstemp(prefix="flakehound-traceback-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(traceback.format_exc())
+        if output_tail:
+            file.write("\n--- the end of pytest's output ---\n" + output_tail)
     return Path(name)
 
 
@@ -272,7 +280,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     argv = list(sys.argv[1:] if argv is None else argv)
     environ = dict(os.environ if environ is None else environ)
     console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         args = build_parser().parse_args(argv)
         if args.command == "run":
@@ -286,14 +294,14 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         errors.print(f"flakehound: error: {error}", markup=False)
         return ExitCode.USAGE
     except PytestCrashed as error:
-        saved = _save_traceback()
-        errors.print(f"flakehound: error: {error}\n{error.output_tail}\ntraceback saved to {saved}", markup=False)
+        saved = _save_traceback(error.output_tail)
+        errors.print(f"flakehound: error: {error}; details saved to {saved}", markup=False)
         return ExitCode.INTERNAL
     except FlakehoundError as error:
         errors.print(f"flakehound: error: {error}", markup=False)
         return ExitCode.INTERNAL
-    except Exception as error:  # noqa: BLE001 - the one last-resort handler: a message and a saved traceback
+    except Exception as error:  # noqa: BLE001 # pragma: no cover - last resort for bugs; no known input reaches it
         saved = _save_traceback()
-        errors.print(f"flakehound: internal error: {error!r}; traceback saved to {saved}", markup=False)
-        return ExitCode.INTERNAL
+        errors.print(f"flakehound: internal error: {error!r}; traceback saved to {saved}", markup=False)  # pragma: no cover
+        return ExitCode.INTERNAL  # pragma: no cover - see above
     return ExitCode.OK

@@ -119,7 +119,9 @@ def check_original(run: Run, settings: Settings) -> None:
         msg = f"pytest collected no tests in {settings.cwd} with arguments {args}; point flakehound at your tests"
         raise ConfigError(msg)
     if not run.results and not run.collection_errors:
-        msg = f"pytest crashed before running any test ({run.detail})"
+        errors = [line for line in run.output_tail.splitlines() if "Error" in line]
+        last = errors[-1].removeprefix("INTERNALERROR>").strip() if errors else "no error message"
+        msg = f"pytest crashed before running any test ({run.detail}): {last}"
         raise PytestCrashed(msg, run.output_tail)
 
 
@@ -214,7 +216,7 @@ def _classified(
             "the failure never reproduced in any rerun: it flipped under the same order, so it is intermittent"
         )
     replays = [o.failed for o in observations if o.configuration.purpose is RunPurpose.ORIGINAL_ORDER]
-    if found_in.purpose is RunPurpose.ORIGINAL and len(replays) >= 2 and not any(replays):  # noqa: PLR2004
+    if found_in.purpose is RunPurpose.ORIGINAL and replays and not any(replays):
         notes.append(
             "every identical replay of the original order passed: state outside the project"
             " (a server, a database, files elsewhere) may carry over between runs"
@@ -367,6 +369,9 @@ def analyse(
         }
     )
     notes = []
+    if first.ended is not RunEnd.COMPLETED:
+        unrun = len(set(first.collected) - {result.nodeid for result in results})
+        notes.append(f"the original run ended early ({first.ended.value}): {unrun} collected test(s) did not run")
     if skipped:
         notes.append(f"{len(skipped)} failing test(s) were not investigated (--max-failures {settings.max_failures})")
     gate: GateResult = decide_gate(

@@ -90,6 +90,10 @@ class _Recorder:
         if message is None and longrepr is not None:
             lines = str(longrepr).strip().splitlines()
             message = lines[-1] if lines else None
+        if typename == "CollectError" and message:  # pytest wraps import errors; name the real one
+            typename, _, message = message.rpartition("\n")[2].removeprefix("E").strip().partition(":")
+            message = message.strip()
+            path, line = nodeid.split("::")[0], None
         if typename and message and message.startswith(typename + ":"):
             message = message[len(typename) + 1 :].strip()
         output = "\n".join(f"--- {name} ---\n{content}" for name, content in report.sections if content)

@@ -1,0 +1,54 @@
+"""Fixtures shared by every test: copies of the sample projects and a way to run the real CLI."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixture_projects"
+
+
+@pytest.fixture
+def copy_project(tmp_path):
+    """Copy a sample project into this test's own folder, so runs never share state."""
+
+    def copy(name: str) -> Path:
+        destination = tmp_path / name
+        shutil.copytree(FIXTURES / name, destination)
+        return destination
+
+    return copy
+
+
+def sample_environment(state: Path) -> dict[str, str]:
+    """The environment for sample-suite runs: a counter folder outside the project, no autoloaded plugins."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env["FLAKEHOUND_SAMPLE_STATE"] = str(state)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+@pytest.fixture
+def sample_env(tmp_path):
+    """A fresh sample environment whose counter folder lives beside (not inside) the project."""
+    state = tmp_path / "state"
+    state.mkdir()
+    return sample_environment(state)
+
+
+def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m flakehound ARGS`` exactly as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "flakehound", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )

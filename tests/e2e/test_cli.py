@@ -1,0 +1,135 @@
+"""The other commands: demo, report, schema, and how errors reach the user."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import run_cli
+
+from flakehound import __version__
+from flakehound.cli import ExitCode, main
+from flakehound.models import FailureKind, Report
+
+DEMO_LABELS = {
+    "tests/test_cart.py::test_total_with_discount": FailureKind.DETERMINISTIC,
+    "tests/test_cart.py::test_receipt": FailureKind.DETERMINISTIC,
+    "tests/test_clock.py::test_sync_is_fast": FailureKind.INTERMITTENT,
+    "tests/test_settings.py::test_default_region": FailureKind.ORDER_DEPENDENT,
+    "tests/test_cache.py::test_cache_is_warm": FailureKind.BRITTLE,
+}
+
+
+def test_demo_gives_the_same_labels_ten_times(tmp_path, sample_env):
+    """Ten demo runs in a row label every planted failure the same way, latent test included."""
+
+    def demo(index: int) -> tuple[int, Report]:
+        path = tmp_path / f"demo-{index}.json"
+        completed = run_cli(["demo", "--report", str(path)], tmp_path, sample_env)
+        return completed.returncode, Report.model_validate_json(path.read_text())
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        outcomes = list(pool.map(demo, range(10)))
+    for returncode, report in outcomes:
+        assert returncode == ExitCode.OK
+        assert {failure.nodeid: failure.classification for failure in report.failures} == DEMO_LABELS
+        assert [(latent.nodeid, latent.classification) for latent in report.latent] == [
+            ("tests/test_zones.py::test_utc_default", FailureKind.ORDER_DEPENDENT)
+        ]
+
+
+def test_demo_prints_the_verdict(tmp_path, sample_env):
+    """The demo explains what it did and what the gate would say on a pull request."""
+    completed = run_cli(["demo"], tmp_path, sample_env)
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    assert "order-dependent" in completed.stdout
+    assert "this gate would block the merge" in completed.stdout
+
+
+@pytest.fixture
+def saved_report(tmp_path, copy_project, sample_env):
+    """A real report of the all-green sample suite."""
+    path = tmp_path / "r.json"
+    completed = run_cli(["run", "--seed", "5", "--report", str(path)], copy_project("all_green"), sample_env)
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    return path
+
+
+def test_report_renders_a_saved_report_again(saved_report, capsys):
+    """`flakehound report` prints the terminal view, and `--format json` the same document."""
+    assert main(["report", str(saved_report)]) == ExitCode.OK
+    assert "PASS" in capsys.readouterr().out
+    assert main(["report", str(saved_report), "--format", "json"]) == ExitCode.OK
+    again = Report.model_validate_json(capsys.readouterr().out)
+    assert again == Report.model_validate_json(saved_report.read_text())
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [(None, "No such file or directory"), ('{"schema_version": 1}', "schema error(s)")],
+    ids=["missing", "not-a-report"],
+)
+def test_report_rejects_what_is_not_a_report(tmp_path, capsys, content, reason):
+    """A missing or foreign file is named in one line with exit 2."""
+    path = tmp_path / "x.json"
+    if content is not None:
+        path.write_text(content)
+    assert main(["report", str(path)]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert err.startswith(f"flakehound: error: report '{path}' is not a flakehound report")
+    assert reason in err
+
+
+def test_schema_is_the_report_json_schema(capsys):
+    """`flakehound schema` prints the Report model's JSON Schema."""
+    assert main(["schema"]) == ExitCode.OK
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Report"
+    assert "failures" in schema["properties"]
+
+
+def test_version(capsys):
+    """`--version` prints the installed version."""
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    assert capsys.readouterr().out.strip() == f"flakehound {__version__}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [([], "the following arguments are required: command"), (["run", "--quiet", "--verbose"], "not allowed with")],
+    ids=["no-command", "quiet-and-verbose"],
+)
+def test_usage_errors_are_one_line(capsys, argv, expected):
+    """argparse's usage errors become one line and exit 2."""
+    assert main(argv) == ExitCode.USAGE
+    assert expected in capsys.readouterr().err
+
+
+def test_pytest_internal_error_exits_3_with_saved_details(copy_project, sample_env):
+    """pytest's INTERNALERROR is exit 3, one line naming the error and where the details are."""
+    completed = run_cli(["run"], copy_project("internal_error"), sample_env)
+    assert completed.returncode == ExitCode.INTERNAL
+    line = completed.stderr.strip()
+    assert "RuntimeError: a broken conftest hook" in line
+    saved = line.rsplit("details saved to ", 1)[1]
+    with open(saved, encoding="utf-8") as handle:
+        assert "INTERNALERROR" in handle.read()
+
+
+def test_unwritable_report_path_is_bad_input(copy_project, sample_env, tmp_path):
+    """A --report path that cannot be written is named, exit 2."""
+    (tmp_path / "file").write_text("")
+    completed = run_cli(["run", "--report", str(tmp_path / "file" / "r.json")], copy_project("all_green"), sample_env)
+    assert completed.returncode == ExitCode.USAGE
+    assert "cannot be written" in completed.stderr
+
+
+def test_quiet_and_verbose_output(copy_project, sample_env, tmp_path):
+    """--quiet prints only the verdict; --verbose also lists every run."""
+    project = copy_project("all_green")
+    quiet = run_cli(["run", "-q", "--seed", "1", "--report", str(tmp_path / "a.json")], project, sample_env)
+    assert quiet.stdout.startswith("PASS: ok")
+    verbose = run_cli(["run", "-v", "--seed", "1", "--report", str(tmp_path / "b.json")], project, sample_env)
+    assert "run 1: original 2 tests" in verbose.stdout

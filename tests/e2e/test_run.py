@@ -1,0 +1,223 @@
+"""The real `flakehound run` on the planted sample suites, as a user runs it."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES, run_cli, sample_environment
+
+from flakehound.cli import ExitCode
+from flakehound.models import FailureKind, Outcome, Report, RunPurpose
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory):
+    """One investigation of the planted suite (seed 7), shared by the assertions below."""
+    root = tmp_path_factory.mktemp("planted")
+    project = root / "planted"
+    shutil.copytree(FIXTURES / "planted", project)
+    state = root / "state"
+    state.mkdir()
+    report_path = root / "report.json"
+    completed = run_cli(["run", "--seed", "7", "--report", str(report_path)], project, sample_environment(state))
+    return completed, Report.model_validate_json(report_path.read_text())
+
+
+@pytest.mark.parametrize(
+    ("nodeid", "kind"),
+    [
+        ("tests/test_c_bug.py::test_add", FailureKind.DETERMINISTIC),
+        ("tests/test_c_bug.py::test_query", FailureKind.DETERMINISTIC),
+        ("tests/test_f_counter.py::test_flips_every_other_run", FailureKind.INTERMITTENT),
+        ("tests/test_h_victim.py::test_default_mode", FailureKind.ORDER_DEPENDENT),
+        ("tests/test_d_brittle.py::test_needs_ready", FailureKind.BRITTLE),
+    ],
+    ids=["plain-bug", "errored-fixture", "counter-intermittent", "order-dependent", "brittle"],
+)
+def test_planted_failure_gets_its_label(planted, nodeid, kind):
+    """Every planted failure is labelled as planted."""
+    _, report = planted
+    labels = {failure.nodeid: failure.classification for failure in report.failures}
+    assert labels[nodeid] is kind
+
+
+def test_exit_code_and_gate(planted):
+    """Failures block the merge: exit 1, and the gate names the pass rate and the intermittent test."""
+    completed, report = planted
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
+    assert not report.gate.passed
+    assert report.gate.reasons[0].startswith("pass rate 89.58% < 100.00% (5 of 48 tests failed)")
+    assert any("intermittent" in reason for reason in report.gate.reasons)
+    assert "BLOCKED" in completed.stdout
+    assert "seed 7" in completed.stdout
+
+
+def test_summary_counts(planted):
+    """The summary counts the original run and the labels."""
+    _, report = planted
+    summary = report.summary
+    assert (summary.total, summary.passed, summary.failed, summary.errors) == (48, 43, 4, 1)
+    assert (summary.deterministic, summary.intermittent, summary.order_dependent, summary.brittle) == (2, 1, 1, 1)
+
+
+def test_deterministic_evidence_counts(planted):
+    """A plain bug fails every rerun alone and every replay of its original order."""
+    _, report = planted
+    failure = next(f for f in report.failures if f.nodeid == "tests/test_c_bug.py::test_add")
+    assert (failure.evidence.alone.runs, failure.evidence.alone.failures) == (5, 5)
+    assert (failure.evidence.original_order.runs, failure.evidence.original_order.failures) == (4, 4)
+    assert failure.original.exception == "AssertionError"
+    assert failure.original.line == 14
+    assert failure.reproduce.endswith("-m pytest -p no:randomly -p no:cacheprovider tests/test_c_bug.py::test_add")
+
+
+def test_errored_fixture_is_reported_as_setup_error(planted):
+    """A fixture that raises is an error in the setup phase, with its exception type."""
+    _, report = planted
+    failure = next(f for f in report.failures if f.nodeid == "tests/test_c_bug.py::test_query")
+    assert (failure.original.outcome, failure.original.phase.value) == (Outcome.ERROR, "setup")
+    assert failure.original.exception == "ConnectionRefusedError"
+
+
+def test_order_dependent_passes_alone_fails_in_original_order(planted):
+    """The victim passes every time alone and fails every time after its original prefix."""
+    _, report = planted
+    failure = next(f for f in report.failures if f.nodeid == "tests/test_h_victim.py::test_default_mode")
+    assert failure.evidence.alone.failures == 0
+    assert failure.evidence.alone.runs == 5
+    assert failure.evidence.original_order.failures == failure.evidence.original_order.runs == 4
+    assert "original order" in failure.evidence.failing_orders
+
+
+def test_brittle_passes_in_reversed_order(planted):
+    """The brittle test fails alone and passes once its state-setter runs first (reversed order)."""
+    _, report = planted
+    failure = next(f for f in report.failures if f.nodeid == "tests/test_d_brittle.py::test_needs_ready")
+    assert failure.evidence.alone.failures == failure.evidence.alone.runs == 5
+    assert "reversed" in failure.evidence.passing_orders
+
+
+def test_intermittent_stops_early_with_a_rate(planted):
+    """The counter test flips alone within two reruns, so no more reruns are spent on it."""
+    _, report = planted
+    failure = next(f for f in report.failures if f.nodeid == "tests/test_f_counter.py::test_flips_every_other_run")
+    assert failure.evidence.alone.runs == 2
+    assert failure.evidence.alone.failures == 1
+    assert failure.failure_rate is not None
+    assert failure.failure_rate.low < failure.failure_rate.estimate < failure.failure_rate.high
+
+
+def test_project_is_restored_between_runs(planted):
+    """The lock-file test passes in every run because flakehound removes what each run left behind."""
+    _, report = planted
+    assert "tests/test_g_lockfile.py::test_takes_lock" not in {f.nodeid for f in report.failures}
+    assert not report.latent
+    restored = [run for run in report.runs if "run.lock" in run.restored]
+    assert len(restored) == len([run for run in report.runs if run.tests > 40])
+
+
+def test_runs_are_recorded_with_purpose_and_seed(planted):
+    """Every executor run is in the report: original, three seeded orders, reversed, alone and replays."""
+    _, report = planted
+    purposes = [run.purpose for run in report.runs]
+    assert purposes[0] is RunPurpose.ORIGINAL
+    assert purposes.count(RunPurpose.PERMUTED) == 3
+    assert purposes.count(RunPurpose.REVERSED) == 1
+    assert all(run.seed is not None for run in report.runs if run.purpose is RunPurpose.PERMUTED)
+    assert report.settings.seed == 7
+
+
+def test_green_suite_passes_and_still_shuffles(copy_project, sample_env, tmp_path):
+    """A green suite exits 0, and two shuffled orders plus the reversed one still look for latent failures."""
+    project = copy_project("all_green")
+    completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    assert report.gate.passed
+    assert [run.purpose for run in report.runs].count(RunPurpose.PERMUTED) == 2
+    assert report.summary.pass_rate == 100.0
+    assert "PASS" in completed.stdout
+
+
+def test_collection_error_is_a_broken_build(copy_project, sample_env, tmp_path):
+    """A module that fails to import makes the run a broken build with the first errors, not 1 failure."""
+    project = copy_project("collection_error")
+    completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert completed.returncode == ExitCode.GATE_FAILED
+    assert report.status == "broken"
+    assert report.first_errors[0].nodeid == "tests/test_broken_import.py"
+    assert "ModuleNotFoundError" in (report.first_errors[0].exception or "")
+    assert "broken build" in completed.stdout
+
+
+def test_mostly_failing_suite_is_a_broken_environment(copy_project, sample_env, tmp_path):
+    """Nine of ten tests failing is reported as a broken environment, without investigating each."""
+    project = copy_project("mostly_failing")
+    completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert completed.returncode == ExitCode.GATE_FAILED
+    assert report.status == "broken"
+    assert "9 of 10 tests failed" in (report.broken_reason or "")
+    assert len(report.runs) == 0
+
+
+def test_hang_is_killed_and_attributed(copy_project, sample_env, tmp_path):
+    """A test that hangs past --timeout is killed with its process group and labelled, and the run goes on."""
+    project = copy_project("hang")
+    args = ["run", "--seed", "1", "--timeout", "4", "--reruns", "2", "--replays", "1", "--orders", "0"]
+    completed = run_cli([*args, "--report", str(tmp_path / "r.json")], project, sample_env)
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert completed.returncode == ExitCode.GATE_FAILED
+    (failure,) = report.failures
+    assert failure.nodeid == "tests/test_hang.py::test_hangs"
+    assert failure.original.exception == "flakehound.Timeout"
+    assert failure.classification is FailureKind.DETERMINISTIC
+    assert report.runs[0].ended.value == "timeout"
+    assert any("did not run" in note for note in report.notes)
+
+
+def test_crash_is_attributed_to_the_running_test(copy_project, sample_env, tmp_path):
+    """A test that kills the interpreter is reported as the crashing test, with the exit code."""
+    project = copy_project("crash")
+    args = ["run", "--seed", "1", "--reruns", "2", "--replays", "1", "--orders", "1"]
+    completed = run_cli([*args, "--report", str(tmp_path / "r.json")], project, sample_env)
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert completed.returncode == ExitCode.GATE_FAILED
+    (failure,) = report.failures
+    assert failure.nodeid == "tests/test_crash.py::test_exits_hard"
+    assert failure.original.exception == "flakehound.Crash"
+    assert "exit code 3" in (failure.original.message or "")
+    assert failure.classification is FailureKind.DETERMINISTIC
+
+
+@pytest.mark.parametrize(
+    ("project", "args", "expected"),
+    [
+        ("no_tests", [], "pytest collected no tests"),
+        ("all_green", ["--", "--definitely-not-an-option"], "pytest rejected the arguments --definitely-not-an-option"),
+        ("all_green", ["--reruns", "zero"], "--reruns input should be a valid integer, unable to parse string as an integer, got 'zero'"),
+        ("all_green", ["--cwd", "missing-folder"], "--cwd 'missing-folder' is not a folder"),
+    ],
+    ids=["no-tests", "pytest-usage-error", "bad-reruns", "bad-cwd"],
+)
+def test_bad_input_is_one_line_and_exit_2(copy_project, sample_env, project, args, expected):
+    """Bad input gets one line naming the input and exit 2, never a traceback."""
+    completed = run_cli(["run", *args], copy_project(project), sample_env)
+    assert completed.returncode == ExitCode.USAGE
+    assert completed.stderr.startswith("flakehound: error: ")
+    assert expected in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_missing_pytest_is_a_clear_error(copy_project, sample_env, tmp_path):
+    """An interpreter without pytest gets a sentence saying so and exit 2."""
+    venv = tmp_path / "bare"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    completed = run_cli(["run", "--python", str(venv / "bin" / "python")], copy_project("all_green"), sample_env)
+    assert completed.returncode == ExitCode.USAGE
+    assert "pytest is not installed for" in completed.stderr

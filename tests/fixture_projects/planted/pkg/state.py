@@ -1,0 +1,2 @@
+MODE = "production"
+READY = False

@@ -1,0 +1,5 @@
+import pkg.state
+
+
+def test_make_ready():
+    pkg.state.READY = True
