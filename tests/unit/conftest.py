@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 
 def _failure(
-    nodeid: str = "tests/test_cart.py::test_total", kind: FailureKind = FailureKind.DETERMINISTIC, **fields: Any
+    nodeid: str = "tests/test_cart.py::test_total",
+    kind: FailureKind = FailureKind.DETERMINISTIC,
+    **fields: Any,
 ) -> ClassifiedFailure:
     values: dict[str, Any] = {
         "nodeid": nodeid,
@@ -82,5 +84,5 @@ def make_failure() -> Callable[..., ClassifiedFailure]:
 
 @pytest.fixture
 def make_report() -> Callable[..., Report]:
-    """Build a Report of 10 tests around the given failures; its gate blocks exactly when there are failures."""
+    """Build a Report of 10 tests around the given failures; its gate blocks exactly when some failed."""
     return _report

@@ -30,7 +30,9 @@ def test_permute_is_stable_when_a_test_is_added(tests: list[str], seed: int) -> 
     assert [nodeid for nodeid in permute(tests, seed) if nodeid != added] == list(permute(others, seed))
 
 
-@pytest.mark.parametrize(("first", "second"), [pytest.param(0, 1, id="0-vs-1"), pytest.param(1234, 4321, id="1234-vs-4321")])
+@pytest.mark.parametrize(
+    ("first", "second"), [pytest.param(0, 1, id="0-vs-1"), pytest.param(1234, 4321, id="1234-vs-4321")]
+)
 def test_permute_differs_across_seeds(first: int, second: int) -> None:
     """Different seeds shuffle twenty tests differently."""
     assert permute(TESTS, first) != permute(TESTS, second)

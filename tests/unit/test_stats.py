@@ -4,7 +4,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flakehound.stats import clean_runs_needed, failure_rate_upper_bound, unseen_polluter_chance, wilson_interval
+from flakehound.stats import (
+    clean_runs_needed,
+    failure_rate_upper_bound,
+    unseen_polluter_chance,
+    wilson_interval,
+)
 
 
 def _textbook_wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -24,7 +29,9 @@ def _textbook_wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
         pytest.param(1, 20, (0.0089, 0.2361), id="1-of-20"),
     ],
 )
-def test_wilson_interval_matches_published_values(failures: int, runs: int, expected: tuple[float, float]) -> None:
+def test_wilson_interval_matches_published_values(
+    failures: int, runs: int, expected: tuple[float, float]
+) -> None:
     """The interval matches the published 95% Wilson values to four decimals."""
     assert wilson_interval(failures, runs) == pytest.approx(expected, abs=1e-4)
 
@@ -109,6 +116,6 @@ def test_clean_runs_needed_is_the_smallest_sufficient_count(rate: float) -> None
 
 @given(st.integers(min_value=1, max_value=10_000))
 def test_wilson_interval_is_exact_at_the_extremes(runs: int) -> None:
-    """Never failing gives a lower bound of exactly 0, always failing an upper bound of exactly 1 (no float noise)."""
+    """Never failing gives a lower bound of exactly 0, always failing an upper bound of exactly 1."""
     assert wilson_interval(0, runs)[0] == 0.0
     assert wilson_interval(runs, runs)[1] == 1.0
