@@ -102,26 +102,31 @@ def summarize(results: Sequence[TestResult]) -> Summary:
     )
 
 
-def _first_line(text: str, prefix: str) -> str:
+def _usage_complaint(text: str) -> str:
+    """Quote what pytest objected to: argparse's ``prog: error: ...`` or an ``ERROR:`` line, not the usage."""
     lines = [line.strip() for line in text.splitlines() if line.strip()]
-    chosen = [line for line in lines if line.startswith(prefix)]
-    return (chosen or lines or ["(no output)"])[0]
+    argparse_errors = [line.partition(": error: ")[2] for line in lines if ": error: " in line]
+    tagged = [
+        line.removeprefix("ERROR:").strip()
+        for line in lines
+        if line.startswith("ERROR:") and not line.startswith("ERROR: usage:")
+    ]
+    return (argparse_errors or tagged or lines or ["(no output)"])[0]
 
 
 def check_original(run: Run, settings: Settings) -> None:
     """Turn a run that produced no usable results into the error the user needs."""
     args = shlex.join(settings.pytest_args) or "(no arguments)"
     if run.exit_code == 4:  # noqa: PLR2004 - pytest's usage error
-        reason = _first_line(run.output_tail, "ERROR:")
+        reason = _usage_complaint(run.output_tail)
         msg = f"pytest rejected the arguments {args}: {reason}; fix the arguments after --"
         raise ConfigError(msg)
     if run.exit_code == 5 or (run.ended is RunEnd.COMPLETED and not run.results and not run.collection_errors):  # noqa: PLR2004
         msg = f"pytest collected no tests in {settings.cwd} with arguments {args}; point flakehound at your tests"
         raise ConfigError(msg)
     if not run.results and not run.collection_errors:
-        errors = [line for line in run.output_tail.splitlines() if "Error" in line]
-        last = errors[-1].removeprefix("INTERNALERROR>").strip() if errors else "no error message"
-        msg = f"pytest crashed before running any test ({run.detail}): {last}"
+        errors = [line.removeprefix("INTERNALERROR>").strip() for line in run.output_tail.splitlines() if "Error" in line]
+        msg = f"pytest crashed before running any test ({run.detail})" + "".join(f": {line}" for line in errors[-1:])
         raise PytestCrashed(msg, run.output_tail)
 
 

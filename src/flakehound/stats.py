@@ -17,7 +17,8 @@ def wilson_interval(failures: int, runs: int, z: float = Z95) -> tuple[float, fl
     denominator = 1 + z * z / runs
     centre = (p + z * z / (2 * runs)) / denominator
     margin = z * math.sqrt(p * (1 - p) / runs + z * z / (4 * runs * runs)) / denominator
-    return max(0.0, centre - margin), min(1.0, centre + margin)
+    # the interval always holds p; clamping to it stops float noise at 0/n and n/n (5.5e-17, 0.9999...)
+    return max(0.0, min(p, centre - margin)), min(1.0, max(p, centre + margin))
 
 
 def unseen_polluter_chance(orders: int) -> float:
