@@ -103,18 +103,17 @@ def _defuse_mentions(text: str) -> str:
 
 def _text(text: str) -> str:
     """Untrusted text as inline markdown: one line, HTML and markdown syntax escaped, no mentions."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(_one_line(text), quote=False))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(_defuse_mentions(_one_line(text)), quote=False))
     # A list marker, "=" or "1." at the start could make a paragraph into a list or heading.
-    escaped = _LINE_START.sub(
+    return _LINE_START.sub(
         lambda match: match.group() + "\\" if match.group().isdigit() else "\\" + match.group(), escaped
     )
-    return _defuse_mentions(escaped)
 
 
 def _html(text: str) -> str:
     """Untrusted text inside our own HTML tags (where markdown is not parsed)."""
-    escaped = html.escape(_one_line(text)).replace("[", "&#91;").replace("]", "&#93;")
-    return _defuse_mentions(escaped)
+    # Mentions first: the entities made here have a "#" that must stay whole.
+    return html.escape(_defuse_mentions(_one_line(text))).replace("[", "&#91;").replace("]", "&#93;")
 
 
 def _code(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import re
 from pathlib import Path
 
@@ -308,6 +309,7 @@ HOSTILE_NAMES = {
     "newline": "tests/t.py::test_x[a\n# heading\r\n- item]",
     "pipe": "tests/t.py::test_x[a|b]",
     "link": "tests/t.py::test_x[[click](javascript:alert(1))]",
+    "entities": "tests/t.py::test_x['&#64;x' &amp; \"q\"]",
 }
 
 
@@ -358,6 +360,12 @@ def test_hostile_names_cannot_break_out(name: str) -> None:
     assert re.search(r"(?<!\\)\]\(", outside) is None
     assert not any(char in body for char in "\u202e\u202c\u2066\u2069\u200f\x1b\x07\x00\r")
     assert parse_digest(body) == make_digest(hostile_report(name))
+    summary = re.search(r"<summary><code>(.*?)</code>", body)
+    assert summary is not None
+    shown = html.unescape(summary.group(1)).replace("\N{ZERO WIDTH JOINER}", "")
+    assert shown == " ".join(name.replace("\r\n", "\n").split()).translate(
+        {ord(char): "\N{REPLACEMENT CHARACTER}" for char in "\u202e\u202c\u2066\u2069\u200f\x1b\x07\x00"}
+    )
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES.values(), ids=HOSTILE_NAMES.keys())
