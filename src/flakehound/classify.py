@@ -65,7 +65,7 @@ def configuration_label(configuration: Configuration) -> str:
         return "original order"
     if configuration.purpose is RunPurpose.PERMUTED:
         return f"seed {configuration.seed}"
-    return configuration.purpose.value
+    return str(configuration.purpose.value)
 
 
 def _groups(observations: Sequence[Observation]) -> dict[str, list[bool]]:

@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from flakehound import __version__
 from flakehound.config import build_settings
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
+from flakehound.markdown import render_comment
 from flakehound.models import Report
 from flakehound.pipeline import analyse
 from flakehound.runner import (
@@ -108,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--report", type=Path, default=None, help="also save the JSON report here")
     report = commands.add_parser("report", help="render a saved report again")
     report.add_argument("path", type=Path)
-    report.add_argument("--format", choices=["terminal", "json"], default="terminal")
+    report.add_argument("--format", choices=["terminal", "markdown", "json"], default="terminal")
     commands.add_parser("schema", help="print the report's JSON Schema")
     return parser
 
@@ -173,7 +174,7 @@ def investigate(
     disabled = [name for name in ORDER_AND_RERUN_PLUGINS if name in installed]
     original = None
     if settings.junit:
-        from flakehound.sources import read_junit  # noqa: PLC0415 - only when --junit is used
+        from flakehound.sources import read_junit
 
         original = read_junit(settings.junit, settings.cwd)
     with ExitStack() as stack:
@@ -191,7 +192,11 @@ def investigate(
         progress = None
         if console.is_terminal and not quiet:
             bar = Progress(
-                TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TimeElapsedColumn(),
+                TimeRemainingColumn(),
+                console=console,
             )
             stack.enter_context(bar)
             progress = _Bar(bar)
@@ -212,7 +217,7 @@ def investigate(
         msg = f"--report {str(settings.report)!r} cannot be written ({error.strerror}); pass a writable path"
         raise ConfigError(msg) from None
     if settings.junit_out is not None:
-        from flakehound.junit import render_junit  # noqa: PLC0415 - only when --junit-out is used
+        from flakehound.junit import render_junit
 
         settings.junit_out.write_text(render_junit(original or (), report), encoding="utf-8")
     if quiet:
@@ -227,7 +232,12 @@ def investigate(
 def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console, argv: Sequence[str]) -> int:
     settings = _settings_from(args)
     report = investigate(
-        settings, environ=environ, console=console, quiet=args.quiet, verbose=args.verbose, command=["flakehound", *argv]
+        settings,
+        environ=environ,
+        console=console,
+        quiet=args.quiet,
+        verbose=args.verbose,
+        command=["flakehound", *argv],
     )
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
@@ -241,7 +251,11 @@ def _demo(args: argparse.Namespace, environ: Mapping[str, str], console: Console
             shutil.copytree(source, project, ignore=shutil.ignore_patterns("__pycache__"))
         report_path = args.report.resolve() if args.report else Path(temp) / "flakehound-report.json"
         settings = build_settings({"cwd": project, "seed": _DEMO_SEED, "report": report_path}, _NAMES)
-        console.print(f"flakehound demo: investigating a planted suite copied to {project}", style="bold", soft_wrap=True)
+        console.print(
+            f"flakehound demo: investigating a planted suite copied to {project}",
+            style="bold",
+            soft_wrap=True,
+        )
         env = {**environ, "FLAKEHOUND_DEMO_STATE": str(state)}
         report = investigate(settings, environ=env, console=console, command=["flakehound", "demo"])
     console.print(
@@ -261,8 +275,15 @@ def _report(args: argparse.Namespace, console: Console) -> int:
         raise ConfigError(msg) from None
     if args.format == "json":
         console.print_json(report.model_dump_json())
+    elif args.format == "markdown":
+        console.out(render_comment(report), highlight=False)
     else:
         console.print(render_terminal(report))
+    return ExitCode.OK
+
+
+def _schema(console: Console) -> int:
+    console.print_json(json.dumps(Report.model_json_schema()))
     return ExitCode.OK
 
 
@@ -283,13 +304,13 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         args = build_parser().parse_args(argv)
-        if args.command == "run":
-            return _run(args, environ, console, argv)
-        if args.command == "demo":
-            return _demo(args, environ, console)
-        if args.command == "report":
-            return _report(args, console)
-        console.print_json(json.dumps(Report.model_json_schema()))
+        commands = {
+            "run": lambda: _run(args, environ, console, argv),
+            "demo": lambda: _demo(args, environ, console),
+            "report": lambda: _report(args, console),
+            "schema": lambda: _schema(console),
+        }
+        return commands[args.command]()
     except ConfigError as error:
         errors.print(f"flakehound: error: {error}", markup=False)
         return ExitCode.USAGE
@@ -302,6 +323,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         return ExitCode.INTERNAL
     except Exception as error:  # noqa: BLE001 # pragma: no cover - last resort for bugs; no known input reaches it
         saved = _save_traceback()
-        errors.print(f"flakehound: internal error: {error!r}; traceback saved to {saved}", markup=False)  # pragma: no cover
+        errors.print(
+            f"flakehound: internal error: {error!r}; traceback saved to {saved}", markup=False
+        )  # pragma: no cover
         return ExitCode.INTERNAL  # pragma: no cover - see above
-    return ExitCode.OK

@@ -29,8 +29,7 @@ def coverage_reasons(coverage: CoverageSummary | None) -> list[str]:
     reasons = []
     if coverage.total_percent < coverage.threshold:
         reasons.append(
-            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}"
-            " (min_coverage)"
+            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)} (min_coverage)"
         )
     diff = coverage.diff
     if diff is not None and diff.percent is not None and diff.percent < coverage.diff_threshold:

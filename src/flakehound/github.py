@@ -231,9 +231,7 @@ def make_retry(
 class Publisher:
     """Every write flakehound makes to GitHub, for one target."""
 
-    def __init__(
-        self, repo: Repository, target: GitHubTarget, *, gh: Github, warn: Callable[[str], None]
-    ) -> None:
+    def __init__(self, repo: Repository, target: GitHubTarget, *, gh: Github, warn: Callable[[str], None]) -> None:
         """Publish to ``repo`` as the user behind ``gh``; ``warn`` receives non-fatal refusals."""
         self._repo = repo
         self._target = target
@@ -336,9 +334,7 @@ class Publisher:
 
         return self._attempt("write the pull-request comment", upsert)
 
-    def create_check_run(
-        self, report: Report, summary_md: str, annotations: Sequence[Annotation] = ()
-    ) -> str | None:
+    def create_check_run(self, report: Report, summary_md: str, annotations: Sequence[Annotation] = ()) -> str | None:
         """Create a completed check run (success or failure) with every annotation; return its URL."""
         if len(summary_md) > CHECK_SUMMARY_LIMIT:
             msg = (

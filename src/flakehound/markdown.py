@@ -145,9 +145,7 @@ def _shorten(text: str, limit: int) -> str:
 
 def _link(label: str, url: str) -> str:
     """Link to a URL we built, encoding every character that could end the destination."""
-    safe = "".join(
-        f"%{ord(char):02X}" if char in " <>()\"'\\" or not char.isprintable() else char for char in url
-    )
+    safe = "".join(f"%{ord(char):02X}" if char in " <>()\"'\\" or not char.isprintable() else char for char in url)
     return f"[{label}]({safe})"
 
 
@@ -195,8 +193,7 @@ def _canonical(key: str) -> str:
 def _render_changes(report: Report, previous: Digest) -> list[str]:
     """List fixed, new and still-failing tests against the digest of the comment being replaced."""
     current = {
-        _digest_key(failure.nodeid): (failure.nodeid, failure.classification.value)
-        for failure in report.failures
+        _digest_key(failure.nodeid): (failure.nodeid, failure.classification.value) for failure in report.failures
     }
     current.update({_digest_key(failure.nodeid): (failure.nodeid, "latent") for failure in report.latent})
     before = {_canonical(key): (key, label) for key, label in previous.labels.items()}
@@ -213,9 +210,7 @@ def _render_changes(report: Report, previous: Digest) -> list[str]:
         lines.append(f"- Fixed ({len(fixed)}): " + ", ".join(named))
     new = [(nodeid, label) for canonical, (nodeid, label) in current.items() if canonical not in before]
     if new:
-        lines.append(
-            f"- New ({len(new)}): " + ", ".join(f"{_code(nodeid)} ({label})" for nodeid, label in new)
-        )
+        lines.append(f"- New ({len(new)}): " + ", ".join(f"{_code(nodeid)} ({label})" for nodeid, label in new))
     still = []
     relabelled = False
     for canonical, (nodeid, label) in current.items():
@@ -256,9 +251,7 @@ def _render_counts(report: Report) -> str:
         f"{summary.skipped} skipped",
     ]
     counts.extend(
-        f"{count} {word}"
-        for count, word in ((summary.xfailed, "xfailed"), (summary.xpassed, "xpassed"))
-        if count
+        f"{count} {word}" for count, word in ((summary.xfailed, "xfailed"), (summary.xpassed, "xpassed")) if count
     )
     rate = format_percent(summary.pass_rate)
     line = f"{_plural(summary.total, 'test')}: {', '.join(counts)} · pass rate {rate}"
@@ -325,9 +318,7 @@ def _line_of(text: str) -> int | None:
     return int(match.group()) if match else None
 
 
-def _located(
-    label: str, path: str, line: int | None, file_url: Callable[[str, int | None], str] | None
-) -> str:
+def _located(label: str, path: str, line: int | None, file_url: Callable[[str, int | None], str] | None) -> str:
     return _link(label, file_url(path, line)) if file_url is not None else label
 
 
@@ -351,9 +342,7 @@ def _render_coverage(
         if report.settings.min_diff_coverage is not None:
             line += f" (min {format_percent(report.settings.min_diff_coverage)})"
     lines = ["### Coverage", "", line + "."]
-    worst = sorted(
-        (file for file in coverage.files if file.missing), key=lambda file: (file.percent, file.path)
-    )
+    worst = sorted((file for file in coverage.files if file.missing), key=lambda file: (file.percent, file.path))
     if worst:
         lines.extend(["", "| File | Coverage | Missing lines |", "|---|---|---|"])
         for file in worst[:_WORST_FILES]:
@@ -370,9 +359,7 @@ def _render_coverage(
     return lines
 
 
-def _render_origin(
-    failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None
-) -> list[str]:
+def _render_origin(failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None) -> list[str]:
     original = failure.original
     paragraphs = []
     if original.path is not None:
@@ -424,17 +411,13 @@ def _render_polluters(failure: ClassifiedFailure) -> list[str]:
             names = " + ".join(_code(nodeid) for nodeid in group.nodeids)
             counts = []
             if group.confirmed_runs:
-                counts.append(
-                    f"victim failed {group.confirmed_failures}/{group.confirmed_runs} confirming runs"
-                )
+                counts.append(f"victim failed {group.confirmed_failures}/{group.confirmed_runs} confirming runs")
             if group.search_runs:
                 counts.append(f"found in {_plural(group.search_runs, 'run')}")
             paragraphs.append(f"**{title}**: {names}" + (f" ({'; '.join(counts)})." if counts else "."))
             if group.state_changes:
                 rows = [_render_state_change(change) for change in group.state_changes]
-                paragraphs.append(
-                    "\n".join(["| State | Name | Before | After |", "|---|---|---|---|", *rows])
-                )
+                paragraphs.append("\n".join(["| State | Name | Before | After |", "|---|---|---|---|", *rows]))
     return paragraphs
 
 
@@ -448,9 +431,7 @@ def _render_strip(failure: ClassifiedFailure) -> list[str]:
     return ["**Outcomes per configuration**", "\n".join(["| Configuration | Runs |", "|---|---|", *rows])]
 
 
-def _render_details(
-    failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None
-) -> list[str]:
+def _render_details(failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None) -> list[str]:
     summary = f"<code>{_html(failure.nodeid)}</code> · {failure.classification.value}"
     paragraphs = [
         f"<details><summary>{summary}</summary>",
@@ -551,9 +532,7 @@ def _render(
         tail.append(_encode_digest(make_digest(report)))
     body = ""
     for level in (1, 2, 3):
-        lines = _render_level(
-            report, level=level, run_url=run_url, file_url=file_url, previous_digest=previous_digest
-        )
+        lines = _render_level(report, level=level, run_url=run_url, file_url=file_url, previous_digest=previous_digest)
         body = "\n".join([*head, *lines, *tail]) + "\n"
         if len(body.encode()) <= limit:
             return body

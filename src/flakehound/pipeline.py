@@ -14,12 +14,11 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flakehound.classify import (
     Observation,
     classify_failure,
-    configuration_label,
     evidence_strength,
     failure_rate,
     is_settled,
@@ -32,7 +31,6 @@ from flakehound.models import (
     ClassifiedFailure,
     Configuration,
     FailureKind,
-    GateResult,
     Original,
     Outcome,
     Report,
@@ -62,6 +60,8 @@ BROKEN_SHARE = 0.8
 BROKEN_MIN_TESTS = 10
 _FIRST_ERRORS = 5
 _RERUN_SLACK = 30.0
+_PYTEST_USAGE_ERROR = 4
+_PYTEST_NO_TESTS = 5
 
 
 class Progress(Protocol):
@@ -84,7 +84,7 @@ class _Silent:
 
 def summarize(results: Sequence[TestResult]) -> Summary:
     """Counts and the pass rate (passed, xfailed and skipped tests do not count against it)."""
-    counts = {outcome: 0 for outcome in Outcome}
+    counts = dict.fromkeys(Outcome, 0)
     for result in results:
         counts[result.outcome] += 1
     failing = counts[Outcome.FAILED] + counts[Outcome.ERROR]
@@ -117,15 +117,19 @@ def _usage_complaint(text: str) -> str:
 def check_original(run: Run, settings: Settings) -> None:
     """Turn a run that produced no usable results into the error the user needs."""
     args = shlex.join(settings.pytest_args) or "(no arguments)"
-    if run.exit_code == 4:  # noqa: PLR2004 - pytest's usage error
+    if run.exit_code == _PYTEST_USAGE_ERROR:
         reason = _usage_complaint(run.output_tail)
         msg = f"pytest rejected the arguments {args}: {reason}; fix the arguments after --"
         raise ConfigError(msg)
-    if run.exit_code == 5 or (run.ended is RunEnd.COMPLETED and not run.results and not run.collection_errors):  # noqa: PLR2004
+    if run.exit_code == _PYTEST_NO_TESTS or (
+        run.ended is RunEnd.COMPLETED and not run.results and not run.collection_errors
+    ):
         msg = f"pytest collected no tests in {settings.cwd} with arguments {args}; point flakehound at your tests"
         raise ConfigError(msg)
     if not run.results and not run.collection_errors:
-        errors = [line.removeprefix("INTERNALERROR>").strip() for line in run.output_tail.splitlines() if "Error" in line]
+        errors = [
+            line.removeprefix("INTERNALERROR>").strip() for line in run.output_tail.splitlines() if "Error" in line
+        ]
         msg = f"pytest crashed before running any test ({run.detail})" + "".join(f": {line}" for line in errors[-1:])
         raise PytestCrashed(msg, run.output_tail)
 
@@ -148,9 +152,7 @@ class _Investigation:
         return 3 * sum(self.durations.get(nodeid, 0.0) for nodeid in order) + _RERUN_SLACK
 
     def record(self, run: Run, purpose: RunPurpose, seed: int | None, tests: int) -> None:
-        outcomes = {
-            result.nodeid: result.outcome for result in run.results if result.nodeid in self.tracked
-        }
+        outcomes = {result.nodeid: result.outcome for result in run.results if result.nodeid in self.tracked}
         self.records.append(
             RunRecord(
                 id=len(self.records) + 1,
@@ -182,6 +184,14 @@ class _Investigation:
             result = run.result_of(nodeid)
             if result is not None and result.outcome is not Outcome.SKIPPED:
                 self.observations[nodeid].append(Observation(configuration, result.outcome.is_failure))
+
+    def focus(self, nodeids: Sequence[str]) -> None:
+        """From now on, and in the runs recorded so far, keep only these tests' outcomes."""
+        self.tracked = set(nodeids)
+        self.records = [
+            record.model_copy(update={"outcomes": {n: o for n, o in record.outcomes.items() if n in self.tracked}})
+            for record in self.records
+        ]
 
     def settled(self, nodeid: str) -> bool:
         return is_settled(self.observations[nodeid])
@@ -249,6 +259,77 @@ def _classified(
     )
 
 
+def _report_settings(settings: Settings, has_failures: bool, disabled_plugins: Sequence[str]) -> ReportSettings:
+    return ReportSettings(
+        seed=settings.seed,
+        reruns=settings.reruns,
+        replays=settings.replays,
+        orders=settings.permuted_orders(has_failures),
+        max_failures=settings.max_failures,
+        min_pass_rate=settings.min_pass_rate,
+        fail_on_latent=settings.fail_on_latent,
+        timeout=settings.timeout or DEFAULT_ORIGINAL_TIMEOUT,
+        pytest_args=settings.pytest_args,
+        junit=settings.junit,
+        cwd=str(settings.cwd),
+        disabled_plugins=tuple(disabled_plugins),
+    )
+
+
+_Shuffle = tuple[Configuration, tuple[str, ...]]
+
+
+def _shuffles(results: Sequence[TestResult], seed: int, count: int) -> list[_Shuffle]:
+    """The seeded permutations of the runnable tests, then the reversed original order."""
+    runnable = [result.nodeid for result in results if result.outcome is not Outcome.SKIPPED]
+    shuffles = [
+        (Configuration(purpose=RunPurpose.PERMUTED, seed=each), order)
+        for each, order in permutations(runnable, seed, count)
+    ]
+    if len(runnable) > 1:
+        shuffles.append((Configuration(purpose=RunPurpose.REVERSED), tuple(reversed(runnable))))
+    return shuffles
+
+
+def _run_shuffles(
+    investigation: _Investigation, shuffles: Sequence[_Shuffle], results: Sequence[TestResult]
+) -> tuple[list[tuple[Configuration, Run]], dict[str, _Shuffle]]:
+    """Run every shuffled order; a test that passed originally and fails in one is latent."""
+    passed = {result.nodeid for result in results if result.outcome is Outcome.PASSED}
+    runs = []
+    latent: dict[str, _Shuffle] = {}
+    for configuration, order in shuffles:
+        run = investigation.execute(order, configuration.purpose, configuration.seed)
+        runs.append((configuration, run))
+        for result in run.results:
+            if result.nodeid in passed and result.outcome.is_failure:
+                latent.setdefault(result.nodeid, (configuration, order))
+    return runs, latent
+
+
+def _labelled(summary: Summary, failures: Sequence[ClassifiedFailure], latent: Sequence[ClassifiedFailure]) -> Summary:
+    counts = {kind: sum(1 for failure in failures if failure.classification is kind) for kind in FailureKind}
+    return summary.model_copy(
+        update={
+            "deterministic": counts[FailureKind.DETERMINISTIC],
+            "intermittent": counts[FailureKind.INTERMITTENT],
+            "order_dependent": counts[FailureKind.ORDER_DEPENDENT],
+            "brittle": counts[FailureKind.BRITTLE],
+            "latent": len(latent),
+        }
+    )
+
+
+def _notes(first: Run, skipped: Sequence[str], max_failures: int) -> tuple[str, ...]:
+    notes = []
+    if first.ended is not RunEnd.COMPLETED:
+        unrun = len(set(first.collected) - {result.nodeid for result in first.results})
+        notes.append(f"the original run ended early ({first.ended.value}): {unrun} collected test(s) did not run")
+    if skipped:
+        notes.append(f"{len(skipped)} failing test(s) were not investigated (--max-failures {max_failures})")
+    return tuple(notes)
+
+
 def analyse(
     settings: Settings,
     executor: Executor,
@@ -261,153 +342,98 @@ def analyse(
     progress: Progress | None = None,
 ) -> Report:
     """Run and investigate the suite; return the report with its gate verdict."""
-    progress = progress or _Silent()
     first = _original_run(settings, executor, original)
     results = first.results
     summary = summarize(results)
-    report_settings = ReportSettings(
-        seed=settings.seed,
-        reruns=settings.reruns,
-        replays=settings.replays,
-        orders=settings.permuted_orders(summary.failed + summary.errors > 0),
-        max_failures=settings.max_failures,
-        min_pass_rate=settings.min_pass_rate,
-        fail_on_latent=settings.fail_on_latent,
-        timeout=settings.timeout or DEFAULT_ORIGINAL_TIMEOUT,
-        pytest_args=settings.pytest_args,
-        junit=settings.junit,
-        cwd=str(settings.cwd),
-        disabled_plugins=tuple(disabled_plugins),
-    )
-    base = {
+    failing = [result.nodeid for result in results if result.outcome.is_failure]
+    report_settings = _report_settings(settings, bool(failing), disabled_plugins)
+    base: dict[str, Any] = {
         "tool": Tool(version=version),
         "created_at": created_at,
         "command": tuple(command),
         "settings": report_settings,
     }
-    failing = [result for result in results if result.outcome.is_failure]
     broken = _broken_reason(first, summary)
     if broken is not None:
-        gate = decide_gate(
-            summary, (), (), min_pass_rate=settings.min_pass_rate, fail_on_latent=False, broken_reason=broken
-        )
-        first_errors = (*first.collection_errors, *failing)[:_FIRST_ERRORS]
+        failing_results = [result for result in results if result.outcome.is_failure]
         return Report(
-            **base, status="broken", broken_reason=broken, first_errors=first_errors, summary=summary, gate=gate
+            **base,
+            status="broken",
+            broken_reason=broken,
+            first_errors=(*first.collection_errors, *failing_results)[:_FIRST_ERRORS],
+            summary=summary,
+            gate=decide_gate(
+                summary, (), (), min_pass_rate=settings.min_pass_rate, fail_on_latent=False, broken_reason=broken
+            ),
         )
 
+    progress = progress or _Silent()
     investigation = _Investigation(
         settings=settings,
         executor=executor,
         progress=progress,
         durations={result.nodeid: result.duration for result in results},
+        tracked={result.nodeid for result in results},
     )
-    original_order = [result.nodeid for result in results]
-    investigation.tracked = {result.nodeid for result in failing}
     original_config = Configuration(purpose=RunPurpose.ORIGINAL)
-    investigation.observe(first, original_config, [result.nodeid for result in failing])
+    investigation.observe(first, original_config, failing)
     if original is None:
         investigation.record(first, RunPurpose.ORIGINAL, None, len(results))
+    shuffles = _shuffles(results, settings.seed, report_settings.orders)
+    progress.plan(len(shuffles) + settings.reruns * min(len(failing), settings.max_failures) + settings.replays)
+    shuffled_runs, latent_found = _run_shuffles(investigation, shuffles, results)
 
-    runnable = [result.nodeid for result in results if result.outcome is not Outcome.SKIPPED]
-    orders = report_settings.orders
-    shuffled: list[tuple[Configuration, tuple[str, ...]]] = [
-        (Configuration(purpose=RunPurpose.PERMUTED, seed=seed), order)
-        for seed, order in permutations(runnable, settings.seed, orders)
-    ]
-    if len(runnable) > 1:
-        shuffled.append((Configuration(purpose=RunPurpose.REVERSED), tuple(reversed(original_order))))
-    progress.plan(len(shuffled) + settings.reruns * min(len(failing), settings.max_failures) + settings.replays)
-
-    passed_originally = {result.nodeid for result in results if result.outcome is Outcome.PASSED}
-    latent_found: dict[str, tuple[Configuration, tuple[str, ...]]] = {}
-    shuffled_runs: list[tuple[Configuration, Run]] = []
-    for configuration, order in shuffled:
-        investigation.tracked |= passed_originally
-        run = investigation.execute(order, configuration.purpose, configuration.seed)
-        shuffled_runs.append((configuration, run))
-        for result in run.results:
-            if result.nodeid in passed_originally and result.outcome.is_failure:
-                latent_found.setdefault(result.nodeid, (configuration, order))
-    investigated_failures = [result.nodeid for result in failing][: settings.max_failures]
-    room = settings.max_failures - len(investigated_failures)
-    latent_ids = list(latent_found)[: max(room, 0)]
-    skipped = [result.nodeid for result in failing][settings.max_failures :] + list(latent_found)[max(room, 0) :]
-    investigation.tracked = set(investigated_failures) | set(latent_ids)
-    _retrack(investigation)
+    investigated = failing[: settings.max_failures]
+    room = max(settings.max_failures - len(investigated), 0)
+    latent_ids = list(latent_found)[:room]
+    skipped = failing[settings.max_failures :] + list(latent_found)[room:]
+    investigation.focus([*investigated, *latent_ids])
     for configuration, run in shuffled_runs:
-        investigation.observe(run, configuration, investigated_failures)
-        investigation.observe(run, configuration, latent_ids)
+        investigation.observe(run, configuration, [*investigated, *latent_ids])
     for nodeid in latent_ids:  # the original run, where it passed, is evidence too
         investigation.observations[nodeid].insert(0, Observation(original_config, failed=False))
+    latent_orders = {latent_found[nodeid][1]: latent_found[nodeid][0] for nodeid in latent_ids}
+    progress.plan(
+        len(shuffles)
+        + settings.reruns * (len(investigated) + len(latent_ids))
+        + settings.replays * (1 + len(latent_orders))
+    )
 
-    targets = investigated_failures + latent_ids
-    latent_orders = {latent_found[nodeid][1] for nodeid in latent_ids}
-    progress.plan(len(shuffled) + settings.reruns * len(targets) + settings.replays * (1 + len(latent_orders)))
-    _run_alone(investigation, targets)
-    _replay(investigation, original_order, original_config, investigated_failures)
-    by_order: dict[tuple[str, ...], tuple[Configuration, list[str]]] = {}
-    for nodeid in latent_ids:
-        configuration, order = latent_found[nodeid]
-        by_order.setdefault(order, (configuration, []))[1].append(nodeid)
-    for order, (configuration, victims) in by_order.items():
-        _replay(investigation, list(order), configuration, victims)
+    _run_alone(investigation, [*investigated, *latent_ids])
+    _replay(investigation, [result.nodeid for result in results], original_config, investigated)
+    for order, configuration in latent_orders.items():
+        _replay(investigation, order, configuration, [n for n in latent_ids if latent_found[n][1] == order])
 
-    results_by_id = {result.nodeid: result for result in results}
-    latent_results = {nodeid: _latent_result(shuffled_runs, nodeid) for nodeid in latent_ids}
+    by_id = {result.nodeid: result for result in results}
+    orders = report_settings.orders
     failures = tuple(
-        _classified(nodeid, results_by_id[nodeid], investigation.observations[nodeid], original_config, settings, orders)
-        for nodeid in investigated_failures
+        _classified(nodeid, by_id[nodeid], investigation.observations[nodeid], original_config, settings, orders)
+        for nodeid in investigated
     )
     latent = tuple(
-        _classified(nodeid, latent_results[nodeid], investigation.observations[nodeid], latent_found[nodeid][0], settings, orders)
+        _classified(
+            nodeid,
+            _latent_result(shuffled_runs, nodeid),
+            investigation.observations[nodeid],
+            latent_found[nodeid][0],
+            settings,
+            orders,
+        )
         for nodeid in latent_ids
     )
-    counts = {kind: sum(1 for failure in failures if failure.classification is kind) for kind in FailureKind}
-    summary = summary.model_copy(
-        update={
-            "deterministic": counts[FailureKind.DETERMINISTIC],
-            "intermittent": counts[FailureKind.INTERMITTENT],
-            "order_dependent": counts[FailureKind.ORDER_DEPENDENT],
-            "brittle": counts[FailureKind.BRITTLE],
-            "latent": len(latent),
-        }
-    )
-    notes = []
-    if first.ended is not RunEnd.COMPLETED:
-        unrun = len(set(first.collected) - {result.nodeid for result in results})
-        notes.append(f"the original run ended early ({first.ended.value}): {unrun} collected test(s) did not run")
-    if skipped:
-        notes.append(f"{len(skipped)} failing test(s) were not investigated (--max-failures {settings.max_failures})")
-    gate: GateResult = decide_gate(
-        summary, failures, latent, min_pass_rate=settings.min_pass_rate, fail_on_latent=settings.fail_on_latent
-    )
+    summary = _labelled(summary, failures, latent)
     return Report(
         **base,
         summary=summary,
         failures=failures,
         latent=latent,
         skipped_investigations=tuple(skipped),
-        notes=tuple(notes),
+        notes=_notes(first, skipped, settings.max_failures),
         runs=tuple(investigation.records),
-        gate=gate,
+        gate=decide_gate(
+            summary, failures, latent, min_pass_rate=settings.min_pass_rate, fail_on_latent=settings.fail_on_latent
+        ),
     )
-
-
-def _retrack(investigation: _Investigation) -> None:
-    """Keep only the investigated tests' outcomes in the run records made so far."""
-    investigation.records = [
-        record.model_copy(
-            update={
-                "outcomes": {
-                    nodeid: outcome
-                    for nodeid, outcome in record.outcomes.items()
-                    if nodeid in investigation.tracked
-                }
-            }
-        )
-        for record in investigation.records
-    ]
 
 
 def _latent_result(shuffled_runs: Sequence[tuple[Configuration, Run]], nodeid: str) -> TestResult:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["order_seed", "permute", "permutations", "prefix_through"]
+__all__ = ["order_seed", "permutations", "permute", "prefix_through"]
 
 
 def order_seed(seed: int, index: int) -> int:

@@ -93,7 +93,7 @@ class _Recorder:
         if typename == "CollectError" and message:  # pytest wraps import errors; name the real one
             typename, _, message = message.rpartition("\n")[2].removeprefix("E").strip().partition(":")
             message = message.strip()
-            path, line = nodeid.split("::")[0], None
+            path, line = nodeid.split("::", maxsplit=1)[0], None
         if typename and message and message.startswith(typename + ":"):
             message = message[len(typename) + 1 :].strip()
         output = "\n".join(f"--- {name} ---\n{content}" for name, content in report.sections if content)

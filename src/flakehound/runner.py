@@ -16,13 +16,13 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 from flakehound.models import Outcome, Phase, Run, RunEnd, TestResult
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
+    from pathlib import Path
 
     from flakehound.snapshot import ProjectSnapshot
 
@@ -94,7 +94,13 @@ _PROBE = (
 def probe_plugins(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[str, list[str]] | None:
     """The pytest version and the installed pytest plugins of ``python``, or None without pytest."""
     completed = subprocess.run(
-        [python, "-c", _PROBE], cwd=cwd, env=dict(env), capture_output=True, text=True, timeout=120, check=False
+        [python, "-c", _PROBE],
+        cwd=cwd,
+        env=dict(env),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     data = json.loads(completed.stdout or "null")
     if data is None:
@@ -127,7 +133,7 @@ def parse_stream(text: str) -> tuple[list[dict[str, object]], bool]:
     for line in text.splitlines():
         try:
             events.append(json.loads(line))
-        except json.JSONDecodeError:
+        except json.JSONDecodeError:  # noqa: PERF203 - a cut-off line is data here, not an error
             truncated = True
     return events, truncated
 
@@ -211,7 +217,9 @@ class ProcessExecutor:
         duration = time.monotonic() - started
         restored = self.snapshot.restore() if self.snapshot is not None else ()
         stream = run_dir / "results.jsonl"
-        events, truncated = parse_stream(stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else "")
+        events, truncated = parse_stream(
+            stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""
+        )
         return _assemble(
             events,
             exit_code=process.returncode,
@@ -268,9 +276,7 @@ def _assemble(
         exception = "flakehound.Timeout" if timed_out else "flakehound.Crash"
         message = f"{detail} while this test was running"
         results.append(
-            TestResult(
-                nodeid=running, outcome=Outcome.ERROR, phase=Phase.CALL, exception=exception, message=message
-            )
+            TestResult(nodeid=running, outcome=Outcome.ERROR, phase=Phase.CALL, exception=exception, message=message)
         )
     return Run(
         results=tuple(results),

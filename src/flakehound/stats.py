@@ -30,7 +30,7 @@ def failure_rate_upper_bound(clean_runs: int, confidence: float = 0.95) -> float
     """The highest failure rate still consistent with ``clean_runs`` passes in a row."""
     if clean_runs == 0:
         return 1.0
-    return 1 - (1 - confidence) ** (1 / clean_runs)
+    return float(1 - (1 - confidence) ** (1 / clean_runs))
 
 
 def clean_runs_needed(rate: float, confidence: float = 0.95) -> int:

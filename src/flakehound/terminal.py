@@ -123,8 +123,10 @@ def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
     parts: list[RenderableType] = []
     if report.status == "broken":
         parts.append(Text(report.broken_reason or "broken", style="bold red"))
-        for error in report.first_errors:
-            parts.append(Text(f"  {error.nodeid}: {error.exception or ''} {error.message or ''}".rstrip()))
+        parts.extend(
+            Text(f"  {error.nodeid}: {error.exception or ''} {error.message or ''}".rstrip())
+            for error in report.first_errors
+        )
     if report.failures:
         parts.append(_table("failures", report.failures))
     if report.latent:
@@ -135,10 +137,8 @@ def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
                 report.latent,
             )
         )
-    for failure in (*report.failures, *report.latent):
-        parts.append(_story(failure))
-    for note in report.notes:
-        parts.append(Text(f"note: {note}"))
+    parts.extend(_story(failure) for failure in (*report.failures, *report.latent))
+    parts.extend(Text(f"note: {note}") for note in report.notes)
     if report.settings.disabled_plugins:
         parts.append(Text("switched off while measuring: " + ", ".join(report.settings.disabled_plugins)))
     parts.append(Text(f"seed {report.settings.seed} (replay with --seed {report.settings.seed})", style="dim"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from conftest import run_cli
@@ -98,24 +99,26 @@ def test_version(capsys):
 
 @pytest.mark.parametrize(
     ("argv", "expected"),
-    [([], "the following arguments are required: command"), (["run", "--quiet", "--verbose"], "not allowed with")],
+    [
+        ([], "the following arguments are required: command"),
+        (["run", "--quiet", "--verbose"], "not allowed with"),
+    ],
     ids=["no-command", "quiet-and-verbose"],
 )
 def test_usage_errors_are_one_line(capsys, argv, expected):
-    """argparse's usage errors become one line and exit 2."""
+    """Argparse's usage errors become one line and exit 2."""
     assert main(argv) == ExitCode.USAGE
     assert expected in capsys.readouterr().err
 
 
 def test_pytest_internal_error_exits_3_with_saved_details(copy_project, sample_env):
-    """pytest's INTERNALERROR is exit 3, one line naming the error and where the details are."""
+    """Pytest's INTERNALERROR is exit 3, one line naming the error and where the details are."""
     completed = run_cli(["run"], copy_project("internal_error"), sample_env)
     assert completed.returncode == ExitCode.INTERNAL
     line = completed.stderr.strip()
     assert "RuntimeError: a broken conftest hook" in line
     saved = line.rsplit("details saved to ", 1)[1]
-    with open(saved, encoding="utf-8") as handle:
-        assert "INTERNALERROR" in handle.read()
+    assert "INTERNALERROR" in Path(saved).read_text(encoding="utf-8")
 
 
 def test_unwritable_report_path_is_bad_input(copy_project, sample_env, tmp_path):

@@ -60,7 +60,12 @@ def test_summary_counts(planted):
     _, report = planted
     summary = report.summary
     assert (summary.total, summary.passed, summary.failed, summary.errors) == (48, 43, 4, 1)
-    assert (summary.deterministic, summary.intermittent, summary.order_dependent, summary.brittle) == (2, 1, 1, 1)
+    assert (summary.deterministic, summary.intermittent, summary.order_dependent, summary.brittle) == (
+        2,
+        1,
+        1,
+        1,
+    )
 
 
 def test_deterministic_evidence_counts(planted):
@@ -198,8 +203,16 @@ def test_crash_is_attributed_to_the_running_test(copy_project, sample_env, tmp_p
     ("project", "args", "expected"),
     [
         ("no_tests", [], "pytest collected no tests"),
-        ("all_green", ["--", "--definitely-not-an-option"], "pytest rejected the arguments --definitely-not-an-option"),
-        ("all_green", ["--reruns", "zero"], "--reruns input should be a valid integer, unable to parse string as an integer, got 'zero'"),
+        (
+            "all_green",
+            ["--", "--definitely-not-an-option"],
+            "pytest rejected the arguments --definitely-not-an-option",
+        ),
+        (
+            "all_green",
+            ["--reruns", "zero"],
+            "--reruns input should be a valid integer, unable to parse string as an integer, got 'zero'",
+        ),
         ("all_green", ["--cwd", "missing-folder"], "--cwd 'missing-folder' is not a folder"),
     ],
     ids=["no-tests", "pytest-usage-error", "bad-reruns", "bad-cwd"],

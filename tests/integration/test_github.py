@@ -107,9 +107,7 @@ def connect(
         run_id=99,
     )
     retry = make_retry(sleep=recorder.sleeps.append, now=lambda: now, attempts=3, backoff=0.5)
-    return Publisher.connect(
-        target, "t", warn=recorder.warnings.append, retry=retry, seconds_between_writes=None
-    )
+    return Publisher.connect(target, "t", warn=recorder.warnings.append, retry=retry, seconds_between_writes=None)
 
 
 def comment(httpserver: HTTPServer, number: int, login: str, body: str) -> dict[str, Any]:
@@ -257,27 +255,17 @@ class ModeCase(NamedTuple):
 
 MODE_CASES = {
     "off": ModeCase("off", gate_passed=False, existing=None, new_body=RED, writes=[]),
-    "on-failure-green-new": ModeCase(
-        "on-failure", gate_passed=True, existing=None, new_body=GREEN, writes=[]
-    ),
-    "on-failure-red-new": ModeCase(
-        "on-failure", gate_passed=False, existing=None, new_body=RED, writes=["POST"]
-    ),
+    "on-failure-green-new": ModeCase("on-failure", gate_passed=True, existing=None, new_body=GREEN, writes=[]),
+    "on-failure-red-new": ModeCase("on-failure", gate_passed=False, existing=None, new_body=RED, writes=["POST"]),
     "on-failure-updates-existing": ModeCase(
         "on-failure", gate_passed=True, existing=RED, new_body=GREEN, writes=["PATCH"]
     ),
-    "changes-same-digest": ModeCase(
-        "changes", gate_passed=False, existing=RED, new_body=RED + "\nmore", writes=[]
-    ),
-    "changes-new-digest": ModeCase(
-        "changes", gate_passed=True, existing=RED, new_body=GREEN, writes=["PATCH"]
-    ),
+    "changes-same-digest": ModeCase("changes", gate_passed=False, existing=RED, new_body=RED + "\nmore", writes=[]),
+    "changes-new-digest": ModeCase("changes", gate_passed=True, existing=RED, new_body=GREEN, writes=["PATCH"]),
     "changes-old-comment-without-digest": ModeCase(
         "changes", gate_passed=True, existing=f"{MARKER}\nno digest", new_body=GREEN, writes=["PATCH"]
     ),
-    "changes-first-comment": ModeCase(
-        "changes", gate_passed=False, existing=None, new_body=RED, writes=["POST"]
-    ),
+    "changes-first-comment": ModeCase("changes", gate_passed=False, existing=None, new_body=RED, writes=["POST"]),
     "always-same-digest": ModeCase("always", gate_passed=False, existing=RED, new_body=RED, writes=["PATCH"]),
 }
 
@@ -286,13 +274,9 @@ MODE_CASES = {
 def test_comment_modes(httpserver: HTTPServer, recorder: Recorder, case: ModeCase) -> None:
     """Each comment mode writes only when it should, and never a second comment."""
     serve_user(httpserver)
-    serve_comments(
-        httpserver, [comment(httpserver, 42, OWN, case.existing)] if case.existing is not None else []
-    )
+    serve_comments(httpserver, [comment(httpserver, 42, OWN, case.existing)] if case.existing is not None else [])
     serve_writes(httpserver)
-    url = connect(httpserver, recorder).upsert_comment(
-        case.new_body, mode=case.mode, gate_passed=case.gate_passed
-    )
+    url = connect(httpserver, recorder).upsert_comment(case.new_body, mode=case.mode, gate_passed=case.gate_passed)
     assert [method for method, _, _ in requests_made(httpserver) if method != "GET"] == case.writes
     wrote_or_kept = case.mode != "off" and (case.existing is not None or case.writes)
     assert (url is not None) == bool(wrote_or_kept)
@@ -311,19 +295,14 @@ def test_body_is_rendered_with_the_previous_digest(httpserver: HTTPServer, recor
         return render_comment(make_report(passed=True), previous_digest=previous)
 
     connect(httpserver, recorder).upsert_comment(render, mode="always", gate_passed=True)
-    assert seen == [
-        Digest(passed=False, status="investigated", labels={"tests/t.py::test_a": "deterministic"})
-    ]
+    assert seen == [Digest(passed=False, status="investigated", labels={"tests/t.py::test_a": "deterministic"})]
     patched = requests_made(httpserver)[-1][2]["body"]
     assert "- Fixed (1): `tests/t.py::test_a`" in patched
 
 
 def test_no_pull_request_means_no_comment(httpserver: HTTPServer, recorder: Recorder) -> None:
     """On a push (no pull request) no comment request is made."""
-    assert (
-        connect(httpserver, recorder, pr_number=None).upsert_comment("x", mode="always", gate_passed=False)
-        is None
-    )
+    assert connect(httpserver, recorder, pr_number=None).upsert_comment("x", mode="always", gate_passed=False) is None
     assert httpserver.log == []
 
 
@@ -352,9 +331,7 @@ def test_check_run_sends_annotations_in_batches_of_fifty(httpserver: HTTPServer,
     """120 annotations go as a create with 50, then updates with 50 and 20, each repeating the output."""
     serve_check_runs(httpserver)
     annotations = [
-        Annotation(
-            path="src/a.py", start_line=n, end_line=n, level="warning", message=f"m{n}", title="t" * (n % 2)
-        )
+        Annotation(path="src/a.py", start_line=n, end_line=n, level="warning", message=f"m{n}", title="t" * (n % 2))
         for n in range(120)
     ]
     report = make_report()
@@ -409,9 +386,7 @@ def test_check_run_summary_over_the_limit_is_not_sent(httpserver: HTTPServer, re
 
 def test_status_uses_the_check_name_as_context(httpserver: HTTPServer, recorder: Recorder) -> None:
     """The commit status has a stable context (the check name) and a description cut to 140 characters."""
-    httpserver.expect_request(f"{REPO}/statuses/{SHA}", method="POST").respond_with_json(
-        {"id": 1}, status=201
-    )
+    httpserver.expect_request(f"{REPO}/statuses/{SHA}", method="POST").respond_with_json({"id": 1}, status=201)
     connect(httpserver, recorder).create_status("failure", "d" * 200, "https://example.test/run")
     assert requests_made(httpserver) == [
         (
@@ -430,9 +405,7 @@ def test_status_uses_the_check_name_as_context(httpserver: HTTPServer, recorder:
 def test_server_errors_are_retried_with_backoff(httpserver: HTTPServer, recorder: Recorder) -> None:
     """Two 502s then success: the status is retried, sleeping the exponential backoff in between."""
     path = f"{REPO}/statuses/{SHA}"
-    httpserver.expect_ordered_request(path, method="POST").respond_with_json(
-        {"message": "bad gateway"}, status=502
-    )
+    httpserver.expect_ordered_request(path, method="POST").respond_with_json({"message": "bad gateway"}, status=502)
     httpserver.expect_ordered_request(path, method="POST").respond_with_json({"message": "oops"}, status=500)
     httpserver.expect_ordered_request(path, method="POST").respond_with_json({"id": 1}, status=201)
     connect(httpserver, recorder).create_status("success", "ok")
@@ -455,9 +428,7 @@ RATE_CASES = {
     "429-ratelimit-reset": RateCase(
         429, "slow down", {"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "1030"}, 31.0
     ),
-    "403-secondary-retry-after": RateCase(
-        403, "You have exceeded a secondary rate limit.", {"Retry-After": "3"}, 3.0
-    ),
+    "403-secondary-retry-after": RateCase(403, "You have exceeded a secondary rate limit.", {"Retry-After": "3"}, 3.0),
 }
 
 
@@ -485,9 +456,7 @@ def test_validation_error_is_a_publish_error(httpserver: HTTPServer, recorder: R
     """A 422 on comment creation is not retried and becomes a PublishError."""
     serve_user(httpserver)
     serve_comments(httpserver, [])
-    httpserver.expect_request(COMMENTS, method="POST").respond_with_json(
-        {"message": "Validation Failed"}, status=422
-    )
+    httpserver.expect_request(COMMENTS, method="POST").respond_with_json({"message": "Validation Failed"}, status=422)
     with pytest.raises(PublishError, match=r"GitHub answered 422 \(Validation Failed\)"):
         connect(httpserver, recorder).upsert_comment(MARKER, mode="always", gate_passed=False)
     assert len(httpserver.log) == 3

@@ -233,7 +233,7 @@ def test_probe_finds_pytest_and_its_plugins(tmp_path):
     ids=["none", "xdist", "cov", "both"],
 )
 def test_neutralising_args(installed, expected):
-    """xdist and pytest-cov are switched off on the command line only when installed."""
+    """Xdist and pytest-cov are switched off on the command line only when installed."""
     assert neutralising_args(installed) == expected
 
 

@@ -31,9 +31,7 @@ def seed(value: int) -> Configuration:
 
 def runs(*groups: tuple[Configuration, str]) -> list[Observation]:
     """Observations from marks per configuration, as in the report's strips: F failed, . passed."""
-    return [
-        Observation(configuration, failed=mark == "F") for configuration, marks in groups for mark in marks
-    ]
+    return [Observation(configuration, failed=mark == "F") for configuration, marks in groups for mark in marks]
 
 
 @pytest.mark.parametrize(
@@ -44,9 +42,7 @@ def runs(*groups: tuple[Configuration, str]) -> list[Observation]:
             FailureKind.DETERMINISTIC,
             id="deterministic-fails-everywhere",
         ),
-        pytest.param(
-            runs((ORIGINAL, "F"), (ALONE, "FF.")), FailureKind.INTERMITTENT, id="intermittent-alone-flip"
-        ),
+        pytest.param(runs((ORIGINAL, "F"), (ALONE, "FF.")), FailureKind.INTERMITTENT, id="intermittent-alone-flip"),
         pytest.param(
             runs((ORIGINAL, "F"), (ALONE, "....."), (REPLAY, "F.F")),
             FailureKind.INTERMITTENT,
@@ -228,9 +224,7 @@ def test_summarize_evidence_never_lists_alone_as_an_order() -> None:
             5,
             id="flipping-original-order-not-alone",
         ),
-        pytest.param(
-            runs((ORIGINAL, "F"), (ALONE, "F..F."), (seed(4), "F.")), 2, 5, id="longest-flipping-group"
-        ),
+        pytest.param(runs((ORIGINAL, "F"), (ALONE, "F..F."), (seed(4), "F.")), 2, 5, id="longest-flipping-group"),
         pytest.param(runs((ORIGINAL, "F"), (ALONE, "FFFF")), 4, 4, id="no-flip-uses-largest-group"),
     ],
 )
@@ -263,14 +257,10 @@ def test_evidence_strength_of_a_never_reproduced_failure() -> None:
 @pytest.mark.parametrize(
     ("observations", "clean"),
     [
-        pytest.param(
-            runs((ORIGINAL, "F"), (ALONE, "F...."), (REPLAY, "...")), 7, id="clean-streak-after-failure"
-        ),
+        pytest.param(runs((ORIGINAL, "F"), (ALONE, "F...."), (REPLAY, "...")), 7, id="clean-streak-after-failure"),
         pytest.param(runs((ORIGINAL, "F"), (ALONE, "....F")), 0, id="last-rerun-failed"),
         pytest.param(runs((ORIGINAL, "F")), 0, id="no-reruns"),
-        pytest.param(
-            runs((ORIGINAL, "."), (seed(5), "F"), (ALONE, "..")), 2, id="latent-original-pass-ignored"
-        ),
+        pytest.param(runs((ORIGINAL, "."), (seed(5), "F"), (ALONE, "..")), 2, id="latent-original-pass-ignored"),
     ],
 )
 def test_evidence_strength_when_the_failure_reproduced_or_was_never_rerun(

@@ -50,21 +50,15 @@ def test_strings_from_the_command_line_are_converted() -> None:
             "--reruns input should be a valid integer, unable to parse string as an integer, got 'abc'",
             id="reruns-not-a-number",
         ),
-        pytest.param(
-            "reruns", 0, "--reruns input should be greater than or equal to 1, got 0", id="reruns-zero"
-        ),
+        pytest.param("reruns", 0, "--reruns input should be greater than or equal to 1, got 0", id="reruns-zero"),
         pytest.param(
             "min_pass_rate",
             101,
             "--min-pass-rate input should be less than or equal to 100, got 101",
             id="pass-rate-over-100",
         ),
-        pytest.param(
-            "seed", -1, "--seed input should be greater than or equal to 0, got -1", id="negative-seed"
-        ),
-        pytest.param(
-            "seed", 2**32, "--seed input should be less than 4294967296, got 4294967296", id="seed-too-big"
-        ),
+        pytest.param("seed", -1, "--seed input should be greater than or equal to 0, got -1", id="negative-seed"),
+        pytest.param("seed", 2**32, "--seed input should be less than 4294967296, got 4294967296", id="seed-too-big"),
         pytest.param("timeout", 0, "--timeout input should be greater than 0, got 0", id="timeout-zero"),
         pytest.param(
             "replays",

@@ -61,18 +61,14 @@ def test_exact_comparison_blocks_99_995_against_100() -> None:
     ("summary", "min_pass_rate", "reasons"),
     [
         pytest.param(GREEN, 100.0, (), id="green-at-100"),
-        pytest.param(
-            Summary(total=10, passed=8, failed=2, pass_rate=80.0), 80.0, (), id="equal-to-threshold-passes"
-        ),
+        pytest.param(Summary(total=10, passed=8, failed=2, pass_rate=80.0), 80.0, (), id="equal-to-threshold-passes"),
         pytest.param(
             Summary(total=10, passed=7, failed=2, errors=1, pass_rate=70.0),
             80.0,
             ("pass rate 70.00% < 80.00% (3 of 10 tests failed)",),
             id="below-threshold-counts-errors",
         ),
-        pytest.param(
-            Summary(total=10, failed=10, pass_rate=0.0), 0.0, (), id="zero-threshold-accepts-all-red"
-        ),
+        pytest.param(Summary(total=10, failed=10, pass_rate=0.0), 0.0, (), id="zero-threshold-accepts-all-red"),
     ],
 )
 def test_pass_rate_reasons(summary: Summary, min_pass_rate: float, reasons: tuple[str, ...]) -> None:
@@ -90,38 +86,27 @@ def test_intermittent_blocks_even_at_zero_pass_threshold(
         make_failure("t.py::a", FailureKind.INTERMITTENT),
         make_failure("t.py::b", FailureKind.INTERMITTENT),
     )
-    gate = decide_gate(
-        Summary(total=2, failed=2, pass_rate=0.0), failures, (), min_pass_rate=0.0, fail_on_latent=False
-    )
+    gate = decide_gate(Summary(total=2, failed=2, pass_rate=0.0), failures, (), min_pass_rate=0.0, fail_on_latent=False)
     assert not gate.passed
     assert gate.reasons == (
-        (
-            "2 intermittent failure(s) block too: a test that flips under identical conditions"
-            " is a bug, not noise"
-        ),
+        ("2 intermittent failure(s) block too: a test that flips under identical conditions is a bug, not noise"),
     )
 
 
-@pytest.mark.parametrize(
-    "kind", [FailureKind.DETERMINISTIC, FailureKind.ORDER_DEPENDENT, FailureKind.BRITTLE]
-)
+@pytest.mark.parametrize("kind", [FailureKind.DETERMINISTIC, FailureKind.ORDER_DEPENDENT, FailureKind.BRITTLE])
 def test_other_labels_block_only_through_the_pass_rate(
     make_failure: Callable[..., ClassifiedFailure], kind: FailureKind
 ) -> None:
     """Deterministic, order-dependent and brittle failures pass a 0% threshold: only the rate judges them."""
     summary = Summary(total=1, failed=1, pass_rate=0.0)
-    assert decide_gate(
-        summary, (make_failure(kind=kind),), (), min_pass_rate=0.0, fail_on_latent=False
-    ).passed
+    assert decide_gate(summary, (make_failure(kind=kind),), (), min_pass_rate=0.0, fail_on_latent=False).passed
 
 
 @pytest.mark.parametrize(
     ("fail_on_latent", "reasons"),
     [
         pytest.param(False, (), id="reported-not-blocking"),
-        pytest.param(
-            True, ("1 test(s) fail only in a shuffled order (--fail-on-latent)",), id="fail-on-latent"
-        ),
+        pytest.param(True, ("1 test(s) fail only in a shuffled order (--fail-on-latent)",), id="fail-on-latent"),
     ],
 )
 def test_latent_blocks_only_with_fail_on_latent(
@@ -134,9 +119,7 @@ def test_latent_blocks_only_with_fail_on_latent(
 
 
 def _coverage(total: float, diff: DiffCoverage | None = None) -> CoverageSummary:
-    return CoverageSummary(
-        total_percent=total, line_percent=total, threshold=90.0, diff=diff, diff_threshold=80.0
-    )
+    return CoverageSummary(total_percent=total, line_percent=total, threshold=90.0, diff=diff, diff_threshold=80.0)
 
 
 @pytest.mark.parametrize(
@@ -195,7 +178,5 @@ def test_every_reason_is_listed_with_the_broken_reason_first(
 
 def test_broken_reason_alone_blocks() -> None:
     """A broken run blocks even when the pass rate and every label would let it through."""
-    gate = decide_gate(
-        GREEN, (), (), min_pass_rate=0.0, fail_on_latent=False, broken_reason="broken environment"
-    )
+    gate = decide_gate(GREEN, (), (), min_pass_rate=0.0, fail_on_latent=False, broken_reason="broken environment")
     assert gate == GateResult(passed=False, reasons=("broken environment",))

@@ -119,9 +119,7 @@ def intermittent() -> ClassifiedFailure:
         failure_rate=FailureRate(estimate=0.3, low=0.108, high=0.603, runs=10, failures=3),
         strength=EvidenceStrength(unseen_single_polluter_chance=0.0, clean_runs=7, sentence="7 clean runs."),
         hints=(
-            Hint(
-                category="timing", title="Timeout", detail="A wall-clock limit in the test.", confidence="low"
-            ),
+            Hint(category="timing", title="Timeout", detail="A wall-clock limit in the test.", confidence="low"),
             Hint(category="network", title="Network access", evidence="socket.connect in the traceback"),
         ),
         notes=("One run hit the per-run timeout.",),
@@ -134,9 +132,7 @@ def order_dependent() -> ClassifiedFailure:
     return ClassifiedFailure(
         nodeid="tests/test_cache.py::test_empty",
         classification=FailureKind.ORDER_DEPENDENT,
-        original=Original(
-            outcome=Outcome.FAILED, exception="AssertionError", path="tests/test_cache.py", line=30
-        ),
+        original=Original(outcome=Outcome.FAILED, exception="AssertionError", path="tests/test_cache.py", line=30),
         evidence=Evidence(
             alone=ConfigurationCount(runs=3, failures=0),
             original_order=ConfigurationCount(runs=3, failures=3),
@@ -217,9 +213,7 @@ COVERAGE = CoverageSummary(
     files=(
         CoverageFile(path="src/pkg/a.py", percent=50.0, statements=10, missing=("3-5", "9")),
         CoverageFile(path="src/pkg/b.py", percent=100.0, statements=4),
-        CoverageFile(
-            path="src/pkg/c.py", percent=75.0, statements=12, missing=tuple(f"{n}" for n in range(1, 15))
-        ),
+        CoverageFile(path="src/pkg/c.py", percent=75.0, statements=12, missing=tuple(f"{n}" for n in range(1, 15))),
     ),
     diff=DiffCoverage(
         base="origin/main",
@@ -242,9 +236,7 @@ GOLDEN_CASES = {
     "coverage": lambda: render_comment(
         make_report(
             coverage=COVERAGE,
-            settings=make_report().settings.model_copy(
-                update={"min_coverage": 90.0, "min_diff_coverage": 100.0}
-            ),
+            settings=make_report().settings.model_copy(update={"min_coverage": 90.0, "min_diff_coverage": 100.0}),
             gate=GateResult(passed=False, reasons=("coverage 87.50% < 90.00% (min_coverage)",)),
         ),
         file_url=file_url,
@@ -318,13 +310,9 @@ def hostile_report(name: str) -> Report:
     failure = deterministic().model_copy(
         update={
             "nodeid": name,
-            "original": Original(
-                outcome=Outcome.FAILED, exception=name, message=f"{name}\n```\n{name}", path=name
-            ),
+            "original": Original(outcome=Outcome.FAILED, exception=name, message=f"{name}\n```\n{name}", path=name),
             "hints": (Hint(category="x", title=name, detail=name, evidence=name),),
-            "polluters": (
-                Polluter(nodeids=(name,), state_changes=(StateChange(kind=name, name=name, after=name),)),
-            ),
+            "polluters": (Polluter(nodeids=(name,), state_changes=(StateChange(kind=name, name=name, after=name),)),),
             "evidence": Evidence(alone=ConfigurationCount(runs=1, failures=1), strip={name: "F"}),
             "notes": (name,),
             "reproduce": f"pytest {name}",
@@ -385,9 +373,7 @@ def test_table_rows_keep_their_columns(name: str) -> None:
 )
 def test_code_block_fence_outlasts_backticks(message: str, fence: str) -> None:
     """A message is fenced with more backticks than any run inside it, so it cannot close the block."""
-    failure = deterministic().model_copy(
-        update={"original": Original(outcome=Outcome.FAILED, message=message)}
-    )
+    failure = deterministic().model_copy(update={"original": Original(outcome=Outcome.FAILED, message=message)})
     body = render_comment(blocked(failure))
     assert f"\n{fence}\n{message}\n{fence}\n" in body
 
@@ -449,8 +435,7 @@ def test_digest_round_trips() -> None:
 def test_digest_hashes_long_names() -> None:
     """When naming every test would make the digest long, node ids are replaced by short hashes."""
     failures = tuple(
-        deterministic().model_copy(update={"nodeid": f"tests/test_{n}.py::test_{'x' * 100}"})
-        for n in range(30)
+        deterministic().model_copy(update={"nodeid": f"tests/test_{n}.py::test_{'x' * 100}"}) for n in range(30)
     )
     digest = make_digest(blocked(*failures))
     assert len(digest.labels) == 30
@@ -487,9 +472,7 @@ def test_now_passing_push_reports_the_verdict_flip() -> None:
     """A push that fixes everything lists the fixed test and the verdict going from blocked to passed."""
     previous = make_digest(blocked(deterministic()))
     body = render_comment(make_report(), previous_digest=previous)
-    assert (
-        "- Verdict: was **blocked**, now **passed**.\n- Fixed (1): `tests/test_math.py::test_add`\n" in body
-    )
+    assert "- Verdict: was **blocked**, now **passed**.\n- Fixed (1): `tests/test_math.py::test_add`\n" in body
 
 
 def test_tiny_limit_keeps_the_verdict() -> None:
@@ -524,8 +507,7 @@ def test_crashed_report_says_pytest_crashed() -> None:
 def test_coverage_without_thresholds_or_diff() -> None:
     """Without thresholds or a diff base, coverage shows the total and the five worst files, then a count."""
     files = tuple(
-        CoverageFile(path=f"src/m{n}.py", percent=90.0 - n, statements=10, missing=(str(n),))
-        for n in range(7)
+        CoverageFile(path=f"src/m{n}.py", percent=90.0 - n, statements=10, missing=(str(n),)) for n in range(7)
     )
     report = make_report(coverage=CoverageSummary(total_percent=91.0, line_percent=91.0, files=files))
     body = render_comment(report)

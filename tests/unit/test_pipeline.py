@@ -31,6 +31,7 @@ class FakeExecutor:
     missing: tuple[str, ...] = ()
 
     def run(self, request: RunRequest) -> Run:
+        """Answer one request from ``fails``."""
         self.requests.append(request)
         order = self.suite if request.order is None else request.order
         results = tuple(
@@ -102,10 +103,11 @@ def test_missing_test_in_a_rerun_is_bad_input():
 def test_original_results_from_junit_skip_the_original_run():
     """Results handed in (from JUnit XML) replace the original run: no run with order None is made."""
     executor = FakeExecutor(lambda nodeid, before: False)
-    original = [TestResult(nodeid=SUITE[0], outcome=Outcome.FAILED), TestResult(nodeid=SUITE[1], outcome=Outcome.PASSED)]
-    report = analyse(
-        settings(), executor, created_at="now", version="0", command=["x"], original=original
-    )
+    original = [
+        TestResult(nodeid=SUITE[0], outcome=Outcome.FAILED),
+        TestResult(nodeid=SUITE[1], outcome=Outcome.PASSED),
+    ]
+    report = analyse(settings(), executor, created_at="now", version="0", command=["x"], original=original)
     assert all(request.order is not None for request in executor.requests)
     (failure,) = report.failures
     assert failure.classification is FailureKind.INTERMITTENT
@@ -129,13 +131,16 @@ class Recorder:
     """A Progress that remembers what it was told."""
 
     def __init__(self) -> None:
+        """Nothing told yet."""
         self.totals: list[int] = []
         self.steps: list[str] = []
 
     def plan(self, total: int) -> None:
+        """Remember the planned total."""
         self.totals.append(total)
 
     def advance(self, description: str) -> None:
+        """Remember the step."""
         self.steps.append(description)
 
 
@@ -151,10 +156,18 @@ def test_progress_is_told_every_run():
 @pytest.mark.parametrize(
     ("run", "error", "match"),
     [
-        (Run(results=(), exit_code=4, output_tail="ERROR: usage: bad\nmore"), ConfigError, "ERROR: usage: bad"),
+        (
+            Run(results=(), exit_code=4, output_tail="ERROR: usage: bad\nmore"),
+            ConfigError,
+            "ERROR: usage: bad",
+        ),
         (Run(results=(), exit_code=4, output_tail=""), ConfigError, r"\(no output\)"),
         (Run(results=(), exit_code=5), ConfigError, "collected no tests"),
-        (Run(results=(), exit_code=3, ended=RunEnd.CRASH, detail="exit code 3"), PytestCrashed, "exit code 3"),
+        (
+            Run(results=(), exit_code=3, ended=RunEnd.CRASH, detail="exit code 3"),
+            PytestCrashed,
+            "exit code 3",
+        ),
     ],
     ids=["usage-error", "usage-error-silent", "no-tests", "internal-error"],
 )

@@ -86,9 +86,7 @@ python -m pytest: error: unrecognized arguments: --bogus
 @pytest.mark.parametrize(
     ("output", "reason"),
     [
-        pytest.param(
-            PYTEST_USAGE_ERROR, "unrecognized arguments: --bogus", id="argparse-error-not-the-usage-line"
-        ),
+        pytest.param(PYTEST_USAGE_ERROR, "unrecognized arguments: --bogus", id="argparse-error-not-the-usage-line"),
         pytest.param(
             "\nERROR: file or directory not found: tests\n\n",
             "file or directory not found: tests",
@@ -103,10 +101,7 @@ def test_check_original_usage_error_quotes_pytest(output: str, reason: str) -> N
     run = Run(results=(), ended=RunEnd.CRASH, exit_code=4, output_tail=output)
     with pytest.raises(ConfigError) as raised:
         check_original(run, SETTINGS)
-    assert (
-        str(raised.value)
-        == f"pytest rejected the arguments tests --bogus: {reason}; fix the arguments after --"
-    )
+    assert str(raised.value) == f"pytest rejected the arguments tests --bogus: {reason}; fix the arguments after --"
 
 
 @pytest.mark.parametrize(
@@ -169,6 +164,4 @@ def test_broken_reason_by_collection_errors() -> None:
     """Collection errors make the run broken and name the first three modules."""
     errors = tuple(result(f"tests/test_{name}.py", Outcome.ERROR) for name in "abcd")
     reason = _broken_reason(Run(results=(), collection_errors=errors), _summary(10, 0))
-    assert reason == (
-        "broken build: 4 error(s) during collection (tests/test_a.py, tests/test_b.py, tests/test_c.py)"
-    )
+    assert reason == ("broken build: 4 error(s) during collection (tests/test_a.py, tests/test_b.py, tests/test_c.py)")

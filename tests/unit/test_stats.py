@@ -29,9 +29,7 @@ def _textbook_wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
         pytest.param(1, 20, (0.0089, 0.2361), id="1-of-20"),
     ],
 )
-def test_wilson_interval_matches_published_values(
-    failures: int, runs: int, expected: tuple[float, float]
-) -> None:
+def test_wilson_interval_matches_published_values(failures: int, runs: int, expected: tuple[float, float]) -> None:
     """The interval matches the published 95% Wilson values to four decimals."""
     assert wilson_interval(failures, runs) == pytest.approx(expected, abs=1e-4)
 

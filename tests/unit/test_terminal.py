@@ -58,12 +58,9 @@ def _order_dependent(make_failure: Callable[..., ClassifiedFailure]) -> Classifi
         ),
         polluters=(Polluter(nodeids=("tests/test_settings.py::test_currency",)),),
         notes=("state leaks through app.settings",),
-        strength=EvidenceStrength(
-            unseen_single_polluter_chance=0.125, clean_runs=0, sentence="12.5% chance unseen"
-        ),
+        strength=EvidenceStrength(unseen_single_polluter_chance=0.125, clean_runs=0, sentence="12.5% chance unseen"),
         reproduce=(
-            "python -m pytest -p no:randomly"
-            " tests/test_settings.py::test_currency tests/test_cart.py::test_discount"
+            "python -m pytest -p no:randomly tests/test_settings.py::test_currency tests/test_cart.py::test_discount"
         ),
     )
 
@@ -88,9 +85,7 @@ def _order_dependent(make_failure: Callable[..., ClassifiedFailure]) -> Classifi
         pytest.param(Evidence(), "", id="no-runs"),
     ],
 )
-def test_describe_evidence(
-    make_failure: Callable[..., ClassifiedFailure], evidence: Evidence, text: str
-) -> None:
+def test_describe_evidence(make_failure: Callable[..., ClassifiedFailure], evidence: Evidence, text: str) -> None:
     """The evidence line counts failures per kind of configuration and leaves out kinds that never ran."""
     assert describe_evidence(make_failure(evidence=evidence)) == text
 
@@ -100,9 +95,7 @@ def test_failure_table_story_and_blocked_verdict(
 ) -> None:
     """A failure shows in the table with label and top hint, then as a story with its reproduce command."""
     text = _text(make_report([_order_dependent(make_failure)]))
-    table_row = next(
-        line for line in text.splitlines() if line.startswith("│ tests/test_cart.py::test_discount")
-    )
+    table_row = next(line for line in text.splitlines() if line.startswith("│ tests/test_cart.py::test_discount"))
     assert "order-dependent" in table_row
     assert "failed 0/5 alone" in table_row
     assert "fails after tests/test_settings.py::test_currency" in table_row
@@ -151,9 +144,7 @@ def test_intermittent_story_shows_its_failure_rate(
             "TimeoutError:",
             id="exception-only",
         ),
-        pytest.param(
-            {"original": Original(outcome=Outcome.ERROR, message="boom")}, "boom", id="message-only"
-        ),
+        pytest.param({"original": Original(outcome=Outcome.ERROR, message="boom")}, "boom", id="message-only"),
     ],
 )
 def test_top_hint_falls_back_from_polluter_to_hint_to_exception(
@@ -185,13 +176,10 @@ def test_story_without_exception_or_message_has_no_error_line(
     [
         pytest.param(
             False,
-            "latent: pass in the original order, fail in a shuffled one"
-            " (do not block without --fail-on-latent)",
+            "latent: pass in the original order, fail in a shuffled one (do not block without --fail-on-latent)",
             id="informational",
         ),
-        pytest.param(
-            True, "latent: pass in the original order, fail in a shuffled one ┏", id="fail-on-latent"
-        ),
+        pytest.param(True, "latent: pass in the original order, fail in a shuffled one ┏", id="fail-on-latent"),
     ],
 )
 def test_latent_table_title(
@@ -232,9 +220,7 @@ def test_verbose_lists_every_run(make_report: Callable[..., Report]) -> None:
 def test_notes_and_disabled_plugins(make_report: Callable[..., Report]) -> None:
     """Report notes and the plugins switched off while measuring are printed."""
     text = _text(
-        make_report(
-            notes=("2 failing test(s) were not investigated",), disabled_plugins=("randomly", "xdist")
-        )
+        make_report(notes=("2 failing test(s) were not investigated",), disabled_plugins=("randomly", "xdist"))
     )
     assert "note: 2 failing test(s) were not investigated" in text
     assert "switched off while measuring: randomly, xdist" in text
@@ -257,9 +243,7 @@ def test_broken_report(make_report: Callable[..., Report], broken_reason: str | 
         status="broken",
         broken_reason=broken_reason,
         first_errors=(
-            TestResult(
-                nodeid="tests/test_a.py", outcome=Outcome.ERROR, exception="ImportError", message="no module"
-            ),
+            TestResult(nodeid="tests/test_a.py", outcome=Outcome.ERROR, exception="ImportError", message="no module"),
             TestResult(nodeid="tests/test_b.py::test_b", outcome=Outcome.ERROR),
         ),
         gate=GateResult(passed=False, reasons=(broken_reason or "broken",)),
