@@ -98,7 +98,6 @@ MESSAGE_LIMIT = 1000
 _ADVICE = "pass the file pytest wrote with --junitxml"
 _DECLARATION = re.compile(r"<\?xml\s.*?\?>", re.DOTALL)
 _PROLOG_ITEM = re.compile(r"\s+|<\?.*?\?>|<!--.*?-->", re.DOTALL)
-_FIRST_TAG = re.compile(r"<([^\s/>]*)")
 _WRAPPED_ERROR = re.compile(r'failed on (?P<phase>setup|teardown) with "(?P<reason>.*)"', re.DOTALL)
 _TYPE_PREFIX = re.compile(r"(?P<type>[A-Za-z_][\w.]*):(?:\s+|$)")
 _TRACEBACK_TYPE = re.compile(r"\S[^\n]*:\d+: (?P<type>[A-Za-z_][\w.]*)")
@@ -166,10 +165,9 @@ def _load_document(name: str, text: str) -> JUnitXml:
         msg = f"--junit file {name!r} is not well-formed XML ({exc}); {_ADVICE}"
         raise ConfigError(msg) from exc
     except JUnitXmlError as exc:
-        tag = _FIRST_TAG.match(body, root_at)
-        shown = f"<{tag.group(1)}>" if tag is not None else "not an element"
+        root_tag = re.split(r"[\s/>]", body[root_at + 1 :], maxsplit=1)[0]  # parsed: body[root_at] is "<"
         msg = (
-            f"--junit file {name!r} is XML but not JUnit: its root is {shown},"
+            f"--junit file {name!r} is XML but not JUnit: its root is <{root_tag}>,"
             f" not <testsuites> or <testsuite>; {_ADVICE}"
         )
         raise ConfigError(msg) from exc
