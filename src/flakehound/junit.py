@@ -396,9 +396,14 @@ def _render_case(
 ) -> None:
     module = result.nodeid.partition("[")[0].split("::")[0]
     classname, name = _mangle_nodeid(result.nodeid)
-    case = ET.SubElement(suite, "testcase", classname=classname, name=name, time=f"{result.duration:.3f}")
-    if module:
-        case.set("file", _xml_text(module))
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        classname=classname,
+        name=name,
+        file=_xml_text(module),
+        time=f"{result.duration:.3f}",
+    )
     rerun_outcomes = [(run, run.outcomes[result.nodeid]) for run in reruns if result.nodeid in run.outcomes]
     if failure is not None:
         _render_properties(case, failure, [outcome for _, outcome in rerun_outcomes])

@@ -29,6 +29,7 @@ SKIPPED_DIRS = frozenset(
 )
 
 _ADVICE = "pass the file pytest wrote with --junitxml"
+_PATTERN_ADVICE = "pass the path pytest wrote with --junitxml"
 _ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
@@ -60,7 +61,7 @@ def _expand(pattern: str, cwd: Path) -> list[Path]:
         return [literal]
     matches = sorted(glob.glob(pattern, root_dir=cwd, recursive=True))  # noqa: PTH207 - Path.glob takes no absolute pattern
     if not matches:
-        msg = f"--junit pattern {pattern!r} matched no file in {cwd}; {_ADVICE}"
+        msg = f"--junit pattern {pattern!r} matched no file in {cwd}; {_PATTERN_ADVICE}"
         raise ConfigError(msg)
     return [cwd / match for match in matches]
 
@@ -81,9 +82,8 @@ def _read_text(path: Path) -> str:
         declared = _ENCODING.match(data)
         encoding = declared.group(1).decode("ascii") if declared is not None else "utf-8"
     try:
-        if codecs.lookup(encoding).name == "utf-8":
-            encoding = "utf-8-sig"  # drops a byte-order mark
-        return data.decode(encoding)
+        codec = "utf-8-sig" if codecs.lookup(encoding).name == "utf-8" else encoding  # drops a UTF-8 BOM
+        return data.decode(codec)
     except (LookupError, UnicodeDecodeError) as exc:
         msg = f"--junit file {str(path)!r} is not text in {encoding!r} ({exc}); {_ADVICE}"
         raise ConfigError(msg) from exc

@@ -772,6 +772,7 @@ ORIGINAL = [
         nodeid="test_root.py::test_xfail", outcome=Outcome.XFAILED, message="known", path="test_root.py"
     ),
     TestResult(nodeid="test_root.py::test_xpass", outcome=Outcome.XPASSED, path="test_root.py"),
+    TestResult(nodeid="test_root.py::test_bare_failure", outcome=Outcome.FAILED, path="test_root.py"),
     TestResult(
         nodeid="test_root.py::test_teardown",
         outcome=Outcome.ERROR,
@@ -924,8 +925,8 @@ def test_rendered_counts_agree_with_junitparser():
     written = [(suite.tests, suite.failures, suite.errors, suite.skipped) for suite in xml]
     xml.update_statistics()
     assert written == [(suite.tests, suite.failures, suite.errors, suite.skipped) for suite in xml]
-    assert written == [(9, 2, 3, 3)]
-    assert (xml.tests, xml.time) == (9, 0.875)
+    assert written == [(10, 3, 3, 3)]
+    assert (xml.tests, xml.time) == (10, 0.875)
 
 
 def test_rendered_xml_reads_back_to_the_original_results():
