@@ -202,7 +202,8 @@ def _testcases(xml: JUnitXml) -> Iterator[tuple[Mapping[str, str], TestCase]]:
 
 def _read_case(attributes: Mapping[str, str], case: TestCase, modules: Mapping[str, str]) -> TestResult:
     nodeid, test_path, test_line = _locate_test(attributes, modules)
-    outcome, phase, entry = _decide_outcome(case)
+    outcome, entry = _decide_outcome(case)
+    phase = Phase.CALL
     fields: dict[str, Any] = {"path": test_path, "line": test_line}
     if entry is not None and outcome.is_failure:
         fields.update(_describe_failure(outcome, entry, modules))
@@ -221,25 +222,25 @@ def _read_case(attributes: Mapping[str, str], case: TestCase, modules: Mapping[s
     )
 
 
-def _decide_outcome(case: TestCase) -> tuple[Outcome, Phase, Any]:
-    """Return the outcome, its phase, and the element that decided it (None for a pass)."""
+def _decide_outcome(case: TestCase) -> tuple[Outcome, Any]:
+    """Return the outcome and the element that decided it (None for a pass)."""
     entries = list(case.result)
     for kind in (Failure, Error, Skipped):
         entry = next((entry for entry in entries if isinstance(entry, kind)), None)
         if entry is not None:
             break
     else:
-        return Outcome.PASSED, Phase.CALL, None
+        return Outcome.PASSED, None
     if isinstance(entry, Failure):
-        return Outcome.FAILED, Phase.CALL, entry
+        return Outcome.FAILED, entry
     if isinstance(entry, Error):
-        return Outcome.ERROR, Phase.CALL, entry
+        return Outcome.ERROR, entry
     message = _text_or_none(entry.message) or ""
     if message == _XPASS_MESSAGE:
-        return Outcome.XPASSED, Phase.CALL, entry
+        return Outcome.XPASSED, entry
     if entry.type == "pytest.xfail" or message.startswith(_XFAIL_MESSAGES):
-        return Outcome.XFAILED, Phase.CALL, entry
-    return Outcome.SKIPPED, Phase.CALL, entry
+        return Outcome.XFAILED, entry
+    return Outcome.SKIPPED, entry
 
 
 def _describe_failure(outcome: Outcome, entry: Any, modules: Mapping[str, str]) -> dict[str, Any]:  # noqa: ANN401 - junitparser's result types are unannotated
