@@ -25,7 +25,7 @@ def copy_project(tmp_path):
     return copy
 
 
-def sample_environment(state: Path) -> dict[str, str]:
+def _sample_environment(state: Path) -> dict[str, str]:
     """The environment for sample-suite runs: a counter folder outside the project, no autoloaded plugins."""
     env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
     env["FLAKEHOUND_SAMPLE_STATE"] = str(state)
@@ -38,11 +38,10 @@ def sample_env(tmp_path):
     """A fresh sample environment whose counter folder lives beside (not inside) the project."""
     state = tmp_path / "state"
     state.mkdir()
-    return sample_environment(state)
+    return _sample_environment(state)
 
 
-def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m flakehound ARGS`` exactly as a user would."""
+def _run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "flakehound", *args],
         cwd=cwd,
@@ -68,3 +67,24 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_goldens(request: pytest.FixtureRequest) -> bool:
     """Whether this run rewrites golden files rather than comparing against them."""
     return bool(request.config.getoption("--update-goldens"))
+
+
+@pytest.fixture
+def run_cli():
+    """Run ``python -m flakehound ARGS`` in a folder with an environment, exactly as a user would."""
+    return _run_cli
+
+
+@pytest.fixture(scope="session")
+def planted(tmp_path_factory):
+    """One investigation of the planted suite (seed 7), shared by the assertions that read it."""
+    from flakehound.models import Report
+
+    root = tmp_path_factory.mktemp("planted")
+    project = root / "planted"
+    shutil.copytree(FIXTURES / "planted", project)
+    state = root / "state"
+    state.mkdir()
+    report_path = root / "report.json"
+    completed = _run_cli(["run", "--seed", "7", "--report", str(report_path)], project, _sample_environment(state))
+    return completed, Report.model_validate_json(report_path.read_text())

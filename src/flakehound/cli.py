@@ -30,7 +30,7 @@ from flakehound.config import build_settings
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
 from flakehound.markdown import render_comment
 from flakehound.models import Report
-from flakehound.pipeline import analyse
+from flakehound.pipeline import analyse, junit_run, run_original
 from flakehound.runner import (
     ORDER_AND_RERUN_PLUGINS,
     ProcessExecutor,
@@ -172,11 +172,11 @@ def investigate(
         raise ConfigError(msg)
     _, installed = probed
     disabled = [name for name in ORDER_AND_RERUN_PLUGINS if name in installed]
-    original = None
+    junit_results = None
     if settings.junit:
         from flakehound.sources import read_junit
 
-        original = read_junit(settings.junit, settings.cwd)
+        junit_results = read_junit(settings.junit, settings.cwd)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         snapshot = ProjectSnapshot.take(settings.cwd, workdir / "backup")
@@ -200,6 +200,7 @@ def investigate(
             )
             stack.enter_context(bar)
             progress = _Bar(bar)
+        original = junit_run(junit_results) if junit_results is not None else run_original(settings, executor)
         report = analyse(
             settings,
             executor,
@@ -208,6 +209,7 @@ def investigate(
             command=command,
             disabled_plugins=disabled,
             original=original,
+            original_from_junit=junit_results is not None,
             progress=progress,
         )
     try:
@@ -219,7 +221,7 @@ def investigate(
     if settings.junit_out is not None:
         from flakehound.junit import render_junit
 
-        settings.junit_out.write_text(render_junit(original or (), report), encoding="utf-8")
+        settings.junit_out.write_text(render_junit(original.results, report), encoding="utf-8")
     if quiet:
         verdict = ("PASS" if report.gate.passed else "BLOCKED") + ": " + "; ".join(report.gate.reasons or ("ok",))
         console.print(verdict, soft_wrap=True)

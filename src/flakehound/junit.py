@@ -309,9 +309,7 @@ def _index_modules(project_files: frozenset[str]) -> dict[str, str]:
     return modules
 
 
-def _locate_test(
-    attributes: Mapping[str, str], modules: Mapping[str, str]
-) -> tuple[str, str | None, int | None]:
+def _locate_test(attributes: Mapping[str, str], modules: Mapping[str, str]) -> tuple[str, str | None, int | None]:
     """Return the node id, the test's file (None when guessed) and its 1-based line if known."""
     classname = attributes.get("classname", "")
     name = attributes.get("name", "")
@@ -431,9 +429,7 @@ def _mangle_nodeid(nodeid: str) -> tuple[str, str]:
     return _xml_text(".".join(names[:-1])), _xml_text(names[-1])
 
 
-def _render_properties(
-    case: ET.Element, failure: ClassifiedFailure, rerun_outcomes: Sequence[Outcome]
-) -> None:
+def _render_properties(case: ET.Element, failure: ClassifiedFailure, rerun_outcomes: Sequence[Outcome]) -> None:
     values = {
         "flakehound.classification": failure.classification.value,
         "flakehound.reproduce": failure.reproduce,

@@ -52,7 +52,7 @@ if TYPE_CHECKING:
     from flakehound.config import Settings
     from flakehound.runner import Executor
 
-__all__ = ["BROKEN_SHARE", "Progress", "analyse", "summarize"]
+__all__ = ["BROKEN_SHARE", "Progress", "analyse", "junit_run", "run_original", "summarize"]
 
 #: Over this share of failing tests the run is a broken environment or build, not a set of failures.
 BROKEN_SHARE = 0.8
@@ -197,9 +197,13 @@ class _Investigation:
         return is_settled(self.observations[nodeid])
 
 
-def _original_run(settings: Settings, executor: Executor, original: Sequence[TestResult] | None) -> Run:
-    if original is not None:
-        return Run(results=tuple(original), duration=sum(result.duration for result in original))
+def junit_run(results: Sequence[TestResult]) -> Run:
+    """The original run as an earlier step reported it in JUnit XML (no process, no exit code)."""
+    return Run(results=tuple(results), duration=sum(result.duration for result in results))
+
+
+def run_original(settings: Settings, executor: Executor) -> Run:
+    """Run the whole suite once, as the project runs it, and fail loudly if pytest could not."""
     timeout = settings.timeout or DEFAULT_ORIGINAL_TIMEOUT
     run = executor.run(RunRequest(order=None, timeout=timeout))
     check_original(run, settings)
@@ -338,11 +342,12 @@ def analyse(
     version: str,
     command: Sequence[str],
     disabled_plugins: Sequence[str] = (),
-    original: Sequence[TestResult] | None = None,
+    original: Run | None = None,
+    original_from_junit: bool = False,
     progress: Progress | None = None,
 ) -> Report:
     """Run and investigate the suite; return the report with its gate verdict."""
-    first = _original_run(settings, executor, original)
+    first = original if original is not None else run_original(settings, executor)
     results = first.results
     summary = summarize(results)
     failing = [result.nodeid for result in results if result.outcome.is_failure]
@@ -377,7 +382,7 @@ def analyse(
     )
     original_config = Configuration(purpose=RunPurpose.ORIGINAL)
     investigation.observe(first, original_config, failing)
-    if original is None:
+    if not original_from_junit:
         investigation.record(first, RunPurpose.ORIGINAL, None, len(results))
     shuffles = _shuffles(results, settings.seed, report_settings.orders)
     progress.plan(len(shuffles) + settings.reruns * min(len(failing), settings.max_failures) + settings.replays)

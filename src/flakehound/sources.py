@@ -24,9 +24,7 @@ if TYPE_CHECKING:
 __all__ = ["find_project_files", "read_junit"]
 
 #: Directories never searched for project files: tooling, environments and caches.
-SKIPPED_DIRS = frozenset(
-    {".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "site-packages"}
-)
+SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "site-packages"})
 
 _ADVICE = "pass the file pytest wrote with --junitxml"
 _PATTERN_ADVICE = "pass the path pytest wrote with --junitxml"

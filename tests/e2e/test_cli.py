@@ -7,7 +7,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import run_cli
 
 from flakehound import __version__
 from flakehound.cli import ExitCode, main
@@ -22,7 +21,7 @@ DEMO_LABELS = {
 }
 
 
-def test_demo_gives_the_same_labels_ten_times(tmp_path, sample_env):
+def test_demo_gives_the_same_labels_ten_times(run_cli, tmp_path, sample_env):
     """Ten demo runs in a row label every planted failure the same way, latent test included."""
 
     def demo(index: int) -> tuple[int, Report]:
@@ -40,7 +39,7 @@ def test_demo_gives_the_same_labels_ten_times(tmp_path, sample_env):
         ]
 
 
-def test_demo_prints_the_verdict(tmp_path, sample_env):
+def test_demo_prints_the_verdict(run_cli, tmp_path, sample_env):
     """The demo explains what it did and what the gate would say on a pull request."""
     completed = run_cli(["demo"], tmp_path, sample_env)
     assert completed.returncode == ExitCode.OK, completed.stderr
@@ -49,7 +48,7 @@ def test_demo_prints_the_verdict(tmp_path, sample_env):
 
 
 @pytest.fixture
-def saved_report(tmp_path, copy_project, sample_env):
+def saved_report(run_cli, tmp_path, copy_project, sample_env):
     """A real report of the all-green sample suite."""
     path = tmp_path / "r.json"
     completed = run_cli(["run", "--seed", "5", "--report", str(path)], copy_project("all_green"), sample_env)
@@ -111,7 +110,7 @@ def test_usage_errors_are_one_line(capsys, argv, expected):
     assert expected in capsys.readouterr().err
 
 
-def test_pytest_internal_error_exits_3_with_saved_details(copy_project, sample_env):
+def test_pytest_internal_error_exits_3_with_saved_details(run_cli, copy_project, sample_env):
     """Pytest's INTERNALERROR is exit 3, one line naming the error and where the details are."""
     completed = run_cli(["run"], copy_project("internal_error"), sample_env)
     assert completed.returncode == ExitCode.INTERNAL
@@ -121,7 +120,7 @@ def test_pytest_internal_error_exits_3_with_saved_details(copy_project, sample_e
     assert "INTERNALERROR" in Path(saved).read_text(encoding="utf-8")
 
 
-def test_unwritable_report_path_is_bad_input(copy_project, sample_env, tmp_path):
+def test_unwritable_report_path_is_bad_input(run_cli, copy_project, sample_env, tmp_path):
     """A --report path that cannot be written is named, exit 2."""
     (tmp_path / "file").write_text("")
     completed = run_cli(["run", "--report", str(tmp_path / "file" / "r.json")], copy_project("all_green"), sample_env)
@@ -129,7 +128,7 @@ def test_unwritable_report_path_is_bad_input(copy_project, sample_env, tmp_path)
     assert "cannot be written" in completed.stderr
 
 
-def test_quiet_and_verbose_output(copy_project, sample_env, tmp_path):
+def test_quiet_and_verbose_output(run_cli, copy_project, sample_env, tmp_path):
     """--quiet prints only the verdict; --verbose also lists every run."""
     project = copy_project("all_green")
     quiet = run_cli(["run", "-q", "--seed", "1", "--report", str(tmp_path / "a.json")], project, sample_env)

@@ -2,28 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, run_cli, sample_environment
 
 from flakehound.cli import ExitCode
 from flakehound.models import FailureKind, Outcome, Report, RunPurpose
-
-
-@pytest.fixture(scope="module")
-def planted(tmp_path_factory):
-    """One investigation of the planted suite (seed 7), shared by the assertions below."""
-    root = tmp_path_factory.mktemp("planted")
-    project = root / "planted"
-    shutil.copytree(FIXTURES / "planted", project)
-    state = root / "state"
-    state.mkdir()
-    report_path = root / "report.json"
-    completed = run_cli(["run", "--seed", "7", "--report", str(report_path)], project, sample_environment(state))
-    return completed, Report.model_validate_json(report_path.read_text())
 
 
 @pytest.mark.parametrize(
@@ -135,7 +120,7 @@ def test_runs_are_recorded_with_purpose_and_seed(planted):
     assert report.settings.seed == 7
 
 
-def test_green_suite_passes_and_still_shuffles(copy_project, sample_env, tmp_path):
+def test_green_suite_passes_and_still_shuffles(run_cli, copy_project, sample_env, tmp_path):
     """A green suite exits 0, and two shuffled orders plus the reversed one still look for latent failures."""
     project = copy_project("all_green")
     completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
@@ -147,7 +132,7 @@ def test_green_suite_passes_and_still_shuffles(copy_project, sample_env, tmp_pat
     assert "PASS" in completed.stdout
 
 
-def test_collection_error_is_a_broken_build(copy_project, sample_env, tmp_path):
+def test_collection_error_is_a_broken_build(run_cli, copy_project, sample_env, tmp_path):
     """A module that fails to import makes the run a broken build with the first errors, not 1 failure."""
     project = copy_project("collection_error")
     completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
@@ -159,7 +144,7 @@ def test_collection_error_is_a_broken_build(copy_project, sample_env, tmp_path):
     assert "broken build" in completed.stdout
 
 
-def test_mostly_failing_suite_is_a_broken_environment(copy_project, sample_env, tmp_path):
+def test_mostly_failing_suite_is_a_broken_environment(run_cli, copy_project, sample_env, tmp_path):
     """Nine of ten tests failing is reported as a broken environment, without investigating each."""
     project = copy_project("mostly_failing")
     completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
@@ -170,7 +155,7 @@ def test_mostly_failing_suite_is_a_broken_environment(copy_project, sample_env, 
     assert len(report.runs) == 0
 
 
-def test_hang_is_killed_and_attributed(copy_project, sample_env, tmp_path):
+def test_hang_is_killed_and_attributed(run_cli, copy_project, sample_env, tmp_path):
     """A test that hangs past --timeout is killed with its process group and labelled, and the run goes on."""
     project = copy_project("hang")
     args = ["run", "--seed", "1", "--timeout", "4", "--reruns", "2", "--replays", "1", "--orders", "0"]
@@ -185,7 +170,7 @@ def test_hang_is_killed_and_attributed(copy_project, sample_env, tmp_path):
     assert any("did not run" in note for note in report.notes)
 
 
-def test_crash_is_attributed_to_the_running_test(copy_project, sample_env, tmp_path):
+def test_crash_is_attributed_to_the_running_test(run_cli, copy_project, sample_env, tmp_path):
     """A test that kills the interpreter is reported as the crashing test, with the exit code."""
     project = copy_project("crash")
     args = ["run", "--seed", "1", "--reruns", "2", "--replays", "1", "--orders", "1"]
@@ -217,7 +202,7 @@ def test_crash_is_attributed_to_the_running_test(copy_project, sample_env, tmp_p
     ],
     ids=["no-tests", "pytest-usage-error", "bad-reruns", "bad-cwd"],
 )
-def test_bad_input_is_one_line_and_exit_2(copy_project, sample_env, project, args, expected):
+def test_bad_input_is_one_line_and_exit_2(run_cli, copy_project, sample_env, project, args, expected):
     """Bad input gets one line naming the input and exit 2, never a traceback."""
     completed = run_cli(["run", *args], copy_project(project), sample_env)
     assert completed.returncode == ExitCode.USAGE
@@ -227,10 +212,77 @@ def test_bad_input_is_one_line_and_exit_2(copy_project, sample_env, project, arg
     assert len(completed.stderr.strip().splitlines()) == 1
 
 
-def test_missing_pytest_is_a_clear_error(copy_project, sample_env, tmp_path):
+def test_missing_pytest_is_a_clear_error(run_cli, copy_project, sample_env, tmp_path):
     """An interpreter without pytest gets a sentence saying so and exit 2."""
     venv = tmp_path / "bare"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     completed = run_cli(["run", "--python", str(venv / "bin" / "python")], copy_project("all_green"), sample_env)
     assert completed.returncode == ExitCode.USAGE
     assert "pytest is not installed for" in completed.stderr
+
+
+RANDOM_JUNIT = """<?xml version="1.0" encoding="utf-8"?>
+<testsuites><testsuite name="pytest" tests="2" failures="1" errors="0" skipped="0">
+<testcase classname="tests.test_random" name="test_coin_flip" time="0.01">
+<failure message="assert 1 == 0">tests/test_random.py:6: AssertionError</failure></testcase>
+<testcase classname="tests.test_random" name="test_steady" time="0.01"/>
+</testsuite></testsuites>
+"""
+
+
+def test_truly_random_failure_from_junit_is_intermittent(run_cli, copy_project, sample_env, tmp_path):
+    """A coin-flip test reported failing by an earlier step is labelled intermittent after its reruns.
+
+    With 12 alone and 8 replayed runs, all of them failing (the only way to mislabel it) has a
+    chance of 2**-20 per investigation.
+    """
+    project = copy_project("random_flaky")
+    (project / "results.xml").write_text(RANDOM_JUNIT)
+    args = ["run", "--junit", "results.xml", "--reruns", "12", "--replays", "8", "--orders", "0", "--seed", "1"]
+    completed = run_cli([*args, "--report", str(tmp_path / "r.json")], project, sample_env)
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
+    (failure,) = report.failures
+    assert failure.nodeid == "tests/test_random.py::test_coin_flip"
+    assert failure.classification is FailureKind.INTERMITTENT
+    assert report.settings.junit == ("results.xml",)
+    assert all(run.purpose is not RunPurpose.ORIGINAL for run in report.runs)
+
+
+def test_junit_out_carries_reruns_and_labels(copy_project, sample_env, run_cli, tmp_path):
+    """--junit-out writes Surefire-style rerun elements and the label as a property."""
+    project = copy_project("planted")
+    out = tmp_path / "out.xml"
+    args = ["run", "--seed", "7", "--orders", "0", "--reruns", "2", "--replays", "1", "--junit-out", str(out)]
+    completed = run_cli([*args, "--report", str(tmp_path / "r.json")], project, sample_env)
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    xml = out.read_text()
+    assert "<rerunFailure" in xml
+    assert 'name="flakehound.classification" value="deterministic"' in xml
+    assert xml.count("<testcase") == report.summary.total
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (None, "--junit pattern 'results.xml' matched no file"),
+        ("", "results.xml"),
+        ("not xml at all", "results.xml"),
+        ('<testsuites><testsuite name="x"><testcase classname="a" name="b">', "results.xml"),
+        (
+            RANDOM_JUNIT.replace("test_coin_flip", "test_deleted"),
+            "test 'tests/test_random.py::test_deleted' no longer exists",
+        ),
+    ],
+    ids=["missing", "empty", "not-xml", "truncated", "stale-node-id"],
+)
+def test_bad_junit_is_one_line_and_exit_2(run_cli, copy_project, sample_env, content, expected):
+    """A --junit file that is missing, empty, not XML, truncated or names a deleted test: one line, exit 2."""
+    project = copy_project("random_flaky")
+    if content is not None:
+        (project / "results.xml").write_text(content)
+    completed = run_cli(["run", "--junit", "results.xml", "--orders", "0"], project, sample_env)
+    assert completed.returncode == ExitCode.USAGE, completed.stderr
+    assert expected in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1

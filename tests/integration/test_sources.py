@@ -73,8 +73,7 @@ def test_pattern_matching_nothing_is_a_config_error_naming_it(project):
     with pytest.raises(ConfigError) as raised:
         read_junit(["reports/*.xml"], project)
     assert str(raised.value) == (
-        f"--junit pattern 'reports/*.xml' matched no file in {project};"
-        " pass the path pytest wrote with --junitxml"
+        f"--junit pattern 'reports/*.xml' matched no file in {project}; pass the path pytest wrote with --junitxml"
     )
 
 
@@ -110,9 +109,7 @@ def test_directory_is_a_config_error_saying_it_could_not_be_read(project):
 @pytest.mark.parametrize(
     ("encoded", "name"),
     [
-        pytest.param(
-            junit("test_é", encoding="iso-8859-1").encode("iso-8859-1"), "test_é", id="declared-latin-1"
-        ),
+        pytest.param(junit("test_é", encoding="iso-8859-1").encode("iso-8859-1"), "test_é", id="declared-latin-1"),
         pytest.param(codecs.BOM_UTF8 + junit("test_ü").encode("utf-8"), "test_ü", id="utf-8-with-bom"),
         pytest.param(junit("test_ß", encoding="UTF-8").encode("utf-8"), "test_ß", id="upper-case-utf-8"),
         pytest.param(

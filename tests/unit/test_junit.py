@@ -180,9 +180,7 @@ def test_line_attribute_of_passing_test(attrs, line):
 
 # --- outcomes -------------------------------------------------------------------------------------
 
-TRACEBACK = (
-    "def test_a():\n>       assert 1 == 2\nE       assert 1 == 2\n\ntests/sub/test_mod.py:20: AssertionError"
-)
+TRACEBACK = "def test_a():\n>       assert 1 == 2\nE       assert 1 == 2\n\ntests/sub/test_mod.py:20: AssertionError"
 
 
 @pytest.mark.parametrize(
@@ -206,8 +204,7 @@ TRACEBACK = (
             id="type-prefix-taken-off",
         ),
         pytest.param(
-            '<failure message="json.decoder.JSONDecodeError: Expecting value">'
-            "x.py:3: JSONDecodeError</failure>",
+            '<failure message="json.decoder.JSONDecodeError: Expecting value">x.py:3: JSONDecodeError</failure>',
             Outcome.FAILED,
             Phase.CALL,
             "JSONDecodeError",
@@ -272,8 +269,7 @@ TRACEBACK = (
             id="strict-xpass",
         ),
         pytest.param(
-            '<error message="failed on setup with &quot;ValueError: fixture boom&quot;">'
-            "x.py:5: ValueError</error>",
+            '<error message="failed on setup with &quot;ValueError: fixture boom&quot;">x.py:5: ValueError</error>',
             Outcome.ERROR,
             Phase.SETUP,
             "ValueError",
@@ -281,8 +277,7 @@ TRACEBACK = (
             id="setup-error",
         ),
         pytest.param(
-            '<error message="failed on teardown with &quot;RuntimeError: gone&quot;">'
-            "x.py:9: RuntimeError</error>",
+            '<error message="failed on teardown with &quot;RuntimeError: gone&quot;">x.py:9: RuntimeError</error>',
             Outcome.ERROR,
             Phase.TEARDOWN,
             "RuntimeError",
@@ -497,9 +492,7 @@ def test_other_repeated_testcases_stay_separate(second):
         pytest.param("  \n\t", "is empty", id="whitespace"),
         pytest.param("hello, not xml", "is not well-formed XML", id="not-xml"),
         pytest.param("<testsuites><testsuite name='x'><testcase", "is not well-formed XML", id="truncated"),
-        pytest.param(
-            "<testsuites>&undefined;</testsuites>", "is not well-formed XML", id="undeclared-entity"
-        ),
+        pytest.param("<testsuites>&undefined;</testsuites>", "is not well-formed XML", id="undeclared-entity"),
         pytest.param(
             '<?xml version="1.0"?>\n<!-- c --><html><body/></html>',
             "is XML but not JUnit: its root is <html>, not <testsuites> or <testsuite>",
@@ -528,9 +521,7 @@ def test_bad_input_is_a_config_error_naming_the_file(text, expected):
 @pytest.mark.parametrize(
     ("documents", "names"),
     [
-        pytest.param(
-            [("a.xml", junit()), ("b.xml", "<testsuite/>")], "'a.xml', 'b.xml'", id="two-empty-suites"
-        ),
+        pytest.param([("a.xml", junit()), ("b.xml", "<testsuite/>")], "'a.xml', 'b.xml'", id="two-empty-suites"),
         pytest.param([], "(none)", id="no-documents"),
     ],
 )
@@ -673,9 +664,7 @@ def test_real_pytest_junit_maps_to_the_node_ids_pytest_collects(real_project, fa
     """JUnit XML from a real pytest run reads back to pytest's own node ids, in order, with its outcomes."""
     collected = run_pytest(real_project, "--collect-only", "-q")
     nodeids = [line for line in collected.stdout.splitlines() if "::" in line]
-    ran = run_pytest(
-        real_project, "--junitxml=out.xml", "-o", f"junit_family={family}", "-o", "junit_logging=all"
-    )
+    ran = run_pytest(real_project, "--junitxml=out.xml", "-o", f"junit_family={family}", "-o", "junit_logging=all")
     assert ran.returncode == 1, ran.stdout + ran.stderr  # tests failed; pytest itself did not
     xml = (real_project / "out.xml").read_text(encoding="utf-8")
 
@@ -765,12 +754,8 @@ ORIGINAL = [
         message="collection failure",
         path="tests/test_broken.py",
     ),
-    TestResult(
-        nodeid="test_root.py::test_skip", outcome=Outcome.SKIPPED, message="not here", path="test_root.py"
-    ),
-    TestResult(
-        nodeid="test_root.py::test_xfail", outcome=Outcome.XFAILED, message="known", path="test_root.py"
-    ),
+    TestResult(nodeid="test_root.py::test_skip", outcome=Outcome.SKIPPED, message="not here", path="test_root.py"),
+    TestResult(nodeid="test_root.py::test_xfail", outcome=Outcome.XFAILED, message="known", path="test_root.py"),
     TestResult(nodeid="test_root.py::test_xpass", outcome=Outcome.XPASSED, path="test_root.py"),
     TestResult(nodeid="test_root.py::test_bare_failure", outcome=Outcome.FAILED, path="test_root.py"),
     TestResult(

@@ -11,7 +11,7 @@ import pytest
 from flakehound.config import Settings
 from flakehound.errors import ConfigError, PytestCrashed
 from flakehound.models import FailureKind, Outcome, Run, RunEnd, RunPurpose, TestResult
-from flakehound.pipeline import analyse, check_original
+from flakehound.pipeline import analyse, check_original, junit_run
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -107,7 +107,15 @@ def test_original_results_from_junit_skip_the_original_run():
         TestResult(nodeid=SUITE[0], outcome=Outcome.FAILED),
         TestResult(nodeid=SUITE[1], outcome=Outcome.PASSED),
     ]
-    report = analyse(settings(), executor, created_at="now", version="0", command=["x"], original=original)
+    report = analyse(
+        settings(),
+        executor,
+        created_at="now",
+        version="0",
+        command=["x"],
+        original=junit_run(original),
+        original_from_junit=True,
+    )
     assert all(request.order is not None for request in executor.requests)
     (failure,) = report.failures
     assert failure.classification is FailureKind.INTERMITTENT
