@@ -36,7 +36,7 @@ class ExecutableLines:
 
 
 def _unquote(path: str) -> str:
-    """Undo git's C-style quoting of unusual paths (``"a\\"b.py"``, ``"caf\\303\\251.py"``)."""
+    r"""Undo git's C-style quoting of unusual paths (``"a\\"b.py"``, ``"caf\\303\\251.py"``)."""
     if not (path.startswith('"') and path.endswith('"')):
         return path
     escaped = path[1:-1].encode("latin-1", "backslashreplace")
@@ -44,7 +44,7 @@ def _unquote(path: str) -> str:
 
 
 def _new_path(header: str) -> str | None:
-    """The post-change path from a ``+++`` line, or None for a deleted file."""
+    """Return the post-change path of a ``+++`` line, or None for a deleted file."""
     path = _unquote(header[len(_NEW_FILE) :].rstrip("\t"))
     if path == _DEV_NULL:
         return None
@@ -52,7 +52,7 @@ def _new_path(header: str) -> str | None:
 
 
 def parse_diff(text: str) -> dict[str, tuple[int, ...]]:
-    """``git diff --unified=0`` text -> {post-change path: sorted added or changed line numbers}.
+    """Map ``git diff --unified=0`` text to {post-change path: sorted added or changed line numbers}.
 
     Paths are as git prints them after the ``b/`` prefix (relative to the repository root). Files
     whose change only deletes lines, deleted files and binary files have no entry.
@@ -73,17 +73,23 @@ def parse_diff(text: str) -> dict[str, tuple[int, ...]]:
     return {path: tuple(sorted(lines)) for path, lines in sorted(changed.items())}
 
 
-def format_ranges(lines: Iterable[int]) -> tuple[str, ...]:
-    """Consecutive line numbers as ranges: [3, 4, 5, 9] -> ("3-5", "9")."""
+def format_ranges(lines: Iterable[int], statements: Iterable[int] | None = None) -> tuple[str, ...]:
+    """Format line numbers as ranges: [3, 4, 5, 9] -> ("3-5", "9").
+
+    With ``statements``, a range runs on over lines that are not statements (a comment or blank line
+    inside an uncovered block does not split it), as coverage.py's own "Missing" column does.
+    """
+    wanted = sorted(set(lines))
+    if statements is None:
+        position = {line: line for line in wanted}
+    else:
+        position = {line: index for index, line in enumerate(sorted(set(statements).union(wanted)))}
     ranges: list[str] = []
-    ordered = sorted(set(lines))
-    start = 0
-    for index, line in enumerate(ordered):
-        is_last = index == len(ordered) - 1
-        if is_last or ordered[index + 1] != line + 1:
-            first = ordered[start]
-            ranges.append(str(first) if first == line else f"{first}-{line}")
-            start = index + 1
+    for index, line in enumerate(wanted):
+        if index == 0 or position[line] != position[wanted[index - 1]] + 1:
+            ranges.append(str(line))
+        else:
+            ranges[-1] = f"{ranges[-1].partition('-')[0]}-{line}"
     return tuple(ranges)
 
 
@@ -92,7 +98,7 @@ def measure_diff(
     changed: Mapping[str, Iterable[int]],
     measured: Mapping[str, ExecutableLines],
 ) -> DiffCoverage:
-    """Changed lines that are statements, and those of them that never ran, per file.
+    """Count changed lines that are statements, and list those that never ran, per file.
 
     ``changed`` and ``measured`` use the same path keys. A changed file coverage did not measure
     (a test, a README, a file outside ``source``) adds nothing. ``percent`` is None when no changed
@@ -110,6 +116,6 @@ def measure_diff(
         total += len(executable)
         missed += len(not_run)
         if not_run:
-            uncovered.append(UncoveredFile(path=path, ranges=format_ranges(not_run)))
+            uncovered.append(UncoveredFile(path=path, ranges=format_ranges(not_run, lines.statements)))
     percent = 100.0 * (total - missed) / total if total else None
     return DiffCoverage(base=base, percent=percent, changed_lines=total, uncovered=tuple(uncovered))

@@ -92,7 +92,9 @@ SPACED = """\
         pytest.param(SPACED, {"with space.py": (5,)}, id="path-with-space-and-tab"),
         pytest.param("", {}, id="empty"),
         pytest.param("@@ -1 +1 @@\n+stray\n", {}, id="hunk-before-any-file"),
-        pytest.param(MODIFIED + ADDED_AND_DELETED, {"new.py": (1, 2), "pkg/mod.py": (3, 11, 12, 13)}, id="many"),
+        pytest.param(
+            MODIFIED + ADDED_AND_DELETED, {"new.py": (1, 2), "pkg/mod.py": (3, 11, 12, 13)}, id="many"
+        ),
     ],
 )
 def test_parse_diff(text, expected):
@@ -113,6 +115,19 @@ def test_parse_diff(text, expected):
 def test_format_ranges(lines, expected):
     """Consecutive numbers collapse into first-last ranges, in order."""
     assert format_ranges(lines) == expected
+
+
+@pytest.mark.parametrize(
+    ("lines", "statements", "expected"),
+    [
+        pytest.param([16, 18], [15, 16, 18], ("16-18",), id="comment-between-statements"),
+        pytest.param([16, 20], [16, 18, 20], ("16", "20"), id="covered-statement-between"),
+        pytest.param([4, 5], [], ("4-5",), id="lines-not-in-statements"),
+    ],
+)
+def test_format_ranges_over_statements(lines, statements, expected):
+    """With statements, ranges run on over non-statement lines but stop at a statement not in the set."""
+    assert format_ranges(lines, statements) == expected
 
 
 @given(st.sets(st.integers(min_value=1, max_value=300)))
@@ -137,7 +152,7 @@ def test_measure_diff_counts_only_changed_statements():
         base="main",
         percent=50.0,
         changed_lines=6,
-        uncovered=(UncoveredFile(path="a.py", ranges=("4-5", "9")),),
+        uncovered=(UncoveredFile(path="a.py", ranges=("4-5", "9")),),  # 7 ran, so 5 and 9 stay apart
     )
 
 
