@@ -522,3 +522,66 @@ def test_reading_restores_auto_save_in_process(measured_half, monkeypatch):
     read_measured(data_file, project, base=None, **THRESHOLDS)
 
     assert auto._auto_save is True  # noqa: SLF001 -- see above
+
+
+def test_rcfile_in_an_unusual_place(copy_coverage_project, tmp_path):
+    """A config passed as rcfile governs both the measured run and the reading."""
+    project = copy_coverage_project("half")
+    rcfile = project / "config" / "coverage.ini"
+    rcfile.parent.mkdir()
+    (project / ".coveragerc").rename(rcfile)
+    data_file = tmp_path / ".coverage"
+    argv = [*measure_argv(sys.executable, data_file, rcfile=rcfile), "-q", "-p", "no:randomly"]
+    subprocess.run(argv, cwd=project, env=clean_env(), check=True, capture_output=True, timeout=120)
+
+    summary = read_measured(data_file, project, base=None, rcfile=rcfile, **THRESHOLDS)
+
+    assert [(file.path, file.percent) for file in summary.files] == [("half_pkg/__init__.py", 50.0)]
+
+
+def test_cobertura_source_outside_cwd_keeps_the_reported_name(tmp_path):
+    """A file found under a <source> outside the working directory keeps its name from the report."""
+    elsewhere = tmp_path / "elsewhere"
+    (elsewhere / "pkg").mkdir(parents=True)
+    (elsewhere / "pkg" / "m.py").write_text("x = 1\ny = 2\n")
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    xml = tmp_path / "coverage.xml"
+    xml.write_text(
+        f"<coverage><sources><source>{elsewhere}</source></sources><packages><package><classes>"
+        '<class filename="pkg/m.py"><lines><line number="1" hits="1"/><line number="2" hits="0"/></lines>'
+        "</class></classes></package></packages></coverage>"
+    )
+
+    summary = read_coverage_files([xml], cwd, base=None, **THRESHOLDS)
+
+    assert [(file.path, file.missing) for file in summary.files] == [("pkg/m.py", ("2",))]
+
+
+NESTED_DRIVER = """\
+import json, os, subprocess, sys
+from pathlib import Path
+from flakehound.covdata import child_coverage_env, measure_argv, read_measured
+
+project, data_file = Path(sys.argv[1]), Path(sys.argv[2])
+argv = [*measure_argv(sys.executable, data_file), "-q", "-p", "no:randomly"]
+subprocess.run(argv, cwd=project, env=child_coverage_env(os.environ), check=True, capture_output=True)
+summary = read_measured(data_file, project, threshold=100, diff_threshold=100, base=None)
+print(json.dumps([summary.total_percent, [file.path for file in summary.files]]))
+"""
+
+
+def test_flakehound_in_a_measured_process_reports_exact_numbers(copy_coverage_project, tmp_path):
+    """Run as our e2e tests run it (inheriting whatever measures this suite), the numbers stay exact."""
+    project = copy_coverage_project("one_branch")
+    data_file = tmp_path / ".coverage"
+
+    result = subprocess.run(
+        [sys.executable, "-c", NESTED_DRIVER, str(project), str(data_file)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+
+    assert result.stdout.strip() == f'[{100.0 * 126 / 127!r}, ["branchy/__init__.py"]]'
