@@ -1,0 +1,6 @@
+import half_pkg
+
+
+def test_used():
+    """Only used() runs."""
+    assert half_pkg.used() == 1
