@@ -27,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from flakehound import __version__
 from flakehound.config import build_settings
+from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
 from flakehound.markdown import render_comment
 from flakehound.models import Report
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from flakehound.config import Settings
+    from flakehound.models import CoverageSummary
 
 __all__ = ["ExitCode", "main"]
 
@@ -58,6 +60,8 @@ _NAMES = {
     "max_failures": "--max-failures",
     "min_pass_rate": "--min-pass-rate",
     "timeout": "--timeout",
+    "min_coverage": "--min-coverage",
+    "min_diff_coverage": "--min-diff-coverage",
 }
 _DEMO_SEED = 20261122
 
@@ -84,6 +88,13 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--junit", action="append", default=[], help="reuse results from JUnit XML (glob, repeatable)")
     parser.add_argument("--junit-out", type=Path, help="also write JUnit XML with reruns and labels")
     parser.add_argument("--report", type=Path, default=Path("flakehound-report.json"), help="JSON report path")
+    parser.add_argument("--no-coverage", action="store_true", help="do not measure coverage; no coverage gate")
+    parser.add_argument(
+        "--coverage-file", action="append", default=[], help="reuse .coverage data files or one coverage.xml"
+    )
+    parser.add_argument("--min-coverage", default=100, help="gate: lowest total coverage in percent (default 100)")
+    parser.add_argument("--min-diff-coverage", default=100, help="gate: lowest changed-line coverage (default 100)")
+    parser.add_argument("--base", default=None, help="git ref to diff against for changed-line coverage")
     parser.add_argument("--reruns", default=5, help="runs of each failing test alone (default 5)")
     parser.add_argument("--replays", default=3, help="replays of its original order (default 3)")
     parser.add_argument("--orders", default=None, help="seeded shuffled orders (default 3, or 2 when green)")
@@ -134,6 +145,11 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         "timeout": args.timeout,
         "report": args.report,
         "junit_out": args.junit_out,
+        "measure_coverage": not args.no_coverage,
+        "coverage_files": tuple(args.coverage_file),
+        "min_coverage": args.min_coverage,
+        "min_diff_coverage": args.min_diff_coverage,
+        "base": args.base,
     }
     if not args.cwd.is_dir():
         msg = f"--cwd {str(args.cwd)!r} is not a folder; pass the project folder"
@@ -153,6 +169,17 @@ class _Bar:
 
     def advance(self, description: str) -> None:
         self.progress.update(self.task, advance=1, description=description)
+
+
+def _read_coverage(settings: Settings, measured: Path | None) -> CoverageSummary | None:
+    """The coverage the gate checks: measured on the original run, read from files, or none."""
+    threshold, diff_threshold, base = settings.min_coverage, settings.min_diff_coverage, settings.base
+    if settings.coverage_files:
+        paths = [settings.cwd / path for path in settings.coverage_files]
+        return read_coverage_files(paths, settings.cwd, threshold=threshold, diff_threshold=diff_threshold, base=base)
+    if measured is not None:
+        return read_measured(measured, settings.cwd, threshold=threshold, diff_threshold=diff_threshold, base=base)
+    return None
 
 
 def investigate(
@@ -200,7 +227,17 @@ def investigate(
             )
             stack.enter_context(bar)
             progress = _Bar(bar)
-        original = junit_run(junit_results) if junit_results is not None else run_original(settings, executor)
+        measure = settings.measure_coverage and not settings.coverage_files and junit_results is None
+        data_file = workdir / "coverage" / ".coverage"
+        if junit_results is not None:
+            original = junit_run(junit_results)
+        elif measure:
+            data_file.parent.mkdir()
+            prefix = measure_argv(settings.python, data_file)
+            original = run_original(settings, executor, argv_prefix=prefix, drop_env=OUTER_MEASUREMENT_VARS)
+        else:
+            original = run_original(settings, executor)
+        coverage = _read_coverage(settings, data_file if measure else None)
         report = analyse(
             settings,
             executor,
@@ -210,6 +247,7 @@ def investigate(
             disabled_plugins=disabled,
             original=original,
             original_from_junit=junit_results is not None,
+            coverage=coverage,
             progress=progress,
         )
     try:

@@ -39,6 +39,11 @@ class Settings(BaseModel):
     min_pass_rate: float = Field(default=100.0, ge=0, le=100)
     fail_on_latent: bool = False
     timeout: float | None = Field(default=None, gt=0)
+    measure_coverage: bool = True
+    coverage_files: tuple[str, ...] = ()
+    min_coverage: float = Field(default=100.0, ge=0, le=100)
+    min_diff_coverage: float = Field(default=100.0, ge=0, le=100)
+    base: str | None = None
     report: Path = Path("flakehound-report.json")
     junit_out: Path | None = None
 

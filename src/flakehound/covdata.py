@@ -68,6 +68,7 @@ OUTER_MEASUREMENT_VARS = frozenset({"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS
 """Variables that carry the measurement of whoever started flakehound, not the project's."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+_OWN_PACKAGE = Path(__file__).resolve().parent
 _LEGACY_JSON_MAGIC = b"!coverage.py:"
 _FORBIDDEN_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _CONDITION = re.compile(r"\((\d+)/(\d+)\)")
@@ -113,9 +114,7 @@ def read_measured(
 ) -> CoverageSummary:
     """Read (and combine) the data the original run wrote at ``data_file`` and its ``.<suffix>`` siblings."""
     siblings = data_file.parent.glob(f"{glob.escape(data_file.name)}.*")
-    inputs = ([data_file] if data_file.is_file() else []) + sorted(
-        path for path in siblings if path.is_file()
-    )
+    inputs = ([data_file] if data_file.is_file() else []) + sorted(path for path in siblings if path.is_file())
     if not inputs:
         msg = (
             f"the original run wrote no coverage data at {str(data_file)!r}; check that the tests ran"
@@ -261,10 +260,7 @@ def _summarize_data(
             cov.combine(copies, strict=True, keep=True)
             files, numbers, has_arcs = _analyze(cov)
         except NoDataError as exc:
-            msg = (
-                f"{' + '.join(labels)} has nothing to report under {where}: {exc};"
-                " check its omit/include settings"
-            )
+            msg = f"{' + '.join(labels)} has nothing to report under {where}: {exc}; check its omit/include settings"
             raise ConfigError(msg) from exc
         except CoverageException as exc:
             msg = (
@@ -296,6 +292,8 @@ def _analyze(cov: coverage.Coverage) -> tuple[list[_Analysed], Numbers, bool]:
     files: list[_Analysed] = []
     total = Numbers(precision=cov.config.precision)
     for reporter, analysis in get_analysis_to_report(cov, None):
+        if Path(analysis.filename).resolve().is_relative_to(_OWN_PACKAGE):
+            continue  # our pytest plugin runs inside the measured process; it is not the project's code
         numbers = analysis.numbers
         total += numbers
         shown = [part for part in analysis.missing_formatted(branches=True).split(", ") if part]
@@ -306,9 +304,7 @@ def _analyze(cov: coverage.Coverage) -> tuple[list[_Analysed], Numbers, bool]:
             missing=tuple(part for part in shown if "->" not in part),
             partial_branches=tuple(part for part in shown if "->" in part),
         )
-        lines = ExecutableLines(
-            statements=frozenset(analysis.statements), missing=frozenset(analysis.missing)
-        )
+        lines = ExecutableLines(statements=frozenset(analysis.statements), missing=frozenset(analysis.missing))
         files.append((file, Path(analysis.filename), lines))
     return files, total, data.has_arcs()
 
@@ -362,9 +358,7 @@ def _parse_cobertura(path: Path, label: str) -> ET.Element:
         msg = f"{label} is not well-formed XML: {exc}; {_DATA_HINT}"
         raise ConfigError(msg) from exc
     if root.tag != "coverage" or root.find("packages") is None:
-        msg = (
-            f"{label} is XML but not a Cobertura report (root <{root.tag}> without <packages>); {_DATA_HINT}"
-        )
+        msg = f"{label} is XML but not a Cobertura report (root <{root.tag}> without <packages>); {_DATA_HINT}"
         raise ConfigError(msg)
     return root
 
@@ -432,9 +426,7 @@ def _read_cobertura(path: Path, label: str, cwd: Path) -> tuple[list[_Analysed],
     return files, total.pc_covered, line_percent, branch_percent if has_branches else None
 
 
-def _partial_branches(
-    branches: Mapping[int, tuple[int, int, str | None]], missing: set[int]
-) -> tuple[str, ...]:
+def _partial_branches(branches: Mapping[int, tuple[int, int, str | None]], missing: set[int]) -> tuple[str, ...]:
     """List missed branches of run lines: ``"4->6"``, ``"4->exit"``, or ``"4 (1/2)"`` if unnamed."""
     parts: list[str] = []
     for number, (taken, total, destinations) in sorted(branches.items()):
@@ -444,9 +436,7 @@ def _partial_branches(
             parts.append(f"{number} ({taken}/{total})")
             continue
         parts.extend(
-            f"{number}->{dest}"
-            for dest in destinations.split(",")
-            if not (dest.isdigit() and int(dest) in missing)
+            f"{number}->{dest}" for dest in destinations.split(",") if not (dest.isdigit() and int(dest) in missing)
         )
     return tuple(parts)
 

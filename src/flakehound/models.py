@@ -337,6 +337,8 @@ class ReportSettings(_Frozen):
     min_pass_rate: float
     min_coverage: float | None = None
     min_diff_coverage: float | None = None
+    coverage: Literal["measured", "files", "off"] = "off"
+    base: str | None = None
     fail_on_latent: bool = False
     timeout: float
     pytest_args: tuple[str, ...] = ()

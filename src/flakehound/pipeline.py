@@ -30,6 +30,7 @@ from flakehound.gate import decide_gate
 from flakehound.models import (
     ClassifiedFailure,
     Configuration,
+    CoverageSummary,
     FailureKind,
     Original,
     Outcome,
@@ -47,7 +48,7 @@ from flakehound.plan import permutations, prefix_through
 from flakehound.runner import RunRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Iterable, Sequence
 
     from flakehound.config import Settings
     from flakehound.runner import Executor
@@ -202,10 +203,16 @@ def junit_run(results: Sequence[TestResult]) -> Run:
     return Run(results=tuple(results), duration=sum(result.duration for result in results))
 
 
-def run_original(settings: Settings, executor: Executor) -> Run:
-    """Run the whole suite once, as the project runs it, and fail loudly if pytest could not."""
+def run_original(
+    settings: Settings, executor: Executor, *, argv_prefix: Sequence[str] = (), drop_env: Iterable[str] = ()
+) -> Run:
+    """Run the whole suite once, as the project runs it (under coverage when given its argv prefix).
+
+    Fails loudly when pytest could not run at all.
+    """
     timeout = settings.timeout or DEFAULT_ORIGINAL_TIMEOUT
-    run = executor.run(RunRequest(order=None, timeout=timeout))
+    request = RunRequest(order=None, timeout=timeout, argv_prefix=tuple(argv_prefix), drop_env=frozenset(drop_env))
+    run = executor.run(request)
     check_original(run, settings)
     return run
 
@@ -277,6 +284,10 @@ def _report_settings(settings: Settings, has_failures: bool, disabled_plugins: S
         junit=settings.junit,
         cwd=str(settings.cwd),
         disabled_plugins=tuple(disabled_plugins),
+        min_coverage=settings.min_coverage if settings.measure_coverage else None,
+        min_diff_coverage=settings.min_diff_coverage if settings.measure_coverage else None,
+        coverage=("files" if settings.coverage_files else "measured") if settings.measure_coverage else "off",
+        base=settings.base,
     )
 
 
@@ -344,6 +355,7 @@ def analyse(
     disabled_plugins: Sequence[str] = (),
     original: Run | None = None,
     original_from_junit: bool = False,
+    coverage: CoverageSummary | None = None,
     progress: Progress | None = None,
 ) -> Report:
     """Run and investigate the suite; return the report with its gate verdict."""
@@ -367,8 +379,15 @@ def analyse(
             broken_reason=broken,
             first_errors=(*first.collection_errors, *failing_results)[:_FIRST_ERRORS],
             summary=summary,
+            coverage=coverage,
             gate=decide_gate(
-                summary, (), (), min_pass_rate=settings.min_pass_rate, fail_on_latent=False, broken_reason=broken
+                summary,
+                (),
+                (),
+                min_pass_rate=settings.min_pass_rate,
+                fail_on_latent=False,
+                broken_reason=broken,
+                coverage=coverage,
             ),
         )
 
@@ -435,8 +454,14 @@ def analyse(
         skipped_investigations=tuple(skipped),
         notes=_notes(first, skipped, settings.max_failures),
         runs=tuple(investigation.records),
+        coverage=coverage,
         gate=decide_gate(
-            summary, failures, latent, min_pass_rate=settings.min_pass_rate, fail_on_latent=settings.fail_on_latent
+            summary,
+            failures,
+            latent,
+            min_pass_rate=settings.min_pass_rate,
+            fail_on_latent=settings.fail_on_latent,
+            coverage=coverage,
         ),
     )
 

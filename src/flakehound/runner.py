@@ -116,6 +116,7 @@ class RunRequest:
     timeout: float
     env: Mapping[str, str] = field(default_factory=dict)
     argv_prefix: tuple[str, ...] = ()
+    drop_env: frozenset[str] = frozenset()
 
 
 class Executor(Protocol):
@@ -196,6 +197,7 @@ class ProcessExecutor:
         if request.order is not None:
             (run_dir / "order.txt").write_text("".join(f"{nodeid}\n" for nodeid in request.order), encoding="utf-8")
         env = {**self.env, **request.env, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+        env = {name: value for name, value in env.items() if name not in request.drop_env}
         started = time.monotonic()
         with (run_dir / "output.txt").open("wb") as output:
             process = subprocess.Popen(

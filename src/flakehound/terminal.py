@@ -17,7 +17,7 @@ from flakehound.gate import format_percent
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from flakehound.models import ClassifiedFailure, ConfigurationCount, Report
+    from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Report
 
 __all__ = ["describe_evidence", "render_terminal"]
 
@@ -102,6 +102,25 @@ def _story(failure: ClassifiedFailure) -> Text:
     return text
 
 
+def _coverage(coverage: CoverageSummary) -> Text:
+    """Total, line and branch coverage, then the files below the threshold, worst first (like ``report -m``)."""
+    text = Text(f"coverage {format_percent(coverage.total_percent)} (lines {format_percent(coverage.line_percent)}")
+    if coverage.branch_percent is not None:
+        text.append(f", branches {format_percent(coverage.branch_percent)}")
+    text.append(f"; threshold {format_percent(coverage.threshold)}, {coverage.source})\n")
+    for file in coverage.files:
+        if file.percent < coverage.threshold:
+            missing = ", ".join((*file.missing, *file.partial_branches))
+            text.append(f"  {format_percent(file.percent):>8} {file.path}  missing {missing}\n")
+    diff = coverage.diff
+    if diff is not None:
+        shown = "no changed statements" if diff.percent is None else format_percent(diff.percent)
+        text.append(f"changed lines against {diff.base}: {shown} of {diff.changed_lines} statement(s)\n")
+        for uncovered in diff.uncovered:
+            text.append(f"  not covered: {uncovered.path} {', '.join(uncovered.ranges)}\n")
+    return text
+
+
 def _verdict(report: Report) -> Text:
     summary = report.summary
     line = Text()
@@ -139,6 +158,8 @@ def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
         )
     parts.extend(_story(failure) for failure in (*report.failures, *report.latent))
     parts.extend(Text(f"note: {note}") for note in report.notes)
+    if report.coverage is not None:
+        parts.append(_coverage(report.coverage))
     if report.settings.disabled_plugins:
         parts.append(Text("switched off while measuring: " + ", ".join(report.settings.disabled_plugins)))
     parts.append(Text(f"seed {report.settings.seed} (replay with --seed {report.settings.seed})", style="dim"))

@@ -40,6 +40,17 @@ def test_exit_code_and_gate(planted):
     assert "seed 7" in completed.stdout
 
 
+def test_coverage_is_measured_on_the_original_run(planted):
+    """The original run is measured: the project's own files only, with the missed lines named."""
+    _, report = planted
+    coverage = report.coverage
+    assert coverage is not None
+    assert coverage.source == "measured"
+    assert coverage.branch_percent is not None
+    assert not any("flakehound" in file.path for file in coverage.files)
+    assert any(reason.startswith("coverage ") for reason in report.gate.reasons) == (coverage.total_percent < 100)
+
+
 def test_summary_counts(planted):
     """The summary counts the original run and the labels."""
     _, report = planted

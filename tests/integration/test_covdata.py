@@ -327,12 +327,8 @@ BAD_FILES = [
         id="json",
     ),
     pytest.param(lambda _d, t: write_bytes(t / "x", b"hello"), "neither coverage.py data nor XML", id="text"),
-    pytest.param(
-        lambda _d, t: write_bytes(t / "b.xml", b"<coverage><oops"), "not well-formed XML", id="bad-xml"
-    ),
-    pytest.param(
-        lambda _d, t: write_bytes(t / "j.xml", b"<testsuites/>"), "not a Cobertura report", id="junit-xml"
-    ),
+    pytest.param(lambda _d, t: write_bytes(t / "b.xml", b"<coverage><oops"), "not well-formed XML", id="bad-xml"),
+    pytest.param(lambda _d, t: write_bytes(t / "j.xml", b"<testsuites/>"), "not a Cobertura report", id="junit-xml"),
     pytest.param(
         lambda _d, t: write_bytes(t / "e.xml", b'<!DOCTYPE c [<!ENTITY a "x">]><coverage>&a;</coverage>'),
         "DOCTYPE or ENTITY",
@@ -351,8 +347,7 @@ BAD_FILES = [
     pytest.param(
         lambda _d, t: write_bytes(
             t / "h.xml",
-            b'<coverage><packages><class filename="a.py"><line number="1" hits="x"/>'
-            b"</class></packages></coverage>",
+            b'<coverage><packages><class filename="a.py"><line number="1" hits="x"/></class></packages></coverage>',
         ),
         "hits='x' is not an integer",
         id="cobertura-bad-hits",

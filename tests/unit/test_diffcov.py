@@ -92,9 +92,7 @@ SPACED = """\
         pytest.param(SPACED, {"with space.py": (5,)}, id="path-with-space-and-tab"),
         pytest.param("", {}, id="empty"),
         pytest.param("@@ -1 +1 @@\n+stray\n", {}, id="hunk-before-any-file"),
-        pytest.param(
-            MODIFIED + ADDED_AND_DELETED, {"new.py": (1, 2), "pkg/mod.py": (3, 11, 12, 13)}, id="many"
-        ),
+        pytest.param(MODIFIED + ADDED_AND_DELETED, {"new.py": (1, 2), "pkg/mod.py": (3, 11, 12, 13)}, id="many"),
     ],
 )
 def test_parse_diff(text, expected):
@@ -159,6 +157,4 @@ def test_measure_diff_counts_only_changed_statements():
 def test_measure_diff_without_changed_statements_has_no_percent():
     """A change that touches no statement leaves nothing for the gate to compare."""
     measured = {"a.py": ExecutableLines(statements=frozenset({1}), missing=frozenset())}
-    assert measure_diff("main", {"a.py": [2]}, measured) == DiffCoverage(
-        base="main", percent=None, changed_lines=0
-    )
+    assert measure_diff("main", {"a.py": [2]}, measured) == DiffCoverage(base="main", percent=None, changed_lines=0)
