@@ -73,6 +73,8 @@ MAX_FILES = 20_000
 #: Containers longer than this are fingerprinted by identity and size only (their repr is too dear).
 MAX_HASHED_LEN = 10_000
 SHORT_REPR = 120
+#: An object's attributes are shown up to this many characters, then only hashed.
+MAX_SHOWN = 600
 LOCALE_CATEGORIES = ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY", "LC_NUMERIC", "LC_MESSAGES")
 SCALARS = (bool, int, float, complex, str, bytes, type(None))
 CONTAINERS = (list, tuple, set, frozenset, dict)
@@ -180,9 +182,15 @@ def _safe_repr(value: object) -> str:
         return f"<{type(value).__qualname__} whose repr raised>"
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _short(value: object) -> str:
-    text = _safe_repr(value)
-    return text if len(text) <= SHORT_REPR else text[: SHORT_REPR - 1] + "…"
+    """Cut a repr to :data:`SHORT_REPR` characters; show a huge container by its size, never repr it."""
+    if isinstance(value, CONTAINERS) and len(value) > MAX_HASHED_LEN:
+        return f"<{type(value).__qualname__} len={len(value)}>"
+    return _cut(_safe_repr(value), SHORT_REPR)
 
 
 def fingerprint(value: object) -> str:
@@ -200,7 +208,8 @@ def fingerprint(value: object) -> str:
     state = getattr(value, "__dict__", None)
     if isinstance(state, dict):
         shown = ", ".join(f"{name}={_short(item)}" for name, item in sorted(state.items()))
-        return f"{identity} {{{shown}}}"
+        crc = f" crc={zlib.crc32(shown.encode()):08x}" if len(shown) > MAX_SHOWN else ""
+        return f"{identity} {{{_cut(shown, MAX_SHOWN)}}}{crc}"
     return f"{identity} crc={zlib.crc32(_safe_repr(value).encode()):08x}"
 
 

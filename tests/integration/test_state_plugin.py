@@ -480,6 +480,11 @@ class _BadRepr:
         raise RuntimeError
 
 
+class _Bag:
+    def __init__(self, **attributes: object) -> None:
+        self.__dict__.update(attributes)
+
+
 class _Slotted:
     __slots__ = ("value",)
 
@@ -497,11 +502,26 @@ class _Slotted:
         ([_BadRepr()], "len=1 crc="),
         (_Slotted(), "_Slotted@"),
         (len, "builtin_function_or_method@"),
+        (
+            _Bag(rows=list(range(_state_plugin.MAX_HASHED_LEN + 1))),
+            f"rows=<list len={_state_plugin.MAX_HASHED_LEN + 1}>",
+        ),
+        (_Bag(**{f"a{index}": index for index in range(200)}), "…} crc="),
     ],
-    ids=["none", "long-string", "raising-repr", "huge-list", "list-with-raising-repr", "slots", "builtin"],
+    ids=[
+        "none",
+        "long-string",
+        "raising-repr",
+        "huge-list",
+        "list-with-raising-repr",
+        "slots",
+        "builtin",
+        "object-holding-huge-list",
+        "object-with-many-attributes",
+    ],
 )
 def test_fingerprint_never_raises_and_stays_short(value, expected):
     """Fingerprints show scalars by value, big containers by size, and survive a repr that raises."""
     fingerprint = _state_plugin.fingerprint(value)
     assert expected in fingerprint
-    assert len(fingerprint) < 300
+    assert len(fingerprint) <= _state_plugin.MAX_SHOWN + 100
