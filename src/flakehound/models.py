@@ -212,6 +212,8 @@ class Polluter(_Frozen):
     confirmed_runs: int = 0
     confirmed_failures: int = 0
     search_runs: int = 0
+    alone_runs: int = 0
+    alone_failures: int = 0
     state_changes: tuple[StateChange, ...] = ()
 
 
