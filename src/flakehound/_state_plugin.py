@@ -242,9 +242,7 @@ def _asyncio_state() -> dict[str, str]:
     loop = getattr(getattr(policy, "_local", None), "_loop", None)
     if not isinstance(loop, asyncio.AbstractEventLoop):
         current = "none"
-    elif (
-        loop.is_running()
-    ):  # pragma: no cover - a loop running between tests is not seen from pytest's thread
+    elif loop.is_running():  # pragma: no cover - a loop running between tests is not seen from pytest's thread
         current = "running"
     else:
         current = "closed" if loop.is_closed() else "open"
@@ -337,9 +335,7 @@ def walk_files(
                 return found
             try:
                 stat = entry.stat()
-            except (
-                OSError
-            ):  # pragma: no cover - a file deleted between listing and stat: a race no test can time
+            except OSError:  # pragma: no cover - a file deleted between listing and stat: a race no test can time
                 continue
             name = path.relative_to(relative_to).as_posix() if relative_to else str(path)
             found[name] = f"size={stat.st_size} mtime_ns={stat.st_mtime_ns}"

@@ -139,9 +139,7 @@ class _Settings:
 class _Search:
     """The search for one victim's flipping set among ``candidates``, probed in front of ``group``."""
 
-    def __init__(
-        self, victim: str, candidates: Order, group: Order, ledger: _Ledger, settings: _Settings
-    ) -> None:
+    def __init__(self, victim: str, candidates: Order, group: Order, ledger: _Ledger, settings: _Settings) -> None:
         self.victim = victim
         self.candidates = candidates
         self.group = group
@@ -219,9 +217,7 @@ class _Search:
 
     def smallest_proven(self) -> Order | None:
         """Return the smallest subset seen to flip the victim in front of the group."""
-        proven = [
-            subset for (subset, context), seen in self.samples.items() if context == self.group and any(seen)
-        ]
+        proven = [subset for (subset, context), seen in self.samples.items() if context == self.group and any(seen)]
         return min(proven, key=len) if proven else None
 
     # -- the search ------------------------------------------------------------------------------
@@ -245,9 +241,7 @@ class _Search:
             return self.result(None, "nothing ran before the victim: there is nothing to search")
         if self.flips((), self.solo):
             state = "failed" if is_polluter else "passed"
-            return self.result(
-                None, f"the victim {state} with nothing before it: no test before it is needed"
-            )
+            return self.result(None, f"the victim {state} with nothing before it: no test before it is needed")
         found = self.bisect_fast()
         self.sample(found, self.solo, self.settings.confirm, stop_on_miss=True)
         if all(self.samples[found, self.solo]):

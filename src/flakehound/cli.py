@@ -30,7 +30,7 @@ from flakehound.config import build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
 from flakehound.markdown import render_comment
-from flakehound.models import Report
+from flakehound.models import Report, RunEnd
 from flakehound.pipeline import analyse, junit_run, run_original
 from flakehound.runner import (
     ORDER_AND_RERUN_PLUGINS,
@@ -237,6 +237,10 @@ def investigate(
             original = run_original(settings, executor, argv_prefix=prefix, drop_env=OUTER_MEASUREMENT_VARS)
         else:
             original = run_original(settings, executor)
+        coverage_note = None
+        if measure and original.ended is not RunEnd.COMPLETED:
+            measure = False
+            coverage_note = f"coverage was not measured: the original run ended early ({original.ended.value})"
         coverage = _read_coverage(settings, data_file if measure else None)
         report = analyse(
             settings,
@@ -248,8 +252,11 @@ def investigate(
             original=original,
             original_from_junit=junit_results is not None,
             coverage=coverage,
+            snapshot=lambda order, after: executor.snapshot_state(order, after, settings.timeout or 120),
             progress=progress,
         )
+    if coverage_note is not None:
+        report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
     try:
         settings.report.parent.mkdir(parents=True, exist_ok=True)
         settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")

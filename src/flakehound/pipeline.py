@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 from flakehound.classify import (
     Observation,
     classify_failure,
+    configuration_label,
     evidence_strength,
     failure_rate,
     is_settled,
     summarize_evidence,
 )
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
+from flakehound.diagnose import diagnose
 from flakehound.errors import ConfigError, PytestCrashed
 from flakehound.gate import decide_gate
 from flakehound.models import (
@@ -48,9 +50,10 @@ from flakehound.plan import permutations, prefix_through
 from flakehound.runner import RunRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
     from flakehound.config import Settings
+    from flakehound.diagnose import Snapshot
     from flakehound.runner import Executor
 
 __all__ = ["BROKEN_SHARE", "Progress", "analyse", "junit_run", "run_original", "summarize"]
@@ -335,6 +338,25 @@ def _labelled(summary: Summary, failures: Sequence[ClassifiedFailure], latent: S
     )
 
 
+def _diagnosed(
+    investigation: _Investigation,
+    orders: Mapping[str, Sequence[str]],
+    groups: tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]],
+    snapshot: Snapshot | None,
+) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]]:
+    """Find polluters and state-setters for the original failures and the latent ones."""
+
+    def execute(order: Sequence[str]) -> Run:
+        return investigation.execute(order, RunPurpose.BISECT)
+
+    python = investigation.settings.python
+    failures, latent = groups
+    return (
+        diagnose(failures, orders, execute, python=python, snapshot=snapshot),
+        diagnose(latent, orders, execute, python=python, snapshot=snapshot),
+    )
+
+
 def _notes(first: Run, skipped: Sequence[str], max_failures: int) -> tuple[str, ...]:
     notes = []
     if first.ended is not RunEnd.COMPLETED:
@@ -356,6 +378,7 @@ def analyse(
     original: Run | None = None,
     original_from_junit: bool = False,
     coverage: CoverageSummary | None = None,
+    snapshot: Snapshot | None = None,
     progress: Progress | None = None,
 ) -> Report:
     """Run and investigate the suite; return the report with its gate verdict."""
@@ -445,6 +468,9 @@ def analyse(
         )
         for nodeid in latent_ids
     )
+    order_of: dict[str, Sequence[str]] = {"original order": [result.nodeid for result in results]}
+    order_of.update((configuration_label(configuration), order) for configuration, order in shuffles)
+    failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
     summary = _labelled(summary, failures, latent)
     return Report(
         **base,

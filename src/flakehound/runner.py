@@ -16,7 +16,7 @@ import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flakehound.models import Outcome, Phase, Run, RunEnd, TestResult
 
@@ -117,6 +117,7 @@ class RunRequest:
     env: Mapping[str, str] = field(default_factory=dict)
     argv_prefix: tuple[str, ...] = ()
     drop_env: frozenset[str] = frozenset()
+    extra_args: tuple[str, ...] = ()
 
 
 class Executor(Protocol):
@@ -186,7 +187,17 @@ class ProcessExecutor:
         argv = [*head, "-p", "flakehound.pytest_plugin", f"--flakehound-results={run_dir / 'results.jsonl'}"]
         if request.order is not None:
             argv.append(f"--flakehound-order={run_dir / 'order.txt'}")
-        return [*argv, *self.extra_args, *self.pytest_args]
+        return [*argv, *request.extra_args, *self.extra_args, *self.pytest_args]
+
+    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
+        """Run ``order`` with process-state snapshots before its first test and after ``after``."""
+        state = self.workdir / f"state-{self.count + 1}.json"
+        plugin = ("-p", "flakehound._state_plugin", f"--flakehound-state={state}", f"--flakehound-state-after={after}")
+        self.run(RunRequest(order=tuple(order), timeout=timeout, extra_args=plugin))
+        if not state.exists():
+            return None
+        data: dict[str, Any] = json.loads(state.read_text(encoding="utf-8"))
+        return data
 
     def run(self, request: RunRequest) -> Run:
         """Run one child pytest, restore the project, and read its results stream."""

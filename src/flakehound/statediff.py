@@ -39,9 +39,7 @@ KIND_ORDER = (
 MIN_TOKEN = 3
 
 
-def diff_states(
-    before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]
-) -> list[StateChange]:
+def diff_states(before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]) -> list[StateChange]:
     """Every name whose value differs between the snapshots, by kind then name."""
     return [
         StateChange(kind=kind, name=name, before=old.get(name), after=new.get(name))

@@ -17,9 +17,9 @@ from flakehound.gate import format_percent
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
-    from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Report
+    from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Polluter, Report
 
-__all__ = ["describe_evidence", "render_terminal"]
+__all__ = ["describe_evidence", "describe_finding", "render_terminal"]
 
 _STYLES = {
     "deterministic": "red",
@@ -46,9 +46,31 @@ def describe_evidence(failure: ClassifiedFailure) -> str:
     return ", ".join(part for part in parts if part)
 
 
+def _leaves(finding: Polluter) -> str:
+    if not finding.state_changes:
+        return ""
+    change = finding.state_changes[0]
+    return f"; it leaves {change.kind} {change.name} changed: {change.before} -> {change.after}"
+
+
+def describe_finding(finding: Polluter, role: str) -> str:
+    """``fails only after X (found in 5 runs, confirmed 3/3); it leaves ...``."""
+    tests = ", ".join(finding.nodeids)
+    if role == "polluter":
+        head = f"fails only after {tests} (found in {finding.search_runs} runs,"
+        head += f" confirmed {finding.confirmed_failures}/{finding.confirmed_runs})"
+    else:
+        passes = finding.confirmed_runs - finding.confirmed_failures
+        head = f"passes only after {tests} (found in {finding.search_runs} runs,"
+        head += f" confirmed {passes}/{finding.confirmed_runs})"
+    return head + _leaves(finding)
+
+
 def _top_hint(failure: ClassifiedFailure) -> str:
     if failure.polluters:
         return "fails after " + ", ".join(failure.polluters[0].nodeids)
+    if failure.state_setters:
+        return "needs " + ", ".join(failure.state_setters[0].nodeids) + " first"
     if failure.hints:
         return failure.hints[0].title
     if failure.original.exception:
@@ -92,6 +114,10 @@ def _story(failure: ClassifiedFailure) -> Text:
     if failure.original.exception or failure.original.message:
         where = f" at {failure.original.path}:{failure.original.line}" if failure.original.path else ""
         text.append(f"  {failure.original.exception or 'failure'}{where}: {failure.original.message or ''}\n")
+    for finding in failure.polluters:
+        text.append(f"  {describe_finding(finding, 'polluter')}\n")
+    for finding in failure.state_setters:
+        text.append(f"  {describe_finding(finding, 'state-setter')}\n")
     for note in failure.notes:
         text.append(f"  note: {note}\n")
     if failure.strength is not None:

@@ -262,9 +262,7 @@ def test_victim_traceback_ranks_the_polluted_name_first(tmp_path):
         {**files, "test_other.py": "import os\n\ndef test_noise():\n    os.environ['NOISE'] = '1'\n"},
     )
     changes = diff_states(document["before"], document["after"])
-    ranked = rank_changes(
-        changes, "    assert state.CACHE == {}\nE   AssertionError: assert {'user': 'alice'} == {}"
-    )
+    ranked = rank_changes(changes, "    assert state.CACHE == {}\nE   AssertionError: assert {'user': 'alice'} == {}")
     assert (ranked[0].kind, ranked[0].name) == ("module-attribute", "state.CACHE")
 
 

@@ -236,10 +236,7 @@ def test_victim_polluted_by_an_earlier_victim_is_searched_among_the_victims_too(
     victims = ["t::v1", "t::v2"]
     probe = CountingProbe(lambda victim, before: victim == "t::v2" and "t::v1" in before, victims)
     results = find_polluters(victims, names(10), probe)
-    assert (
-        results["t::v1"].reason
-        == "the victim passed after its whole prefix in 30 runs: there is nothing to find"
-    )
+    assert results["t::v1"].reason == "the victim passed after its whole prefix in 30 runs: there is nothing to find"
     assert results["t::v2"].nodeids == ("t::v1",)
     assert results["t::v2"].is_confirmed
 
@@ -248,9 +245,7 @@ def test_group_only_polluter_is_not_reported_when_it_does_not_flip_the_victim_al
     """A set that breaks a victim only alongside the other victims is not reported as its polluter."""
     victims = ["t::v1", "t::v2"]
     prefix = names(8)
-    probe = CountingProbe(
-        lambda victim, before: victim == "t::v2" and {prefix[2], "t::v1"} <= before, victims
-    )
+    probe = CountingProbe(lambda victim, before: victim == "t::v2" and {prefix[2], "t::v1"} <= before, victims)
     result = find_polluters(victims, prefix, probe)["t::v2"]
     assert result.nodeids is None
     assert result.reason == "the smallest set found did not flip the victim on its own in 10 runs"

@@ -1,0 +1,144 @@
+"""Orchestration of the order-dependence diagnosis: who breaks (or fixes) a test, and what it leaves behind.
+
+For every ``order-dependent`` failure, the tests that ran before it in a failing order are searched
+for its polluter(s); for every ``brittle`` failure, a passing order is searched for its
+state-setter(s) (:mod:`flakehound.bisect`). Victims that failed in the same order share one search.
+Each finding is confirmed, then run once more in a fresh process with state snapshots around it, so
+the report can say what the polluter leaves behind (:mod:`flakehound.statediff`). IO comes in as
+two callables: ``execute`` (one executor run of an order) and ``snapshot`` (one run that records
+process state before the first test and after a named one).
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections import defaultdict
+from typing import TYPE_CHECKING, Any
+
+from flakehound.bisect import find_polluters, find_state_setters, to_polluter
+from flakehound.models import ClassifiedFailure, FailureKind
+from flakehound.statediff import diff_states, rank_changes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+
+    from flakehound.bisect import Probe, SearchResult
+    from flakehound.models import Polluter, Run, StateChange
+
+    #: One run of an order that records process state before its first test and after the named one.
+    Snapshot = Callable[[Sequence[str], str], Mapping[str, Any] | None]
+
+__all__ = ["diagnose", "minimal_reproduce"]
+#: The state changes a finding keeps, most relevant to the victim first.
+KEPT_CHANGES = 8
+_PREFERRED_ORDER = "original order"
+
+
+def minimal_reproduce(python: str, before: Sequence[str], victim: str) -> str:
+    """``python -m pytest -p no:randomly -p no:cacheprovider POLLUTER... VICTIM``: pytest keeps argument order."""
+    return shlex.join([python, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *before, victim])
+
+
+def _probe(execute: Callable[[Sequence[str]], Run]) -> Probe:
+    def probe(order: Sequence[str]) -> dict[str, bool]:
+        run = execute(order)
+        return {result.nodeid: result.outcome.is_failure for result in run.results}
+
+    return probe
+
+
+def _order_label(labels: Sequence[str], orders: Mapping[str, Sequence[str]]) -> str | None:
+    usable = [label for label in labels if label in orders]
+    if _PREFERRED_ORDER in usable:
+        return _PREFERRED_ORDER
+    return usable[0] if usable else None
+
+
+def _group(
+    failures: Sequence[ClassifiedFailure], kind: FailureKind, orders: Mapping[str, Sequence[str]]
+) -> dict[str, list[str]]:
+    """Victims of ``kind`` by the order to search: a failing one for polluters, a passing one for setters."""
+    groups: dict[str, list[str]] = defaultdict(list)
+    for failure in failures:
+        if failure.classification is not kind:
+            continue
+        evidence = failure.evidence
+        labels = evidence.failing_orders if kind is FailureKind.ORDER_DEPENDENT else evidence.passing_orders
+        label = _order_label(labels, orders)
+        if label is not None and failure.nodeid in orders[label]:
+            groups[label].append(failure.nodeid)
+    return groups
+
+
+def _before(order: Sequence[str], victims: Sequence[str]) -> list[str]:
+    """The tests that ran before the last victim, without the victims themselves."""
+    last = max(list(order).index(victim) for victim in victims)
+    chosen = set(victims)
+    return [nodeid for nodeid in order[:last] if nodeid not in chosen]
+
+
+def _state_changes(snapshot: Snapshot | None, found: Sequence[str], victim_text: str) -> tuple[StateChange, ...]:
+    if snapshot is None:
+        return ()
+    state = snapshot(found, found[-1])
+    if state is None or state.get("after") is None:
+        return ()
+    changes = diff_states(state["before"], state["after"])
+    return tuple(rank_changes(changes, victim_text)[:KEPT_CHANGES])
+
+
+def _victim_text(failure: ClassifiedFailure) -> str:
+    original = failure.original
+    return "\n".join(part for part in (failure.nodeid, original.message, original.traceback) if part)
+
+
+def diagnose(
+    failures: Sequence[ClassifiedFailure],
+    orders: Mapping[str, Sequence[str]],
+    execute: Callable[[Sequence[str]], Run],
+    *,
+    python: str,
+    snapshot: Snapshot | None = None,
+    budget: int = 200,
+) -> tuple[ClassifiedFailure, ...]:
+    """The failures with their polluters or state-setters found, confirmed and explained."""
+    probe = _probe(execute)
+    results: dict[str, SearchResult] = {}
+    for label, victims in _group(failures, FailureKind.ORDER_DEPENDENT, orders).items():
+        results.update(find_polluters(victims, _before(orders[label], victims), probe, budget=budget))
+    for label, victims in _group(failures, FailureKind.BRITTLE, orders).items():
+        results.update(find_state_setters(victims, _before(orders[label], victims), probe, budget=budget))
+    diagnosed = []
+    for failure in failures:
+        result = results.get(failure.nodeid)
+        if result is None:
+            diagnosed.append(failure)
+            continue
+        diagnosed.append(_with_finding(failure, result, python, snapshot))
+    return tuple(diagnosed)
+
+
+def _with_finding(
+    failure: ClassifiedFailure,
+    result: SearchResult,
+    python: str,
+    snapshot: Snapshot | None,
+) -> ClassifiedFailure:
+    if result.nodeids is None:
+        note = f"no {result.role} found: {result.reason}"
+        return failure.model_copy(update={"notes": (*failure.notes, note)})
+    changes = _state_changes(snapshot, result.nodeids, _victim_text(failure))
+    finding: Polluter | None = to_polluter(result, changes)
+    if result.role == "polluter":
+        return failure.model_copy(
+            update={
+                "polluters": (finding,),
+                "reproduce": minimal_reproduce(python, result.nodeids, failure.nodeid),
+            }
+        )
+    return failure.model_copy(
+        update={
+            "state_setters": (finding,),
+            "reproduce": minimal_reproduce(python, result.nodeids, failure.nodeid) + "  # passes; alone it fails",
+        }
+    )
