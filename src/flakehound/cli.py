@@ -30,7 +30,7 @@ from flakehound.config import build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
 from flakehound.markdown import render_comment
-from flakehound.models import Report, RunEnd
+from flakehound.models import Report, Run, RunEnd, TestResult
 from flakehound.pipeline import analyse, junit_run, run_original
 from flakehound.runner import (
     ORDER_AND_RERUN_PLUGINS,
@@ -182,6 +182,54 @@ def _read_coverage(settings: Settings, measured: Path | None) -> CoverageSummary
     return None
 
 
+def _installed_plugins(settings: Settings, env: Mapping[str, str]) -> list[str]:
+    probed = probe_plugins(settings.python, settings.cwd, env)
+    if probed is None:
+        msg = f"pytest is not installed for {settings.python}; install it there (pip install pytest) or pass --python"
+        raise ConfigError(msg)
+    return probed[1]
+
+
+def _original_and_coverage(
+    settings: Settings, executor: ProcessExecutor, junit_results: list[TestResult] | None, workdir: Path
+) -> tuple[Run, CoverageSummary | None, str | None]:
+    """The original run (measured, plain, or from JUnit XML), its coverage, and why coverage is missing."""
+    if junit_results is not None:
+        return junit_run(junit_results), _read_coverage(settings, None), None
+    if not settings.measure_coverage or settings.coverage_files:
+        return run_original(settings, executor), _read_coverage(settings, None), None
+    data_file = workdir / "coverage" / ".coverage"
+    data_file.parent.mkdir()
+    prefix = measure_argv(settings.python, data_file)
+    original = run_original(settings, executor, argv_prefix=prefix, drop_env=OUTER_MEASUREMENT_VARS)
+    if original.ended is not RunEnd.COMPLETED:
+        return original, None, f"coverage was not measured: the original run ended early ({original.ended.value})"
+    return original, _read_coverage(settings, data_file), None
+
+
+def _progress_bar(stack: ExitStack, console: Console, quiet: bool) -> _Bar | None:
+    if not console.is_terminal or quiet:
+        return None
+    bar = Progress(
+        TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), TimeRemainingColumn(), console=console
+    )
+    stack.enter_context(bar)
+    return _Bar(bar)
+
+
+def _save(report: Report, settings: Settings, original: Run) -> None:
+    try:
+        settings.report.parent.mkdir(parents=True, exist_ok=True)
+        settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    except OSError as error:
+        msg = f"--report {str(settings.report)!r} cannot be written ({error.strerror}); pass a writable path"
+        raise ConfigError(msg) from None
+    if settings.junit_out is not None:
+        from flakehound.junit import render_junit
+
+        settings.junit_out.write_text(render_junit(original.results, report), encoding="utf-8")
+
+
 def investigate(
     settings: Settings,
     *,
@@ -193,12 +241,7 @@ def investigate(
 ) -> Report:
     """Probe pytest, run the pipeline with a fresh-process executor, save and print the report."""
     env = child_environment(environ)
-    probed = probe_plugins(settings.python, settings.cwd, env)
-    if probed is None:
-        msg = f"pytest is not installed for {settings.python}; install it there (pip install pytest) or pass --python"
-        raise ConfigError(msg)
-    _, installed = probed
-    disabled = [name for name in ORDER_AND_RERUN_PLUGINS if name in installed]
+    installed = _installed_plugins(settings, env)
     junit_results = None
     if settings.junit:
         from flakehound.sources import read_junit
@@ -206,7 +249,6 @@ def investigate(
         junit_results = read_junit(settings.junit, settings.cwd)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
-        snapshot = ProjectSnapshot.take(settings.cwd, workdir / "backup")
         executor = ProcessExecutor(
             python=settings.python,
             cwd=settings.cwd,
@@ -214,41 +256,17 @@ def investigate(
             env=env,
             workdir=workdir / "runs",
             extra_args=tuple(neutralising_args(installed)),
-            snapshot=snapshot,
+            snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
         )
-        progress = None
-        if console.is_terminal and not quiet:
-            bar = Progress(
-                TextColumn("{task.description}"),
-                BarColumn(),
-                TimeElapsedColumn(),
-                TimeRemainingColumn(),
-                console=console,
-            )
-            stack.enter_context(bar)
-            progress = _Bar(bar)
-        measure = settings.measure_coverage and not settings.coverage_files and junit_results is None
-        data_file = workdir / "coverage" / ".coverage"
-        if junit_results is not None:
-            original = junit_run(junit_results)
-        elif measure:
-            data_file.parent.mkdir()
-            prefix = measure_argv(settings.python, data_file)
-            original = run_original(settings, executor, argv_prefix=prefix, drop_env=OUTER_MEASUREMENT_VARS)
-        else:
-            original = run_original(settings, executor)
-        coverage_note = None
-        if measure and original.ended is not RunEnd.COMPLETED:
-            measure = False
-            coverage_note = f"coverage was not measured: the original run ended early ({original.ended.value})"
-        coverage = _read_coverage(settings, data_file if measure else None)
+        progress = _progress_bar(stack, console, quiet)
+        original, coverage, coverage_note = _original_and_coverage(settings, executor, junit_results, workdir)
         report = analyse(
             settings,
             executor,
             created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             version=__version__,
             command=command,
-            disabled_plugins=disabled,
+            disabled_plugins=[name for name in ORDER_AND_RERUN_PLUGINS if name in installed],
             original=original,
             original_from_junit=junit_results is not None,
             coverage=coverage,
@@ -257,16 +275,7 @@ def investigate(
         )
     if coverage_note is not None:
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
-    try:
-        settings.report.parent.mkdir(parents=True, exist_ok=True)
-        settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
-    except OSError as error:
-        msg = f"--report {str(settings.report)!r} cannot be written ({error.strerror}); pass a writable path"
-        raise ConfigError(msg) from None
-    if settings.junit_out is not None:
-        from flakehound.junit import render_junit
-
-        settings.junit_out.write_text(render_junit(original.results, report), encoding="utf-8")
+    _save(report, settings, original)
     if quiet:
         verdict = ("PASS" if report.gate.passed else "BLOCKED") + ": " + "; ".join(report.gate.reasons or ("ok",))
         console.print(verdict, soft_wrap=True)

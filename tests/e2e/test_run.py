@@ -314,7 +314,8 @@ def test_polluter_far_earlier_in_another_module_is_found_and_explained(planted):
     assert (change.kind, change.name) == ("module-attribute", "pkg.state.MODE")
     assert (change.before, change.after) == ("str 'production'", "str 'test'")
     assert failure.reproduce.endswith(
-        "-p no:cacheprovider tests/test_a_polluter.py::test_configure_test_mode tests/test_h_victim.py::test_default_mode"
+        "-p no:cacheprovider tests/test_a_polluter.py::test_configure_test_mode"
+        " tests/test_h_victim.py::test_default_mode"
     )
 
 
