@@ -26,21 +26,26 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from flakehound import __version__
-from flakehound.config import build_settings
+from flakehound.bisect import find_polluters, to_polluter
+from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
+from flakehound.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
 from flakehound.markdown import render_comment
 from flakehound.models import Report, Run, RunEnd, TestResult
-from flakehound.pipeline import analyse, junit_run, run_original
+from flakehound.pipeline import analyse, check_original, junit_run, run_original
+from flakehound.plan import permute
 from flakehound.runner import (
     ORDER_AND_RERUN_PLUGINS,
     ProcessExecutor,
+    RunRequest,
     child_environment,
     neutralising_args,
     probe_plugins,
 )
 from flakehound.snapshot import ProjectSnapshot
-from flakehound.terminal import render_terminal
+from flakehound.statediff import diff_states, rank_changes
+from flakehound.terminal import describe_finding, render_terminal
 
 if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
@@ -116,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the suite and investigate every failure")
     _add_run_options(run)
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
+    bisect = commands.add_parser("bisect", help="find the test that makes VICTIM fail, and what it leaves behind")
+    bisect.add_argument("--victim", required=True, help="node id of the test that fails after others")
+    where = bisect.add_mutually_exclusive_group()
+    where.add_argument("--order-file", type=Path, help="the failing order, one node id per line")
+    where.add_argument("--seed", default=None, help="the shuffled order with this seed (from a report)")
+    bisect.add_argument("--cwd", type=Path, default=Path(), help="project folder (default: here)")
+    bisect.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
+    bisect.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
     demo = commands.add_parser("demo", help="investigate the bundled demo suite")
     demo.add_argument("--report", type=Path, default=None, help="also save the JSON report here")
     report = commands.add_parser("report", help="render a saved report again")
@@ -298,6 +311,78 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
+def _failing_order(args: argparse.Namespace, collected: Sequence[str]) -> list[str]:
+    if args.order_file is not None:
+        try:
+            text = args.order_file.read_text(encoding="utf-8")
+        except OSError as error:
+            msg = f"--order-file {str(args.order_file)!r} cannot be read ({error.strerror}); pass a file of node ids"
+            raise ConfigError(msg) from None
+        return [line.strip() for line in text.splitlines() if line.strip()]
+    if args.seed is not None:
+        return list(permute(collected, int(args.seed)))
+    return list(collected)
+
+
+def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
+    pytest_args = list(args.pytest_args[args.pytest_args[:1] == ["--"] :])
+    values = {"cwd": args.cwd.resolve(), "python": args.python, "pytest_args": tuple(pytest_args), "seed": 0}
+    if args.seed is not None:
+        values["seed"] = args.seed
+    if not args.cwd.is_dir():
+        msg = f"--cwd {str(args.cwd)!r} is not a folder; pass the project folder"
+        raise ConfigError(msg)
+    settings = build_settings(values, _NAMES)
+    env = child_environment(environ)
+    installed = _installed_plugins(settings, env)
+    with tempfile.TemporaryDirectory(prefix="flakehound-") as temp:
+        workdir = Path(temp)
+        executor = ProcessExecutor(
+            python=settings.python,
+            cwd=settings.cwd,
+            pytest_args=settings.pytest_args,
+            env=env,
+            workdir=workdir / "runs",
+            extra_args=tuple(neutralising_args(installed)),
+            snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
+        )
+        collection = executor.run(
+            RunRequest(order=None, timeout=DEFAULT_ORIGINAL_TIMEOUT, extra_args=("--collect-only",))
+        )
+        if not collection.collected:
+            check_original(collection, settings)
+        order = _failing_order(args, collection.collected)
+        if args.victim not in order or args.victim not in collection.collected:
+            msg = (
+                f"--victim {args.victim!r} is not among the {len(collection.collected)} tests pytest collects"
+                " in that order; pass a node id exactly as pytest prints it"
+            )
+            raise ConfigError(msg)
+        prefix = order[: order.index(args.victim)]
+
+        def probe(run_order: Sequence[str]) -> dict[str, bool]:
+            run = executor.run(RunRequest(order=tuple(run_order), timeout=DEFAULT_ORIGINAL_TIMEOUT))
+            return {result.nodeid: result.outcome.is_failure for result in run.results}
+
+        result = find_polluters([args.victim], prefix, probe)[args.victim]
+        finding = to_polluter(result)
+        if finding is None:
+            msg = f"--victim {args.victim!r} is not order-dependent here: {result.reason}"
+            raise ConfigError(msg)
+        state = executor.snapshot_state(finding.nodeids, finding.nodeids[-1], DEFAULT_ORIGINAL_TIMEOUT)
+    changes = (
+        rank_changes(diff_states(state["before"], state["after"]), args.victim) if state and state["after"] else []
+    )
+    finding = finding.model_copy(update={"state_changes": tuple(changes[:KEPT_CHANGES])})
+    console.print(f"{args.victim} {describe_finding(finding, 'polluter')}", soft_wrap=True, markup=False)
+    for change in changes[1:KEPT_CHANGES]:
+        console.print(f"  also changed: {change.kind} {change.name}: {change.before} -> {change.after}", markup=False)
+    console.print(
+        "reproduce: " + minimal_reproduce(settings.python, finding.nodeids, args.victim), soft_wrap=True, markup=False
+    )
+    return ExitCode.OK
+
+
 def _demo(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
     with tempfile.TemporaryDirectory(prefix="flakehound-demo-") as temp:
         project = Path(temp) / "project"
@@ -363,6 +448,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         commands = {
             "run": lambda: _run(args, environ, console, argv),
             "demo": lambda: _demo(args, environ, console),
+            "bisect": lambda: _bisect(args, environ, console),
             "report": lambda: _report(args, console),
             "schema": lambda: _schema(console),
         }

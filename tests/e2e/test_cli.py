@@ -135,3 +135,58 @@ def test_quiet_and_verbose_output(run_cli, copy_project, sample_env, tmp_path):
     assert quiet.stdout.startswith("PASS: ok")
     verbose = run_cli(["run", "-v", "--seed", "1", "--report", str(tmp_path / "b.json")], project, sample_env)
     assert "run 1: original 2 tests" in verbose.stdout
+
+
+def test_bisect_finds_the_polluter_and_names_its_leftover(run_cli, copy_project, sample_env):
+    """`flakehound bisect --victim` finds the polluter, prints what it leaves behind and the minimal replay."""
+    victim = "tests/test_h_victim.py::test_default_mode"
+    completed = run_cli(["bisect", "--victim", victim], copy_project("planted"), sample_env)
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    assert f"{victim} fails only after tests/test_a_polluter.py::test_configure_test_mode" in completed.stdout
+    assert "pkg.state.MODE changed: str 'production' -> str 'test'" in completed.stdout
+    assert completed.stdout.strip().endswith(f"tests/test_a_polluter.py::test_configure_test_mode {victim}")
+
+
+def test_bisect_follows_an_order_file(run_cli, copy_project, sample_env, tmp_path):
+    """With --order-file the polluter is searched in that order; also-changed state is listed."""
+    project = copy_project("planted")
+    order = tmp_path / "order.txt"
+    order.write_text(
+        "tests/test_e_setter.py::test_make_ready\ntests/test_a_polluter.py::test_configure_test_mode\n"
+        "tests/test_h_victim.py::test_default_mode\n"
+    )
+    args = ["bisect", "--victim", "tests/test_h_victim.py::test_default_mode", "--order-file", str(order)]
+    completed = run_cli(args, project, sample_env)
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    assert "fails only after tests/test_a_polluter.py::test_configure_test_mode (found in" in completed.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["--victim", "tests/test_c_bug.py::test_add"], "is not order-dependent here: the victim failed with nothing"),
+        (["--victim", "tests/test_b_fillers.py::test_filler[3]"], "is not order-dependent here: the victim passed"),
+        (["--victim", "tests/nope.py::test_x"], "is not among the 48 tests pytest collects"),
+        (["--victim", "tests/test_h_victim.py::test_default_mode", "--order-file", "missing.txt"], "cannot be read"),
+        (["--victim", "x", "--cwd", "missing-folder"], "--cwd 'missing-folder' is not a folder"),
+        (["--victim", "x", "--", "--definitely-not-an-option"], "pytest rejected the arguments"),
+    ],
+    ids=["fails-alone", "passes-after-prefix", "unknown-node-id", "missing-order-file", "bad-cwd", "pytest-usage"],
+)
+def test_bisect_bad_input_is_one_line_and_exit_2(run_cli, copy_project, sample_env, args, expected):
+    """A victim with nothing to find, an unknown node id or a bad order file: one sentence, exit 2."""
+    completed = run_cli(["bisect", *args], copy_project("planted"), sample_env)
+    assert completed.returncode == ExitCode.USAGE, completed.stderr
+    assert expected in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_bisect_with_a_seed_uses_that_shuffled_order(run_cli, copy_project, sample_env):
+    """--seed rebuilds the shuffled order a report names; a victim that passes there has nothing to find."""
+    completed = run_cli(
+        ["bisect", "--victim", "tests/test_g_lockfile.py::test_takes_lock", "--seed", "5"],
+        copy_project("planted"),
+        sample_env,
+    )
+    assert completed.returncode == ExitCode.USAGE
+    assert "is not order-dependent here" in completed.stderr
