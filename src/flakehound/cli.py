@@ -11,10 +11,11 @@ import json
 import os
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import traceback
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timezone
 from enum import IntEnum
 from importlib import resources
@@ -48,7 +49,7 @@ from flakehound.statediff import diff_states, rank_changes
 from flakehound.terminal import describe_finding, render_terminal
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from flakehound.config import Settings
     from flakehound.models import CoverageSummary
@@ -78,6 +79,7 @@ class ExitCode(IntEnum):
     GATE_FAILED = 1
     USAGE = 2
     INTERNAL = 3
+    INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -423,6 +425,20 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
+@contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a cancelled workflow) like Ctrl-C while a command runs, then put the old handler back."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _schema(console: Console) -> int:
     console.print_json(json.dumps(Report.model_json_schema()))
     return ExitCode.OK
@@ -445,6 +461,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     errors = Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         args = build_parser().parse_args(argv)
+        stack = ExitStack()
+        stack.enter_context(_terminate_as_interrupt())
         commands = {
             "run": lambda: _run(args, environ, console, argv),
             "demo": lambda: _demo(args, environ, console),
@@ -452,7 +470,11 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "report": lambda: _report(args, console),
             "schema": lambda: _schema(console),
         }
-        return commands[args.command]()
+        with stack:
+            return commands[args.command]()
+    except KeyboardInterrupt:
+        errors.print("flakehound: interrupted before a report could be written", markup=False)
+        return ExitCode.INTERRUPTED
     except ConfigError as error:
         errors.print(f"flakehound: error: {error}", markup=False)
         return ExitCode.USAGE

@@ -357,7 +357,7 @@ class Report(_Frozen):
     created_at: str
     command: tuple[str, ...]
     settings: ReportSettings
-    status: Literal["investigated", "broken", "crashed"] = "investigated"
+    status: Literal["investigated", "broken", "crashed", "interrupted"] = "investigated"
     broken_reason: str | None = None
     first_errors: tuple[TestResult, ...] = ()
     summary: Summary

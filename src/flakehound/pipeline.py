@@ -147,6 +147,7 @@ class _Investigation:
     progress: Progress
     durations: dict[str, float]
     tracked: set[str] = field(default_factory=set)
+    interrupted: bool = False
     observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
     records: list[RunRecord] = field(default_factory=list)
 
@@ -171,7 +172,14 @@ class _Investigation:
         )
 
     def execute(self, order: Sequence[str], purpose: RunPurpose, seed: int | None = None) -> Run:
-        run = self.executor.run(RunRequest(order=tuple(order), timeout=self.timeout_for(order)))
+        """One run; once interrupted (SIGTERM, SIGINT), no more runs: an empty result instead."""
+        if self.interrupted:
+            return Run(results=())
+        try:
+            run = self.executor.run(RunRequest(order=tuple(order), timeout=self.timeout_for(order)))
+        except KeyboardInterrupt:
+            self.interrupted = True
+            return Run(results=())
         if run.missing:
             missing = run.missing[0]
             msg = (
@@ -470,13 +478,21 @@ def analyse(
     )
     order_of: dict[str, Sequence[str]] = {"original order": [result.nodeid for result in results]}
     order_of.update((configuration_label(configuration), order) for configuration, order in shuffles)
-    failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
+    if not investigation.interrupted:
+        failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
     summary = _labelled(summary, failures, latent)
+    stopped = None
+    if investigation.interrupted:
+        stopped = (
+            f"the investigation was interrupted after {len(investigation.records)} run(s):"
+            " the labels rest on partial evidence and the verdict is incomplete"
+        )
     return Report(
         **base,
         summary=summary,
         failures=failures,
         latent=latent,
+        status="interrupted" if stopped else "investigated",
         skipped_investigations=tuple(skipped),
         notes=_notes(first, skipped, settings.max_failures),
         runs=tuple(investigation.records),
@@ -488,6 +504,7 @@ def analyse(
             min_pass_rate=settings.min_pass_rate,
             fail_on_latent=settings.fail_on_latent,
             coverage=coverage,
+            broken_reason=stopped,
         ),
     )
 

@@ -226,6 +226,12 @@ class ProcessExecutor:
             except subprocess.TimeoutExpired:
                 timed_out = True
                 _kill_group(process)
+            except BaseException:  # interrupted (SIGTERM/SIGINT): stop the child and undo its mess first
+                _kill_group(process)
+                _reap_group(process.pid)
+                if self.snapshot is not None:
+                    self.snapshot.restore()
+                raise
             _reap_group(process.pid)
         duration = time.monotonic() - started
         restored = self.snapshot.restore() if self.snapshot is not None else ()

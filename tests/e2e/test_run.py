@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -335,3 +339,56 @@ def test_story_names_the_polluter_and_its_leftover(planted):
     flat = " ".join(completed.stdout.split())
     assert "fails only after tests/test_a_polluter.py::test_configure_test_mode" in flat
     assert "pkg.state.MODE changed: str 'production' -> str 'test'" in flat
+
+
+def test_sigterm_writes_a_partial_report_and_stops_the_children(copy_project, sample_env, tmp_path):
+    """A cancelled workflow (SIGTERM) stops the running child, saves the partial report and exits 1."""
+    project = copy_project("interrupt")
+    state = Path(sample_env["FLAKEHOUND_SAMPLE_STATE"])
+    report_path = tmp_path / "r.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flakehound", "run", "--seed", "1", "--orders", "0", "--report", str(report_path)],
+        cwd=project,
+        env=sample_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    pid_file = state / "sleeper.pid"
+    for _ in range(600):  # the rerun writes its pid as soon as it starts hanging
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.GATE_FAILED, stderr
+    report = Report.model_validate_json(report_path.read_text())
+    assert report.status == "interrupted"
+    assert [failure.nodeid for failure in report.failures] == ["tests/test_slow_rerun.py::test_fails_then_hangs"]
+    assert "interrupted" in report.gate.reasons[0]
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def test_sigterm_during_the_original_run_exits_130(copy_project, sample_env):
+    """SIGTERM before any result exists stops the child and exits 130 with one line."""
+    project = copy_project("hang")
+    pid_file = Path(sample_env["FLAKEHOUND_SAMPLE_STATE"]) / "hang.pid"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flakehound", "run", "--seed", "1"],
+        cwd=project,
+        env=sample_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert stderr.strip() == "flakehound: interrupted before a report could be written"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)

@@ -1,4 +1,6 @@
+import os
 import time
+from pathlib import Path
 
 
 def test_before():
@@ -6,7 +8,10 @@ def test_before():
 
 
 def test_hangs():
-    """Planted hang: sleeps far past any timeout the tests use."""
+    """Planted hang: sleeps far past any timeout the tests use (and says so in a pid file)."""
+    state = os.environ.get("FLAKEHOUND_SAMPLE_STATE")
+    if state:
+        (Path(state) / "hang.pid").write_text(str(os.getpid()))
     time.sleep(600)
 
 
