@@ -140,8 +140,15 @@ def parse_stream(text: str) -> tuple[list[dict[str, object]], bool]:
     return events, truncated
 
 
+def _clean(value: object) -> object:
+    """Text as valid UTF-8: lone surrogates (undecodable bytes a test printed) become backslash escapes."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _result(event: Mapping[str, object]) -> TestResult:
-    data = {key: value for key, value in event.items() if key != "event"}
+    data = {key: _clean(value) for key, value in event.items() if key != "event"}
     return TestResult.model_validate(data)
 
 

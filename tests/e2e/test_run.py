@@ -392,3 +392,24 @@ def test_sigterm_during_the_original_run_exits_130(copy_project, sample_env):
     assert stderr.strip() == "flakehound: interrupted before a report could be written"
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)
+
+
+def test_misbehaving_tests_are_reported_not_fatal(run_cli, copy_project, sample_env, tmp_path):
+    """Output floods, bad bytes, recursion, SystemExit and KeyboardInterrupt in tests are labelled failures."""
+    args = ["run", "--seed", "1", "--orders", "1", "--reruns", "2", "--replays", "1"]
+    completed = run_cli([*args, "--report", str(tmp_path / "r.json")], copy_project("noisy"), sample_env)
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
+    report = Report.model_validate_json((tmp_path / "r.json").read_text(encoding="utf-8"))
+    exceptions = {failure.nodeid.rsplit("::", 1)[1]: failure.original.exception for failure in report.failures}
+    assert exceptions == {
+        "test_megabytes": "AssertionError",
+        "test_bad_bytes": "AssertionError",
+        "test_recursion": "RecursionError",
+        "test_system_exit": "SystemExit",
+        "test_keyboard_interrupt": "flakehound.Crash",
+    }
+    noisy = report.failures[0]
+    assert len(noisy.original.output or "") <= 2001
+    bad = next(failure for failure in report.failures if failure.nodeid.endswith("test_bad_bytes"))
+    assert "\\udcff" in (bad.original.message or "")
+    assert "the original run ended early (crash): 1 collected test(s) did not run" in report.notes
