@@ -233,7 +233,10 @@ def _plural(count: int, word: str) -> str:
 def _render_verdict(report: Report) -> list[str]:
     reasons = [_text(_shorten(reason, _REASON_MAX)) for reason in report.gate.reasons]
     if report.status != "investigated":
-        why = "the suite is broken" if report.status == "broken" else "pytest crashed"
+        why = {
+            "broken": "the suite is broken",
+            "interrupted": "the investigation was interrupted",
+        }.get(report.status, "pytest crashed")
         verdict = f"**\N{COLLISION SYMBOL} Blocked, {why}**"
     elif report.gate.passed:
         return ["**\N{WHITE HEAVY CHECK MARK} Passed**: nothing blocks this change."]
@@ -488,7 +491,7 @@ def _render_level(
             [f"_Trimmed to fit GitHub's size limit: only counts are shown; the {where} has every failure._"]
         )
         return [line for section in sections if section for line in [*section, ""]]
-    if report.status != "investigated":
+    if report.status in {"broken", "crashed"}:
         sections.append(_render_broken(report))
     if report.failures:
         sections.append(["### Failures", "", *_render_table(report.failures, with_label=True)])

@@ -539,3 +539,10 @@ def test_failure_without_runs_has_no_outcome_table() -> None:
     body = render_comment(blocked(failure))
     assert "| not rerun |" in body
     assert "Outcomes per configuration" not in body
+
+
+def test_interrupted_report_says_so_without_a_broken_section() -> None:
+    """An interrupted investigation blocks, says why, and shows no 'could not run' section."""
+    body = render_comment(make_report(status="interrupted", gate=GateResult(passed=False, reasons=("stopped",))))
+    assert "**\N{COLLISION SYMBOL} Blocked, the investigation was interrupted**: stopped." in body
+    assert "### Why the suite could not run" not in body
