@@ -140,6 +140,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check_cwd(cwd: Path) -> None:
+    if not cwd.is_dir():
+        msg = f"--cwd {str(cwd)!r} is not a folder; pass the project folder"
+        raise ConfigError(msg)
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
     pytest_args = list(args.pytest_args)
     if pytest_args and pytest_args[0] == "--":
@@ -166,9 +172,7 @@ def _settings_from(args: argparse.Namespace) -> Settings:
         "min_diff_coverage": args.min_diff_coverage,
         "base": args.base,
     }
-    if not args.cwd.is_dir():
-        msg = f"--cwd {str(args.cwd)!r} is not a folder; pass the project folder"
-        raise ConfigError(msg)
+    _check_cwd(args.cwd)
     return build_settings(values, _NAMES)
 
 
@@ -203,6 +207,19 @@ def _installed_plugins(settings: Settings, env: Mapping[str, str]) -> list[str]:
         msg = f"pytest is not installed for {settings.python}; install it there (pip install pytest) or pass --python"
         raise ConfigError(msg)
     return probed[1]
+
+
+def _executor(settings: Settings, env: Mapping[str, str], installed: Sequence[str], workdir: Path) -> ProcessExecutor:
+    """The executor every run goes through, with the project snapshot it restores after each run."""
+    return ProcessExecutor(
+        python=settings.python,
+        cwd=settings.cwd,
+        pytest_args=settings.pytest_args,
+        env=env,
+        workdir=workdir / "runs",
+        extra_args=tuple(neutralising_args(installed)),
+        snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
+    )
 
 
 def _original_and_coverage(
@@ -264,15 +281,7 @@ def investigate(
         junit_results = read_junit(settings.junit, settings.cwd)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
-        executor = ProcessExecutor(
-            python=settings.python,
-            cwd=settings.cwd,
-            pytest_args=settings.pytest_args,
-            env=env,
-            workdir=workdir / "runs",
-            extra_args=tuple(neutralising_args(installed)),
-            snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
-        )
+        executor = _executor(settings, env, installed, workdir)
         progress = _progress_bar(stack, console, quiet)
         original, coverage, coverage_note = _original_and_coverage(settings, executor, junit_results, workdir)
         report = analyse(
@@ -331,23 +340,13 @@ def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     values = {"cwd": args.cwd.resolve(), "python": args.python, "pytest_args": tuple(pytest_args), "seed": 0}
     if args.seed is not None:
         values["seed"] = args.seed
-    if not args.cwd.is_dir():
-        msg = f"--cwd {str(args.cwd)!r} is not a folder; pass the project folder"
-        raise ConfigError(msg)
+    _check_cwd(args.cwd)
     settings = build_settings(values, _NAMES)
     env = child_environment(environ)
     installed = _installed_plugins(settings, env)
     with tempfile.TemporaryDirectory(prefix="flakehound-") as temp:
         workdir = Path(temp)
-        executor = ProcessExecutor(
-            python=settings.python,
-            cwd=settings.cwd,
-            pytest_args=settings.pytest_args,
-            env=env,
-            workdir=workdir / "runs",
-            extra_args=tuple(neutralising_args(installed)),
-            snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
-        )
+        executor = _executor(settings, env, installed, workdir)
         collection = executor.run(
             RunRequest(order=None, timeout=DEFAULT_ORIGINAL_TIMEOUT, extra_args=("--collect-only",))
         )
