@@ -413,3 +413,39 @@ def test_misbehaving_tests_are_reported_not_fatal(run_cli, copy_project, sample_
     bad = next(failure for failure in report.failures if failure.nodeid.endswith("test_bad_bytes"))
     assert "\\udcff" in (bad.original.message or "")
     assert "the original run ended early (crash): 1 collected test(s) did not run" in report.notes
+
+
+ZOO = {
+    "test_env_victim": (("test_sets_env",), ("env", "ZOO_MODE")),
+    "test_file_victim": (("test_writes_cache_file",), ("file", "zoo.cache")),
+    "test_sqlite_victim": (("test_inserts_user",), ("file", "zoo.db")),
+    "test_clock_victim": (("test_patches_clock",), ("module-attribute", "zoo.clock.now")),
+    "test_loop_victim": (("test_first_client",), ("module-attribute", "zoo.client._CLIENT")),
+    "test_pair_victim": (("test_pair_a", "test_pair_b"), ("module-attribute", "zoo.state.PAIR_A")),
+    "test_far_victim": (("test_sets_far",), ("module-attribute", "zoo.state.FAR")),
+    "test_country_victim[nyc]": (("test_sets_country",), ("module-attribute", "zoo.state.COUNTRY")),
+    "test_country_victim[sf]": (("test_sets_country",), ("module-attribute", "zoo.state.COUNTRY")),
+    "test_country_victim[la]": (("test_sets_country",), ("module-attribute", "zoo.state.COUNTRY")),
+}
+
+
+def test_every_planted_polluter_is_found_confirmed_and_explained(run_cli, copy_project, sample_env, tmp_path):
+    """Each planted polluter kind is found, confirmed 3/3, and the state it leaves behind is named."""
+    args = ["run", "--seed", "3", "--reruns", "2", "--replays", "1", "--orders", "1", "--no-coverage"]
+    completed = run_cli([*args, "--report", str(tmp_path / "r.json")], copy_project("zoo"), sample_env)
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    found = {}
+    for failure in report.failures:
+        assert failure.classification is FailureKind.ORDER_DEPENDENT, failure.nodeid
+        (polluter,) = failure.polluters
+        assert (polluter.confirmed_runs, polluter.confirmed_failures) == (3, 3)
+        if len(polluter.nodeids) == 1:
+            assert polluter.search_runs <= 12  # ceil(log2 168) + 4 for a single polluter
+        kinds_and_names = {(change.kind, change.name.rsplit("/", 1)[-1]) for change in polluter.state_changes}
+        victim = failure.nodeid.split("::")[1]
+        assert ZOO[victim][1] in kinds_and_names, (victim, kinds_and_names)
+        found[victim] = tuple(nodeid.split("::")[1] for nodeid in polluter.nodeids)
+    assert found == {victim: polluters for victim, (polluters, _) in ZOO.items()}
+    loop = next(failure for failure in report.failures if "loop" in failure.nodeid)
+    assert (loop.original.exception, loop.original.message) == ("RuntimeError", "Event loop is closed")

@@ -1,0 +1,4 @@
+COUNTRY = "US"
+PAIR_A = False
+PAIR_B = False
+FAR = False
