@@ -447,8 +447,7 @@ def _save_traceback(output_tail: str = "") -> Path:
     handle, name = tempfile.mkstemp(prefix="flakehound-traceback-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(traceback.format_exc())
-        if output_tail:
-            file.write("\n--- the end of pytest's output ---\n" + output_tail)
+        file.write("\n--- the end of pytest's output ---\n" + output_tail)
     return Path(name)
 
 

@@ -47,26 +47,22 @@ def _probe(execute: Callable[[Sequence[str]], Run]) -> Probe:
     return probe
 
 
-def _order_label(labels: Sequence[str], orders: Mapping[str, Sequence[str]]) -> str | None:
-    usable = [label for label in labels if label in orders]
-    if _PREFERRED_ORDER in usable:
-        return _PREFERRED_ORDER
-    return usable[0] if usable else None
+def _order_label(labels: Sequence[str]) -> str:
+    """The original order when it is among ``labels`` (the one the user runs), else the first."""
+    return _PREFERRED_ORDER if _PREFERRED_ORDER in labels else labels[0]
 
 
-def _group(
-    failures: Sequence[ClassifiedFailure], kind: FailureKind, orders: Mapping[str, Sequence[str]]
-) -> dict[str, list[str]]:
+def _group(failures: Sequence[ClassifiedFailure], kind: FailureKind) -> dict[str, list[str]]:
     """Victims of ``kind`` by the order to search: a failing one for polluters, a passing one for setters."""
     groups: dict[str, list[str]] = defaultdict(list)
     for failure in failures:
         if failure.classification is not kind:
             continue
+        # An order-dependent test failed throughout some order and a brittle one passed throughout one
+        # (classify's rules), and every order label names one of the orders that were run.
         evidence = failure.evidence
         labels = evidence.failing_orders if kind is FailureKind.ORDER_DEPENDENT else evidence.passing_orders
-        label = _order_label(labels, orders)
-        if label is not None and failure.nodeid in orders[label]:
-            groups[label].append(failure.nodeid)
+        groups[_order_label(labels)].append(failure.nodeid)
     return groups
 
 
@@ -104,9 +100,9 @@ def diagnose(
     """The failures with their polluters or state-setters found, confirmed and explained."""
     probe = _probe(execute)
     results: dict[str, SearchResult] = {}
-    for label, victims in _group(failures, FailureKind.ORDER_DEPENDENT, orders).items():
+    for label, victims in _group(failures, FailureKind.ORDER_DEPENDENT).items():
         results.update(find_polluters(victims, _before(orders[label], victims), probe, budget=budget))
-    for label, victims in _group(failures, FailureKind.BRITTLE, orders).items():
+    for label, victims in _group(failures, FailureKind.BRITTLE).items():
         results.update(find_state_setters(victims, _before(orders[label], victims), probe, budget=budget))
     diagnosed = []
     for failure in failures:

@@ -317,19 +317,28 @@ def _shuffles(results: Sequence[TestResult], seed: int, count: int) -> list[_Shu
     return shuffles
 
 
+@dataclass(frozen=True)
+class _Latent:
+    """Where a test that passed originally first failed: the shuffled order and its result there."""
+
+    configuration: Configuration
+    order: tuple[str, ...]
+    result: TestResult
+
+
 def _run_shuffles(
     investigation: _Investigation, shuffles: Sequence[_Shuffle], results: Sequence[TestResult]
-) -> tuple[list[tuple[Configuration, Run]], dict[str, _Shuffle]]:
+) -> tuple[list[tuple[Configuration, Run]], dict[str, _Latent]]:
     """Run every shuffled order; a test that passed originally and fails in one is latent."""
     passed = {result.nodeid for result in results if result.outcome is Outcome.PASSED}
     runs = []
-    latent: dict[str, _Shuffle] = {}
+    latent: dict[str, _Latent] = {}
     for configuration, order in shuffles:
         run = investigation.execute(order, configuration.purpose, configuration.seed)
         runs.append((configuration, run))
         for result in run.results:
             if result.nodeid in passed and result.outcome.is_failure:
-                latent.setdefault(result.nodeid, (configuration, order))
+                latent.setdefault(result.nodeid, _Latent(configuration, order, result))
     return runs, latent
 
 
@@ -447,7 +456,7 @@ def analyse(
         investigation.observe(run, configuration, [*investigated, *latent_ids])
     for nodeid in latent_ids:  # the original run, where it passed, is evidence too
         investigation.observations[nodeid].insert(0, Observation(original_config, failed=False))
-    latent_orders = {latent_found[nodeid][1]: latent_found[nodeid][0] for nodeid in latent_ids}
+    latent_orders = {latent_found[nodeid].order: latent_found[nodeid].configuration for nodeid in latent_ids}
     progress.plan(
         len(shuffles)
         + settings.reruns * (len(investigated) + len(latent_ids))
@@ -457,7 +466,7 @@ def analyse(
     _run_alone(investigation, [*investigated, *latent_ids])
     _replay(investigation, [result.nodeid for result in results], original_config, investigated)
     for order, configuration in latent_orders.items():
-        _replay(investigation, order, configuration, [n for n in latent_ids if latent_found[n][1] == order])
+        _replay(investigation, order, configuration, [n for n in latent_ids if latent_found[n].order == order])
 
     by_id = {result.nodeid: result for result in results}
     orders = report_settings.orders
@@ -468,9 +477,9 @@ def analyse(
     latent = tuple(
         _classified(
             nodeid,
-            _latent_result(shuffled_runs, nodeid),
+            latent_found[nodeid].result,
             investigation.observations[nodeid],
-            latent_found[nodeid][0],
+            latent_found[nodeid].configuration,
             settings,
             orders,
         )
@@ -507,15 +516,6 @@ def analyse(
             broken_reason=stopped,
         ),
     )
-
-
-def _latent_result(shuffled_runs: Sequence[tuple[Configuration, Run]], nodeid: str) -> TestResult:
-    for _, run in shuffled_runs:
-        result = run.result_of(nodeid)
-        if result is not None and result.outcome.is_failure:
-            return result
-    msg = f"{nodeid} was reported latent without a failing run"  # pragma: no cover - guarded by the caller
-    raise AssertionError(msg)  # pragma: no cover - guarded by the caller
 
 
 def _broken_reason(run: Run, summary: Summary) -> str | None:

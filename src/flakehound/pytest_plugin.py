@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import pytest
 
@@ -67,10 +67,8 @@ class _Recorder:
             path = Path(entry.path)
             if path.is_relative_to(rootpath) and "site-packages" not in path.parts:
                 chosen = entry
-        if chosen is None:
-            chosen = excinfo.traceback[-1] if excinfo.traceback else None
-        if chosen is None:
-            return None, None
+        if chosen is None:  # raised entirely outside the project: the deepest frame (a raise has at least one)
+            chosen = excinfo.traceback[-1]
         path = Path(chosen.path)
         shown = path.relative_to(rootpath) if path.is_relative_to(rootpath) else path
         return shown.as_posix(), chosen.lineno + 1
@@ -131,8 +129,9 @@ class _Recorder:
         self, node: pytest.Item | pytest.Collector, call: pytest.CallInfo[Any], report: pytest.TestReport
     ) -> None:
         """Remember the exception type and the failing line while the exception is at hand."""
-        if call.excinfo is not None:
-            self.remember_exception(node.nodeid, getattr(report, "when", "collect"), call.excinfo)
+        # pytest calls this hook only when an exception was raised, so excinfo is set.
+        excinfo = cast("pytest.ExceptionInfo[BaseException]", call.excinfo)
+        self.remember_exception(node.nodeid, getattr(report, "when", "collect"), excinfo)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         """Stream collection errors (a module that fails to import)."""

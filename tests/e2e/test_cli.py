@@ -190,3 +190,23 @@ def test_bisect_with_a_seed_uses_that_shuffled_order(run_cli, copy_project, samp
     )
     assert completed.returncode == ExitCode.USAGE
     assert "is not order-dependent here" in completed.stderr
+
+
+def test_report_renders_markdown(saved_report, capsys):
+    """`flakehound report --format markdown` prints the PR comment's markdown with its marker."""
+    assert main(["report", str(saved_report), "--format", "markdown"]) == ExitCode.OK
+    out = capsys.readouterr().out
+    assert out.startswith("<!-- flakehound:report -->")
+    assert "Passed" in out
+
+
+def test_bisect_finds_a_pair_that_pollutes_only_together(run_cli, copy_project, sample_env):
+    """Two tests that break the victim only together are found as a pair; every change they leave is listed."""
+    completed = run_cli(
+        ["bisect", "--victim", "tests/test_c_victims.py::test_pair_victim"], copy_project("zoo"), sample_env
+    )
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    assert "fails only after tests/test_a_polluters.py::test_pair_a, tests/test_a_polluters.py::test_pair_b" in (
+        completed.stdout
+    )
+    assert "also changed: module-attribute zoo.state.PAIR_" in completed.stdout

@@ -174,7 +174,7 @@ def test_mostly_failing_suite_is_a_broken_environment(run_cli, copy_project, sam
 def test_hang_is_killed_and_attributed(run_cli, copy_project, sample_env, tmp_path):
     """A test that hangs past --timeout is killed with its process group and labelled, and the run goes on."""
     project = copy_project("hang")
-    args = ["run", "--seed", "1", "--timeout", "4", "--reruns", "2", "--replays", "1", "--orders", "0"]
+    args = ["run", "--seed", "1", "--timeout", "10", "--reruns", "2", "--replays", "1", "--orders", "0"]
     completed = run_cli([*args, "--report", str(tmp_path / "r.json")], project, sample_env)
     report = Report.model_validate_json((tmp_path / "r.json").read_text())
     assert completed.returncode == ExitCode.GATE_FAILED
@@ -449,3 +449,30 @@ def test_every_planted_polluter_is_found_confirmed_and_explained(run_cli, copy_p
     assert found == {victim: polluters for victim, (polluters, _) in ZOO.items()}
     loop = next(failure for failure in report.failures if "loop" in failure.nodeid)
     assert (loop.original.exception, loop.original.message) == ("RuntimeError", "Event loop is closed")
+
+
+def test_coverage_file_from_an_earlier_step_is_gated(run_cli, copy_project, sample_env, tmp_path):
+    """--coverage-file reads an earlier step's data instead of measuring; --min-coverage sets the gate."""
+    project = copy_project("all_green")
+    (project / "app.py").write_text("def used():\n    return 1\n\n\ndef unused():\n    return 2\n")
+    (project / "tests" / "test_app.py").write_text(
+        "from app import used\n\n\ndef test_used():\n    assert used() == 1\n"
+    )
+    subprocess.run(
+        [sys.executable, "-m", "coverage", "run", "--branch", "--data-file=earlier.cov", "-m", "pytest", "-q"],
+        cwd=project,
+        env={**sample_env, "PYTHONPATH": str(project)},
+        check=True,
+        capture_output=True,
+    )
+    args = ["run", "--seed", "1", "--coverage-file", "earlier.cov", "--min-coverage", "80"]
+    completed = run_cli(
+        [*args, "--report", str(tmp_path / "r.json")], project, {**sample_env, "PYTHONPATH": str(project)}
+    )
+    report = Report.model_validate_json((tmp_path / "r.json").read_text())
+    assert report.coverage is not None
+    assert report.coverage.source == "coverage-data"
+    assert report.coverage.threshold == 80.0
+    assert report.settings.coverage == "files"
+    assert completed.returncode == (ExitCode.OK if report.coverage.total_percent >= 80 else ExitCode.GATE_FAILED)
+    assert any(file.path == "app.py" and file.missing == ("6",) for file in report.coverage.files)

@@ -243,3 +243,31 @@ def test_argv_prefix_replaces_the_interpreter(tmp_path):
     argv = executor.argv(tmp_path, RunRequest(order=None, timeout=1, argv_prefix=("cov", "-m", "pytest")))
     assert argv[:3] == ["cov", "-m", "pytest"]
     assert not any(arg.startswith("--flakehound-order") for arg in argv)
+
+
+def test_unknown_stream_events_are_ignored(tmp_path):
+    """Events a newer plugin might add are skipped, so old parents keep reading new streams."""
+    root = tmp_path / "p"
+    write_suite(
+        root,
+        """
+        import sys
+
+        def test_future_event():
+            stream = [arg.split("=", 1)[1] for arg in sys.argv if arg.startswith("--flakehound-results=")][0]
+            with open(stream, "a") as handle:
+                handle.write('{"event": "from-the-future", "x": 1}\\n')
+        """,
+    )
+    run = executor_for(root, tmp_path).run(RunRequest(order=None, timeout=120))
+    assert [result.outcome for result in run.results] == [Outcome.PASSED]
+    assert run.ended is RunEnd.COMPLETED
+
+
+def test_state_snapshot_of_a_run_that_never_started_is_none(tmp_path):
+    """When pytest cannot even start (a broken conftest), the state snapshot is None, not an error."""
+    root = tmp_path / "p"
+    write_suite(root, SUITE)
+    (root / "conftest.py").write_text("raise ImportError('broken conftest')\n")
+    executor = executor_for(root, tmp_path)
+    assert executor.snapshot_state(["tests/test_mod.py::test_a"], "tests/test_mod.py::test_a", 120) is None

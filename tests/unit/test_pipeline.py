@@ -29,6 +29,7 @@ class FakeExecutor:
     suite: tuple[str, ...] = SUITE
     requests: list[RunRequest] = field(default_factory=list)
     missing: tuple[str, ...] = ()
+    skipped_in_reruns: frozenset[str] = frozenset()
 
     def run(self, request: RunRequest) -> Run:
         """Answer one request from ``fails``."""
@@ -37,12 +38,18 @@ class FakeExecutor:
         results = tuple(
             TestResult(
                 nodeid=nodeid,
-                outcome=Outcome.FAILED if self.fails(nodeid, order[:index]) else Outcome.PASSED,
+                outcome=self.outcome(nodeid, order[:index], rerun=request.order is not None),
                 duration=0.5,
             )
             for index, nodeid in enumerate(order)
         )
         return Run(results=results, collected=order, missing=self.missing, exit_code=0)
+
+    def outcome(self, nodeid: str, before: Sequence[str], *, rerun: bool) -> Outcome:
+        """Skipped when asked to in reruns, else failed or passed as ``fails`` says."""
+        if rerun and nodeid in self.skipped_in_reruns:
+            return Outcome.SKIPPED
+        return Outcome.FAILED if self.fails(nodeid, before) else Outcome.PASSED
 
 
 def settings(**values: object) -> Settings:
@@ -183,3 +190,21 @@ def test_unusable_original_run_becomes_the_right_error(run, error, match):
     """An original run without results is a usage error, an empty suite, or a crash."""
     with pytest.raises(error, match=match):
         check_original(run, settings())
+
+
+def test_skipped_reruns_are_not_evidence():
+    """A rerun in which the failing test was skipped counts neither as a pass nor as a failure."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[0], skipped_in_reruns=frozenset({SUITE[0]}))
+    report = investigate(executor)
+    (failure,) = report.failures
+    assert (failure.evidence.alone.runs, failure.evidence.original_order.runs) == (0, 1)
+    assert failure.classification is FailureKind.DETERMINISTIC
+
+
+def test_a_one_test_suite_has_no_reversed_order():
+    """With a single runnable test there is nothing to reverse: only the seeded orders run."""
+    executor = FakeExecutor(lambda nodeid, before: True, suite=(SUITE[0],))
+    report = investigate(executor, orders=1)
+    purposes = [run.purpose for run in report.runs]
+    assert RunPurpose.REVERSED not in purposes
+    assert purposes.count(RunPurpose.PERMUTED) == 1

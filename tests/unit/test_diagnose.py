@@ -1,0 +1,114 @@
+"""Polluter and state-setter diagnosis driven by a fake executor and a fake state snapshot."""
+
+from __future__ import annotations
+
+from flakehound.diagnose import diagnose, minimal_reproduce
+from flakehound.models import (
+    ClassifiedFailure,
+    Evidence,
+    FailureKind,
+    Original,
+    Outcome,
+    Run,
+    TestResult,
+)
+
+ORDER = ("t::a", "t::b", "t::polluter", "t::c", "t::victim")
+
+
+def failure(nodeid: str, kind: FailureKind, *, failing=(), passing=()) -> ClassifiedFailure:
+    """A labelled failure with the orders it failed and passed in."""
+    return ClassifiedFailure(
+        nodeid=nodeid,
+        classification=kind,
+        original=Original(outcome=Outcome.FAILED, message="assert MODE == 'prod'"),
+        evidence=Evidence(failing_orders=failing, passing_orders=passing),
+        reproduce="old",
+    )
+
+
+def executor(fails):
+    """An execute callable: ``fails(nodeid, tests_before)`` decides each outcome."""
+
+    def execute(order):
+        return Run(
+            results=tuple(
+                TestResult(nodeid=n, outcome=Outcome.FAILED if fails(n, order[:i]) else Outcome.PASSED)
+                for i, n in enumerate(order)
+            )
+        )
+
+    return execute
+
+
+STATE = {
+    "before": {"module-attribute": {"app.MODE": "str 'prod'", "app.OTHER": "1"}},
+    "after": {"module-attribute": {"app.MODE": "str 'test'", "app.OTHER": "2"}},
+}
+
+
+def test_polluter_found_with_ranked_state_and_minimal_reproduce():
+    """The polluter is found, its state change that the victim mentions comes first, and the replay is minimal."""
+    execute = executor(lambda n, before: n == "t::victim" and "t::polluter" in before)
+    (diagnosed,) = diagnose(
+        [failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("seed 1", "original order"))],
+        {"original order": ORDER},
+        execute,
+        python="py",
+        snapshot=lambda order, after: STATE,
+    )
+    (polluter,) = diagnosed.polluters
+    assert polluter.nodeids == ("t::polluter",)
+    assert [change.name for change in polluter.state_changes] == ["app.MODE", "app.OTHER"]
+    assert diagnosed.reproduce == minimal_reproduce("py", ["t::polluter"], "t::victim")
+
+
+def test_state_setter_found_in_a_passing_order():
+    """A brittle test's state-setter is searched in the order it passed in."""
+    reversed_order = tuple(reversed(ORDER))
+    execute = executor(lambda n, before: n == "t::a" and "t::c" not in before)
+    (diagnosed,) = diagnose(
+        [failure("t::a", FailureKind.BRITTLE, passing=("reversed",))],
+        {"reversed": reversed_order},
+        execute,
+        python="py",
+    )
+    (setter,) = diagnosed.state_setters
+    assert setter.nodeids == ("t::c",)
+    assert setter.state_changes == ()
+    assert diagnosed.reproduce.endswith("t::c t::a  # passes; alone it fails")
+
+
+def test_nothing_found_is_a_note_and_snapshot_failure_means_no_state():
+    """A victim that fails alone gets a note; a snapshot that could not run leaves no state changes."""
+    failures = [
+        failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("original order",)),
+        failure("t::c", FailureKind.ORDER_DEPENDENT, failing=("original order",)),
+        failure("t::b", FailureKind.DETERMINISTIC),
+    ]
+    execute = executor(lambda n, before: n == "t::victim" or (n == "t::c" and "t::a" in before))
+    victim, second, deterministic = diagnose(
+        failures, {"original order": ORDER}, execute, python="py", snapshot=lambda order, after: None
+    )
+    assert victim.notes == ("no polluter found: the victim failed with nothing before it: no test before it is needed",)
+    assert second.polluters[0].nodeids == ("t::a",)
+    assert second.polluters[0].state_changes == ()
+    assert deterministic == failures[2]
+
+
+def test_snapshot_without_an_after_state_gives_no_changes():
+    """A snapshot whose named test never ran ('after' is null) leaves the state changes empty."""
+    execute = executor(lambda n, before: n == "t::victim" and "t::polluter" in before)
+    (diagnosed,) = diagnose(
+        [failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("original order",))],
+        {"original order": ORDER},
+        execute,
+        python="py",
+        snapshot=lambda order, after: {"before": {}, "after": None},
+    )
+    assert diagnosed.polluters[0].state_changes == ()
+
+
+def test_result_of_a_test_that_did_not_run_is_none():
+    """Run.result_of answers None for a node id the run never reached."""
+    assert Run(results=()).result_of("t::x") is None
