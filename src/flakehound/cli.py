@@ -217,7 +217,7 @@ def _executor(settings: Settings, env: Mapping[str, str], installed: Sequence[st
         pytest_args=settings.pytest_args,
         env=env,
         workdir=workdir / "runs",
-        extra_args=tuple(neutralising_args(installed)),
+        extra_args=tuple(neutralising_args(installed, env)),
         snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
     )
 

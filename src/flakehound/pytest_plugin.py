@@ -10,7 +10,8 @@ through files only:
 
 It also switches off what would change the order or hide failures: pytest-randomly,
 pytest-rerunfailures and flaky are unregistered once their options and markers are known (so a
-project's ``addopts`` and markers stay valid), and ``-x``/``--maxfail`` are neutralised. This module
+project's ``addopts`` and markers stay valid), pytest-xdist is told not to distribute, and
+``-x``/``--maxfail`` are neutralised. This module
 uses only the standard library and pytest, because it runs in the project's interpreter.
 """
 
@@ -160,6 +161,21 @@ def _select(items: list[pytest.Item], order: Iterable[str]) -> tuple[list[pytest
     selected = [by_id[nodeid] for nodeid in order if nodeid in by_id]
     missing = [nodeid for nodeid in order if nodeid not in by_id]
     return selected, missing
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Keep pytest-xdist from distributing, whatever ``-n`` or ``--dist`` say (and whether it is loaded).
+
+    xdist turns ``-n`` into a distribution mode in its own ``tryfirst`` hook and acts on it in a
+    ``trylast`` ``pytest_configure``; these values mean "no distribution" whichever of the two
+    ``tryfirst`` hooks runs first.
+    """
+    if hasattr(config.option, "numprocesses"):
+        config.option.numprocesses = 0
+        config.option.distload = False
+        config.option.dist = "no"
+        config.option.tx = []
 
 
 @pytest.hookimpl(trylast=True)

@@ -67,20 +67,16 @@ def child_environment(environ: Mapping[str, str]) -> dict[str, str]:
     }
 
 
-def neutralising_args(installed: Iterable[str]) -> list[str]:
-    """Pytest options that switch off xdist and pytest-cov when installed.
+def neutralising_args(installed: Iterable[str], env: Mapping[str, str]) -> list[str]:
+    """Pytest options that switch off pytest-cov when it will be loaded.
 
     pytest-randomly, pytest-rerunfailures and flaky are unregistered inside the child by our plugin
-    (so their options in ``addopts`` and their markers stay valid); xdist and pytest-cov act before
-    that, so they are switched off on the command line with options they accept themselves.
+    (so their options in ``addopts`` and their markers stay valid), and xdist is told there not to
+    distribute. pytest-cov starts measuring before any of that, so it is switched off on the command
+    line with its own ``--no-cov``, which exists only when the plugin is autoloaded.
     """
-    names = set(installed)
-    args = []
-    if "xdist" in names:
-        args += ["-n", "0"]
-    if "pytest_cov" in names:
-        args.append("--no-cov")
-    return args
+    autoloaded = not env.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
+    return ["--no-cov"] if autoloaded and "pytest_cov" in set(installed) else []
 
 
 _PROBE = (
@@ -206,6 +202,9 @@ class ProcessExecutor:
         data: dict[str, Any] = json.loads(state.read_text(encoding="utf-8"))
         return data
 
+    def _restore(self) -> tuple[str, ...]:
+        return self.snapshot.restore() if self.snapshot is not None else ()
+
     def run(self, request: RunRequest) -> Run:
         """Run one child pytest, restore the project, and read its results stream."""
         self.count += 1
@@ -236,12 +235,11 @@ class ProcessExecutor:
             except BaseException:  # interrupted (SIGTERM/SIGINT): stop the child and undo its mess first
                 _kill_group(process)
                 _reap_group(process.pid)
-                if self.snapshot is not None:
-                    self.snapshot.restore()
+                self._restore()
                 raise
             _reap_group(process.pid)
         duration = time.monotonic() - started
-        restored = self.snapshot.restore() if self.snapshot is not None else ()
+        restored = self._restore()
         stream = run_dir / "results.jsonl"
         events, truncated = parse_stream(
             stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""

@@ -580,3 +580,12 @@ def test_flakehound_in_a_measured_process_reports_exact_numbers(copy_coverage_pr
     )
 
     assert result.stdout.strip() == f'[{100.0 * 126 / 127!r}, ["branchy/__init__.py"]]'
+
+
+def test_reading_without_an_outer_measurement(measured_half, monkeypatch):
+    """In a process no outer coverage measurement started (a user's flakehound), reading data still works."""
+    monkeypatch.delattr(coverage.process_startup, "coverage", raising=False)
+    project, data_file = measured_half
+    summary = read_coverage_files([data_file], project, threshold=100, diff_threshold=100, base=None)
+    assert summary.total_percent == 50.0
+    assert not hasattr(coverage.process_startup, "coverage")

@@ -223,18 +223,31 @@ def test_probe_finds_pytest_and_its_plugins(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("installed", "expected"),
+    ("installed", "env", "expected"),
     [
-        ([], []),
-        (["xdist"], ["-n", "0"]),
-        (["pytest_cov"], ["--no-cov"]),
-        (["xdist", "pytest_cov", "randomly"], ["-n", "0", "--no-cov"]),
+        ([], {}, []),
+        (["xdist", "randomly"], {}, []),
+        (["pytest_cov"], {}, ["--no-cov"]),
+        (["pytest_cov"], {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}, []),
     ],
-    ids=["none", "xdist", "cov", "both"],
+    ids=["none", "xdist-handled-in-plugin", "cov", "cov-not-autoloaded"],
 )
-def test_neutralising_args(installed, expected):
-    """Xdist and pytest-cov are switched off on the command line only when installed."""
-    assert neutralising_args(installed) == expected
+def test_neutralising_args(installed, env, expected):
+    """pytest-cov is switched off on the command line only when it will be autoloaded."""
+    assert neutralising_args(installed, env) == expected
+
+
+def test_xdist_is_told_not_to_distribute(tmp_path):
+    """With pytest-xdist loaded and -n 2 asked for, the run stays in one process in the requested order."""
+    root = tmp_path / "p"
+    write_suite(root, SUITE)
+    env = {key: value for key, value in os.environ.items() if key != "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    executor = ProcessExecutor(
+        python=sys.executable, cwd=root, pytest_args=("-n", "2"), env=env, workdir=tmp_path / "runs"
+    )
+    order = ("tests/test_mod.py::test_c", "tests/test_mod.py::test_a")
+    run = executor.run(RunRequest(order=order, timeout=120))
+    assert tuple(result.nodeid for result in run.results) == order
 
 
 def test_argv_prefix_replaces_the_interpreter(tmp_path):
