@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
 
 __all__ = [
+    "ACTION_INPUTS",
     "ActionConfig",
     "ActionOptions",
     "StatusMode",
@@ -104,6 +105,12 @@ _OPTION_INPUTS = (
     "dry_run",
     "allow_pull_request_target",
 )
+# Inputs that become Settings fields of another name or shape.
+_RESHAPED_INPUTS = ("working_directory", "pytest_args", "junit", "coverage_file", "coverage", "base", "report")
+
+ACTION_INPUTS = frozenset({*_SETTINGS_INPUTS, *_RESHAPED_INPUTS, *_OPTION_INPUTS})
+"""Every input ``from_env`` reads; action.yml declares exactly these."""
+
 _TARGET_NAMES = {
     "repository": "GITHUB_REPOSITORY",
     "head_sha": "GITHUB_SHA",
