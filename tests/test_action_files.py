@@ -66,7 +66,14 @@ def test_action_inputs_are_exactly_what_from_env_reads():
 
 def test_action_defaults_are_flakehounds_own(tmp_path):
     """Passing every action.yml default as INPUT_* gives the same config as passing none."""
-    base = {"GITHUB_REPOSITORY": "o/r", "GITHUB_SHA": "abc", "GITHUB_WORKSPACE": str(tmp_path), "INPUT_SEED": "1"}
+    base = {
+        "GITHUB_REPOSITORY": "o/r",
+        "GITHUB_SHA": "abc",
+        "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(tmp_path / "output"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary"),
+        "INPUT_SEED": "1",
+    }
     defaults = {
         f"INPUT_{name.upper()}": spec["default"]
         for name, spec in load(ACTION)["inputs"].items()

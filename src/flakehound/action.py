@@ -146,9 +146,9 @@ class ActionConfig(_Frozen):
     options: ActionOptions
     event_name: str
     workspace: Path
+    output_file: Path
+    summary_file: Path
     fork_event: Path | None = None
-    output_file: Path | None = None
-    summary_file: Path | None = None
 
 
 # --- the event payload -------------------------------------------------------------------------------
@@ -268,7 +268,7 @@ def from_env(environ: Mapping[str, str]) -> ActionConfig:
     """
     _required(
         environ,
-        ("GITHUB_REPOSITORY", "GITHUB_SHA"),
+        ("GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"),
         "'flakehound action' runs inside GitHub Actions (use 'flakehound run' elsewhere)",
     )
     options = _options(
@@ -312,8 +312,8 @@ def from_env(environ: Mapping[str, str]) -> ActionConfig:
         event_name=event_name,
         workspace=workspace,
         fork_event=fork_event,
-        output_file=Path(environ["GITHUB_OUTPUT"]) if environ.get("GITHUB_OUTPUT") else None,
-        summary_file=Path(environ["GITHUB_STEP_SUMMARY"]) if environ.get("GITHUB_STEP_SUMMARY") else None,
+        output_file=Path(environ["GITHUB_OUTPUT"]),
+        summary_file=Path(environ["GITHUB_STEP_SUMMARY"]),
     )
 
 
@@ -530,20 +530,17 @@ def _act(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> int:
             console=Console(file=log.stream, highlight=False),
             command=("flakehound", "action"),
         )
-    if config.summary_file is not None:
-        _append(config.summary_file, render_summary(report, run_url=target.run_url, file_url=target.file_url))
-    if config.output_file is not None:
-        outputs = report_outputs(report, _shown_path(settings.report, config.workspace))
-        _append(config.output_file, format_outputs(outputs, _random_delimiter))
+    _append(config.summary_file, render_summary(report, run_url=target.run_url, file_url=target.file_url))
+    outputs = report_outputs(report, _shown_path(settings.report, config.workspace))
+    _append(config.output_file, format_outputs(outputs, _random_delimiter))
     comment_url = check_url = None
     failed = False
     if options.dry_run or config.fork_event is not None:
         _save_comment(report, config, log)
     else:
         comment_url, check_url, failed = _publish(report, target, options, log)
-    if config.output_file is not None:
-        urls = {"comment_url": comment_url or "", "check_url": check_url or ""}
-        _append(config.output_file, format_outputs(urls, _random_delimiter))
+    urls = {"comment_url": comment_url or "", "check_url": check_url or ""}
+    _append(config.output_file, format_outputs(urls, _random_delimiter))
     if failed and options.fail_on_publish_error:
         return ExitCode.INTERNAL
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
@@ -577,27 +574,27 @@ def _read_report(path: Path) -> Report:
         raise ConfigError(msg) from None
 
 
-def _check_trusted_head(environ: Mapping[str, str], saved_sha: str) -> None:
-    """In a workflow_run workflow, the saved event must be about the commit that workflow ran on."""
+def _trusted_run(environ: Mapping[str, str], saved_sha: str) -> str | None:
+    """In a workflow_run workflow, the id of the run that saved the event, which must be about its commit."""
     if environ.get("GITHUB_EVENT_NAME") != "workflow_run" or not environ.get("GITHUB_EVENT_PATH"):
-        return
-    path = Path(environ["GITHUB_EVENT_PATH"])
-    payload = _load_object(path, "GITHUB_EVENT_PATH")
+        return None
+    payload = _load_object(Path(environ["GITHUB_EVENT_PATH"]), "GITHUB_EVENT_PATH")
     run = payload.get("workflow_run")
-    head = run.get("head_sha") if isinstance(run, dict) else None
-    if head != saved_sha:
+    run = run if isinstance(run, dict) else {}
+    if run.get("head_sha") != saved_sha:
         msg = (
-            f"--event-file names head commit {saved_sha!r}, but the workflow run that produced it ran on {head!r};"
-            " refusing to post: pass the event file saved by that run"
+            f"--event-file names head commit {saved_sha!r}, but the workflow run that produced it ran on"
+            f" {run.get('head_sha')!r}; refusing to post: pass the event file saved by that run"
         )
         raise ConfigError(msg)
+    return str(run.get("id", ""))
 
 
 def _check_pull_head(target: GitHubTarget, token: str, number: int) -> None:
     """The pull request named in the (untrusted) saved event must really have that head commit."""
-    gh = Github(auth=Auth.Token(token), base_url=target.api_url, retry=make_retry())
+    gh = Github(auth=Auth.Token(token), base_url=target.api_url, retry=make_retry(), lazy=True)
     try:
-        head = gh.get_repo(target.repository, lazy=True).get_pull(number).head.sha
+        head = gh.get_repo(target.repository).get_pull(number).head.sha
     except (GithubException, requests.RequestException) as error:
         msg = f"could not read pull request #{number} of {target.repository}: {error}; check the token's permissions"
         raise PublishError(msg) from error
@@ -619,7 +616,7 @@ def _publish_saved(
     )
     report = _read_report(report_path)
     pull = _pull_request_event(_load_object(event_file, "--event-file"), event_file, "--event-file").pull_request
-    _check_trusted_head(environ, pull.head.sha)
+    run_id = _trusted_run(environ, pull.head.sha)
     options = _options(
         {**choices, "github_token": environ["GITHUB_TOKEN"]},
         {name: "--" + name.replace("_", "-") for name in choices},
@@ -633,6 +630,7 @@ def _publish_saved(
             "marker_key": "" if options.check_name == _DEFAULT_CHECK_NAME else options.check_name,
             "server_url": environ.get("GITHUB_SERVER_URL"),
             "api_url": environ.get("GITHUB_API_URL"),
+            "run_id": run_id,
         }
     )
     _check_pull_head(target, environ["GITHUB_TOKEN"], pull.number)

@@ -59,6 +59,8 @@ def environ(tmp_path):
         "GITHUB_REPOSITORY": "o/r",
         "GITHUB_SHA": MERGE,
         "GITHUB_WORKSPACE": str(tmp_path),
+        "GITHUB_OUTPUT": str(tmp_path / "output.txt"),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
         "INPUT_SEED": "7",
     }
 
@@ -79,7 +81,8 @@ def test_push_event_defaults(environ, tmp_path):
     assert config.settings.report == tmp_path / "flakehound-report.json"
     assert config.target == GitHubTarget(repository="o/r", head_sha=MERGE)
     assert config.options == ActionOptions()
-    assert (config.event_name, config.fork_event, config.output_file, config.summary_file) == ("push", None, None, None)
+    assert (config.event_name, config.fork_event) == ("push", None)
+    assert (config.output_file, config.summary_file) == (tmp_path / "output.txt", tmp_path / "summary.md")
 
 
 def test_inputs_become_settings_and_target(environ, tmp_path):
@@ -103,8 +106,6 @@ def test_inputs_become_settings_and_target(environ, tmp_path):
             "GITHUB_RUN_ID": "99",
             "GITHUB_API_URL": "https://ghe.test/api/v3",
             "GITHUB_SERVER_URL": "https://ghe.test",
-            "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
-            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
         }
     )
     settings = config.settings
@@ -128,7 +129,6 @@ def test_inputs_become_settings_and_target(environ, tmp_path):
     assert config.options.status == "both"
     assert config.options.github_token.get_secret_value() == "ghs_x"
     assert "ghs_x" not in repr(config)
-    assert (config.output_file, config.summary_file) == (tmp_path / "out.txt", tmp_path / "summary.md")
 
 
 def test_pull_request_reads_head_base_and_number(environ):
@@ -208,6 +208,7 @@ BAD_INPUTS = {
         {"GITHUB_REPOSITORY": ""},
         "GITHUB_REPOSITORY is not set; 'flakehound action' runs inside GitHub Actions (use 'flakehound run' elsewhere)",
     ),
+    "no-output-file": ({"GITHUB_OUTPUT": ""}, "GITHUB_OUTPUT is not set; 'flakehound action' runs inside"),
     "missing-event-file": ({"GITHUB_EVENT_PATH": "/nonexistent/event.json"}, "GITHUB_EVENT_PATH '/nonexistent"),
     "pull-request-without-event": (
         {"GITHUB_EVENT_NAME": "pull_request", "GITHUB_EVENT_PATH": ""},
