@@ -137,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("path", type=Path)
     report.add_argument("--format", choices=["terminal", "markdown", "json"], default="terminal")
     commands.add_parser("schema", help="print the report's JSON Schema")
+    commands.add_parser("action", help="run as the GitHub Action (INPUT_* and GITHUB_* variables)")
+    publish = commands.add_parser("publish", help="post a saved report to its pull request (workflow_run)")
+    publish.add_argument("--report", type=Path, required=True, help="the JSON report the Action saved")
+    publish.add_argument("--event-file", type=Path, required=True, help="the event the Action saved beside it")
+    publish.add_argument("--comment-mode", default="always", help="always, on-failure, changes or off")
+    publish.add_argument("--check-name", default="flakehound", help="check run and status name")
+    publish.add_argument("--status", default="check-run", help="check-run, commit-status, both or none")
     return parser
 
 
@@ -443,6 +450,26 @@ def _schema(console: Console) -> int:
     return ExitCode.OK
 
 
+def _action(environ: Mapping[str, str]) -> int:
+    from flakehound import action
+
+    return action.main(environ, sys.stdout)
+
+
+def _publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    from flakehound import action
+
+    return action.publish_report(
+        args.report,
+        args.event_file,
+        environ,
+        sys.stdout,
+        comment_mode=args.comment_mode,
+        check_name=args.check_name,
+        status=args.status,
+    )
+
+
 def _save_traceback(output_tail: str = "") -> Path:
     handle, name = tempfile.mkstemp(prefix="flakehound-traceback-", suffix=".txt")
     with os.fdopen(handle, "w", encoding="utf-8") as file:
@@ -467,6 +494,8 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "bisect": lambda: _bisect(args, environ, console),
             "report": lambda: _report(args, console),
             "schema": lambda: _schema(console),
+            "action": lambda: _action(environ),
+            "publish": lambda: _publish(args, environ),
         }
         with stack:
             return commands[args.command]()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -17,9 +17,11 @@ from flakehound.errors import ConfigError
 if TYPE_CHECKING:
     from collections.abc import Mapping
 
-__all__ = ["DEFAULT_ORIGINAL_TIMEOUT", "Settings", "build_settings"]
+__all__ = ["DEFAULT_ORIGINAL_TIMEOUT", "Settings", "build_model", "build_settings"]
 
 DEFAULT_ORIGINAL_TIMEOUT = 1800.0
+
+_Model = TypeVar("_Model", bound=BaseModel)
 
 
 class Settings(BaseModel):
@@ -54,10 +56,10 @@ class Settings(BaseModel):
         return 3 if has_failures else 2
 
 
-def build_settings(values: Mapping[str, Any], names: Mapping[str, str]) -> Settings:
-    """Validate ``values`` into ``Settings``; ``names`` maps fields to the user's spelling of them."""
+def build_model(model: type[_Model], values: Mapping[str, Any], names: Mapping[str, str]) -> _Model:
+    """Validate ``values`` into ``model``; ``names`` maps fields to the user's spelling of them."""
     try:
-        return Settings.model_validate(dict(values))
+        return model.model_validate(dict(values))
     except ValidationError as error:
         first = error.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "settings"
@@ -66,3 +68,8 @@ def build_settings(values: Mapping[str, Any], names: Mapping[str, str]) -> Setti
         message = first["msg"][0].lower() + first["msg"][1:]
         msg = f"{shown} {message}, got {value!r}"
         raise ConfigError(msg) from None
+
+
+def build_settings(values: Mapping[str, Any], names: Mapping[str, str]) -> Settings:
+    """Validate ``values`` into ``Settings``; ``names`` maps fields to the user's spelling of them."""
+    return build_model(Settings, values, names)
