@@ -341,6 +341,14 @@ def test_story_names_the_polluter_and_its_leftover(planted):
     assert "pkg.state.MODE changed: str 'production' -> str 'test'" in flat
 
 
+def wait_for_pid_file(pid_file: Path) -> None:
+    """Poll (at most a minute) until a hanging test has written its pid."""
+    for _ in range(600):
+        if pid_file.exists() and pid_file.read_text():
+            return
+        time.sleep(0.1)
+
+
 def test_sigterm_writes_a_partial_report_and_stops_the_children(copy_project, sample_env, tmp_path):
     """A cancelled workflow (SIGTERM) stops the running child, saves the partial report and exits 1."""
     project = copy_project("interrupt")
@@ -355,10 +363,7 @@ def test_sigterm_writes_a_partial_report_and_stops_the_children(copy_project, sa
         text=True,
     )
     pid_file = state / "sleeper.pid"
-    for _ in range(600):  # the rerun writes its pid as soon as it starts hanging
-        if pid_file.exists() and pid_file.read_text():
-            break
-        time.sleep(0.1)
+    wait_for_pid_file(pid_file)  # the rerun writes its pid as soon as it starts hanging
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == ExitCode.GATE_FAILED, stderr
@@ -382,10 +387,7 @@ def test_sigterm_during_the_original_run_exits_130(copy_project, sample_env):
         stderr=subprocess.PIPE,
         text=True,
     )
-    for _ in range(600):
-        if pid_file.exists() and pid_file.read_text():
-            break
-        time.sleep(0.1)
+    wait_for_pid_file(pid_file)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == ExitCode.INTERRUPTED
