@@ -96,7 +96,9 @@ def _serve_one(
     sys.stdout.flush()
     sys.stderr.flush()
     pid = os.fork()
-    if pid == 0:
+    # The child runs on in this frame, which coverage (restarted by its fork patch) cannot trace;
+    # every frame it enters from here on, _child first, is measured.
+    if pid == 0:  # pragma: no cover - see above
         _child(session, recorder, request, replayed, pipes)
     with contextlib.suppress(OSError):  # the child does it too; it may already have exited
         os.setpgid(pid, pid)  # whichever runs first, the group exists before the parent can kill it

@@ -72,8 +72,6 @@ FORK_AVAILABLE = hasattr(os, "fork") and hasattr(os, "setpgid")
 #: ``--isolation`` unless the user says otherwise.
 DEFAULT_ISOLATION: Isolation = "fork" if FORK_AVAILABLE else "process"
 _TAIL = 3000
-#: How long a killed child may take to be reported by the server before the server is given up.
-_REAP_WAIT = 30.0
 
 
 def is_forkable(request: RunRequest) -> bool:
@@ -92,12 +90,11 @@ class _Replies:
         self.fd = fd
         self.buffer = b""
 
-    def read(self, timeout: float | None) -> dict[str, Any] | None:
+    def read(self, timeout: float) -> dict[str, Any] | None:
         """The next message, or None once ``timeout`` seconds have passed; ``_ServerGoneError`` at the end."""
-        deadline = None if timeout is None else time.monotonic() + timeout
+        deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
-            remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
-            ready, _, _ = select.select([self.fd], [], [], remaining)
+            ready, _, _ = select.select([self.fd], [], [], max(deadline - time.monotonic(), 0.0))
             if not ready:
                 return None
             chunk = os.read(self.fd, 65536)
@@ -164,6 +161,8 @@ class ForkExecutor:
     fallback: ProcessExecutor
     startup_timeout: float = 1800.0
     stop_timeout: float = 30.0
+    #: How long the server may take to answer a request or report a killed child before it is given up.
+    reply_timeout: float = 30.0
     unavailable: str | None = None
     server: _Server | None = field(default=None, repr=False)
     fork_runs: int = 0
@@ -253,16 +252,18 @@ class ForkExecutor:
         try:
             ready = server.replies.read(self.startup_timeout)
         except _ServerGoneError:
-            ready = None
-        if ready is None:
-            reason = "the fork server did not start" if process.poll() is None else "pytest ended without serving"
-            self.unavailable = f"{reason} (exit code {process.poll()}); every run is a fresh process"
+            server.stop(self.stop_timeout)
+            reason = f"pytest ended without serving (exit code {process.returncode})"
+        else:
+            if ready is not None:
+                server.collected = tuple(ready["collected"])
+                return server
             server.stop(0)
-            if base.snapshot is not None:
-                base.snapshot.restore()
-            return None
-        server.collected = tuple(ready["collected"])
-        return server
+            reason = f"the fork server was not ready after {self.startup_timeout:g} s"
+        self.unavailable = f"{reason}; every run is a fresh process"
+        if base.snapshot is not None:
+            base.snapshot.restore()
+        return None
 
     def _run_forked(self, server: _Server, request: RunRequest) -> Run:
         base = self.fallback
@@ -276,16 +277,17 @@ class ForkExecutor:
         started = time.monotonic()
         order = list(request.order) if request.order is not None else None
         server.send({"order": order, "results": str(stream), "tmp": str(tmp)})
-        forked = server.replies.read(_REAP_WAIT)
+        forked = server.replies.read(self.reply_timeout)
         if forked is None:
             raise _ServerGoneError
         child = int(forked["pid"])
-        remaining = request.timeout - (time.monotonic() - started)
-        exited = server.replies.read(max(remaining, 0.0))
-        timed_out = exited is None
-        if exited is None:
-            exited = self._kill_child(server, child)
-        _reap_group(child)
+        try:
+            exited = server.replies.read(max(request.timeout - (time.monotonic() - started), 0.0))
+            timed_out = exited is None
+            if exited is None:
+                exited = self._kill_child(server, child)
+        finally:
+            _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
         restored = base.snapshot.restore() if base.snapshot is not None else ()
         events, truncated = parse_stream(
@@ -303,14 +305,13 @@ class ForkExecutor:
             output_tail=_output_since(server.output, offset),
         )
 
-    @staticmethod
-    def _kill_child(server: _Server, child: int) -> dict[str, Any]:
+    def _kill_child(self, server: _Server, child: int) -> dict[str, Any]:
         """TERM the child's group, KILL it after the grace period; the server then reports the exit."""
         _kill(child, signal.SIGTERM)
         exited = server.replies.read(_KILL_GRACE)
         if exited is None:
             _kill(child, signal.SIGKILL)
-            exited = server.replies.read(_REAP_WAIT)
+            exited = server.replies.read(self.reply_timeout)
         if exited is None:
             raise _ServerGoneError
         return exited
