@@ -358,9 +358,7 @@ def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, args.isolation, args.jobs))
-        collection = executor.run(
-            RunRequest(order=None, timeout=DEFAULT_ORIGINAL_TIMEOUT, extra_args=("--collect-only",))
-        )
+        collection = executor.collect(DEFAULT_ORIGINAL_TIMEOUT)
         if not collection.collected:
             check_original(collection, settings)
         order = _failing_order(args, collection.collected)

@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from flakehound.errors import ConfigError
-from flakehound.runner import _KILL_GRACE, ProcessExecutor, _assemble, _reap_group, parse_stream
+from flakehound.models import Run
+from flakehound.runner import _KILL_GRACE, ProcessExecutor, RunRequest, _assemble, _reap_group, parse_stream
 from flakehound.snapshot import SKIPPED_DIRS, ProjectSnapshot
 
 if TYPE_CHECKING:
@@ -50,8 +51,8 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
-    from flakehound.models import Run, TestResult
-    from flakehound.runner import Executor, RunRequest
+    from flakehound.models import TestResult
+    from flakehound.runner import Executor
 
 __all__ = [
     "DEFAULT_ISOLATION",
@@ -178,8 +179,29 @@ class ForkExecutor:
         self.close()
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
-        """Process-state snapshots need a fresh interpreter: the fallback takes them."""
-        return self.fallback.snapshot_state(order, after, timeout)
+        """Run ``order`` with process-state snapshots before its first test and after ``after``."""
+        server = self._server()
+        if server is None:
+            return self.fallback.snapshot_state(order, after, timeout)
+        target = self.fallback.workdir / f"state-{self.fallback.count + 1}.json"
+        try:
+            self._run_forked(
+                server, RunRequest(order=tuple(order), timeout=timeout), {"target": str(target), "after": after}
+            )
+        except (_ServerGoneError, BrokenPipeError):
+            self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
+            return self.fallback.snapshot_state(order, after, timeout)
+        if not target.exists():
+            return None
+        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+        return data
+
+    def collect(self, timeout: float) -> Run:
+        """The node ids pytest collects, in its order: the server's, or a fresh ``--collect-only`` run's."""
+        server = self._server()
+        if server is None:
+            return self.fallback.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
+        return Run(results=(), collected=server.collected, exit_code=0)
 
     def close(self) -> None:
         """Stop the server (its session ends as pytest ends one) and restore what it left in the project."""
@@ -265,7 +287,7 @@ class ForkExecutor:
             base.snapshot.restore()
         return None
 
-    def _run_forked(self, server: _Server, request: RunRequest) -> Run:
+    def _run_forked(self, server: _Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
         base = self.fallback
         base.count += 1
         self.fork_runs += 1
@@ -276,7 +298,7 @@ class ForkExecutor:
         offset = server.output.stat().st_size
         started = time.monotonic()
         order = list(request.order) if request.order is not None else None
-        server.send({"order": order, "results": str(stream), "tmp": str(tmp)})
+        server.send({"order": order, "results": str(stream), "tmp": str(tmp), "state": state})
         forked = server.replies.read(self.reply_timeout)
         if forked is None:
             raise _ServerGoneError
@@ -341,6 +363,8 @@ class _Worker(Protocol):
     def run(self, request: RunRequest) -> Run: ...
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None: ...
+
+    def collect(self, timeout: float) -> Run: ...
 
     def close(self) -> None: ...
 
@@ -423,6 +447,10 @@ class WorkerPool:
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
         """Take process-state snapshots in the project itself."""
         return self.workers[0].snapshot_state(order, after, timeout)
+
+    def collect(self, timeout: float) -> Run:
+        """What pytest collects in the project, without running a test."""
+        return self.workers[0].collect(timeout)
 
     def _grow(self, wanted: int) -> None:
         """Make worker copies of the project up to ``wanted`` workers."""
@@ -511,6 +539,9 @@ class _Closing:
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
         return self.process.snapshot_state(order, after, timeout)
+
+    def collect(self, timeout: float) -> Run:
+        return self.process.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
 
     def close(self) -> None:
         pass

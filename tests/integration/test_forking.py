@@ -17,6 +17,7 @@ from flakehound.forking import ForkExecutor, WorkerPool, is_forkable, open_execu
 from flakehound.models import Outcome, Report, RunEnd
 from flakehound.runner import ProcessExecutor, RunRequest
 from flakehound.snapshot import ProjectSnapshot
+from flakehound.statediff import diff_states
 
 FIXTURES = Path(__file__).parent.parent / "fixture_projects"
 
@@ -420,24 +421,6 @@ def test_runs_that_need_a_fresh_interpreter_go_to_a_fresh_process(tmp_path, requ
     assert fork.fork_runs == 0
 
 
-def test_process_state_snapshots_are_taken_in_a_fresh_process(tmp_path):
-    """State snapshots (another plugin, another interpreter) come from the fallback, through the pool too."""
-    root = shutil.copytree(FIXTURES / "planted", tmp_path / "project")
-    order = ["tests/test_a_polluter.py::test_configure_test_mode"]
-    with open_executor(
-        isolation="fork",
-        jobs=1,
-        python=sys.executable,
-        cwd=root,
-        pytest_args=(),
-        env=environment(tmp_path, "f"),
-        workdir=tmp_path / "work",
-    ) as pool:
-        state = pool.snapshot_state(order, order[0], 60)
-    assert state is not None
-    assert state["after"] is not None
-
-
 SLOW_SERVER = {
     "pytest.ini": "[pytest]\ntestpaths = tests\n",
     "tests/conftest.py": """
@@ -551,6 +534,91 @@ def test_the_server_plugin_is_inert_without_its_option(tmp_path):
     )
     assert completed.returncode == 0, completed.stdout
     assert "1 passed" in completed.stdout
+
+
+def _changes(state):
+    return {
+        (change.kind, change.name, change.before, change.after)
+        for change in diff_states(state["before"], state["after"])
+    }
+
+
+def test_forked_state_snapshots_name_the_same_leftovers_as_fresh_ones(tmp_path):
+    """A forked run with state snapshots reports the polluter's leftover exactly as a fresh process does."""
+    root = shutil.copytree(FIXTURES / "planted", tmp_path / "project")
+    order = ["tests/test_b_fillers.py::test_filler[0]", "tests/test_a_polluter.py::test_configure_test_mode"]
+    fresh = process_executor(root, tmp_path / "process", environment(tmp_path, "p")).snapshot_state(order, order[1], 60)
+    with open_executor(
+        isolation="fork",
+        jobs=1,
+        python=sys.executable,
+        cwd=root,
+        pytest_args=(),
+        env=environment(tmp_path, "f"),
+        workdir=tmp_path / "work",
+    ) as pool:
+        forked = pool.snapshot_state(order, order[1], 60)
+        fork = pool.workers[0]
+        assert fork.fork_runs == 1
+    expected = ("module-attribute", "pkg.state.MODE", "str 'production'", "str 'test'")
+    assert expected in _changes(fresh)
+    assert {change for change in _changes(forked) if change[0] != "file"} == {
+        change for change in _changes(fresh) if change[0] != "file"
+    }
+
+
+@pytest.mark.parametrize(
+    ("files", "order", "kwargs", "is_forked"),
+    [
+        ("slow", ("tests/test_x.py::test_x",), {"startup_timeout": 0.5}, False),
+        ("victim", ("tests/test_server.py::test_kills_the_server",), {}, False),
+        ("endings", ("tests/test_endings.py::test_exit_3",), {}, True),
+    ],
+    ids=["server-never-ready", "server-killed-by-the-run", "run-crashed"],
+)
+def test_state_snapshots_survive_a_missing_or_lost_server(tmp_path, files, order, kwargs, is_forked):
+    """Without a server the snapshots come from a fresh process; a run that crashes before writing them gives None."""
+    suites = {"slow": SLOW_SERVER, "victim": VICTIM_OF_THE_SERVER, "endings": ENDINGS}
+    root = write_files(tmp_path / "project", suites[files])
+    with fork_executor(root, tmp_path / "fork", environment(tmp_path, "f"), **kwargs) as fork:
+        state = fork.snapshot_state(order, order[-1], 60)
+    if is_forked:
+        assert state is None
+        assert fork.unavailable is None
+    else:
+        assert state is not None
+        assert state["after"] is not None
+        assert fork.unavailable is not None
+
+
+@pytest.mark.parametrize("isolation", ["fork", "process"])
+def test_collecting_needs_no_test_run(tmp_path, isolation):
+    """The pool lists what pytest collects: the server's collection, or a fresh --collect-only run."""
+    root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
+    with open_executor(
+        isolation=isolation,
+        jobs=1,
+        python=sys.executable,
+        cwd=root,
+        pytest_args=(),
+        env=environment(tmp_path, "f"),
+        workdir=tmp_path / "work",
+    ) as pool:
+        collected = pool.collect(60)
+    expected = process_executor(root, tmp_path / "plain", environment(tmp_path, "p")).run(
+        RunRequest(order=None, timeout=60)
+    )
+    assert collected.collected == expected.collected
+    assert collected.results == ()
+
+
+def test_collecting_without_a_server_asks_a_fresh_process(tmp_path):
+    """When the server cannot start, collecting is a fresh --collect-only run that reports the same errors."""
+    root = shutil.copytree(FIXTURES / "collection_error", tmp_path / "project")
+    with fork_executor(root, tmp_path / "fork", environment(tmp_path, "f")) as fork:
+        collected = fork.collect(60)
+    assert collected.collection_errors[0].nodeid == "tests/test_broken_import.py"
+    assert collected.exit_code == 2
 
 
 WRITERS = {
