@@ -30,7 +30,7 @@ import contextlib
 import json
 import os
 import queue
-import select
+import selectors
 import shutil
 import signal
 import subprocess
@@ -85,18 +85,19 @@ class _ServerGoneError(Exception):
 
 
 class _Replies:
-    """JSON lines read from a pipe with a deadline (``select`` on the raw descriptor, no buffered reader)."""
+    """JSON lines read from a pipe with a deadline (a selector on the raw descriptor, no buffered reader)."""
 
     def __init__(self, fd: int) -> None:
         self.fd = fd
         self.buffer = b""
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(fd, selectors.EVENT_READ)
 
     def read(self, timeout: float) -> dict[str, Any] | None:
         """The next message, or None once ``timeout`` seconds have passed; ``_ServerGoneError`` at the end."""
         deadline = time.monotonic() + timeout
         while b"\n" not in self.buffer:
-            ready, _, _ = select.select([self.fd], [], [], max(deadline - time.monotonic(), 0.0))
-            if not ready:
+            if not self.selector.select(max(deadline - time.monotonic(), 0.0)):
                 return None
             chunk = os.read(self.fd, 65536)
             if not chunk:
@@ -107,7 +108,8 @@ class _Replies:
         return message
 
     def close(self) -> None:
-        """Close the descriptor."""
+        """Close the selector and the descriptor."""
+        self.selector.close()
         os.close(self.fd)
 
 
