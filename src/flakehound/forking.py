@@ -211,8 +211,7 @@ class ForkExecutor:
             return
         server, self.server = self.server, None
         server.stop(self.stop_timeout)
-        if self.fallback.snapshot is not None:
-            self.fallback.snapshot.restore()
+        self._restore()
 
     def run(self, request: RunRequest) -> Run:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
@@ -226,9 +225,15 @@ class ForkExecutor:
             return self.fallback.run(request)
 
     def _give_up(self, server: _Server, reason: str) -> None:
+        """Stop using a server that no longer answers; undo what its last run left in the project."""
         self.unavailable = reason
         self.server = None
         server.stop(0)
+        self._restore()
+
+    def _restore(self) -> tuple[str, ...]:
+        snapshot = self.fallback.snapshot
+        return snapshot.restore() if snapshot is not None else ()
 
     def _server(self) -> _Server | None:
         if self.unavailable is not None:
@@ -285,8 +290,7 @@ class ForkExecutor:
             server.stop(0)
             reason = f"the fork server was not ready after {self.startup_timeout:g} s"
         self.unavailable = f"{reason}; every run is a fresh process"
-        if base.snapshot is not None:
-            base.snapshot.restore()
+        self._restore()
         return None
 
     def _run_forked(self, server: _Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
@@ -313,7 +317,7 @@ class ForkExecutor:
         finally:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
-        restored = base.snapshot.restore() if base.snapshot is not None else ()
+        restored = self._restore()
         events, truncated = parse_stream(
             stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""
         )

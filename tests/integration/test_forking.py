@@ -547,19 +547,21 @@ def test_forked_state_snapshots_name_the_same_leftovers_as_fresh_ones(tmp_path):
     """A forked run with state snapshots reports the polluter's leftover exactly as a fresh process does."""
     root = shutil.copytree(FIXTURES / "planted", tmp_path / "project")
     order = ["tests/test_b_fillers.py::test_filler[0]", "tests/test_a_polluter.py::test_configure_test_mode"]
-    fresh = process_executor(root, tmp_path / "process", environment(tmp_path, "p")).snapshot_state(order, order[1], 60)
-    with open_executor(
-        isolation="fork",
-        jobs=1,
-        python=sys.executable,
-        cwd=root,
-        pytest_args=(),
-        env=environment(tmp_path, "f"),
-        workdir=tmp_path / "work",
-    ) as pool:
-        forked = pool.snapshot_state(order, order[1], 60)
-        fork = pool.workers[0]
-        assert fork.fork_runs == 1
+    states = {}
+    for isolation in ("process", "fork"):
+        with open_executor(
+            isolation=isolation,
+            jobs=1,
+            python=sys.executable,
+            cwd=root,
+            pytest_args=(),
+            env=environment(tmp_path, isolation),
+            workdir=tmp_path / isolation,
+        ) as pool:
+            states[isolation] = pool.snapshot_state(order, order[1], 60)
+            worker = pool.workers[0]
+    assert worker.fork_runs == 1
+    fresh, forked = states["process"], states["fork"]
     expected = ("module-attribute", "pkg.state.MODE", "str 'production'", "str 'test'")
     assert expected in _changes(fresh)
     assert {change for change in _changes(forked) if change[0] != "file"} == {
