@@ -15,7 +15,7 @@ import signal
 import sys
 import tempfile
 import traceback
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import datetime, timezone
 from enum import IntEnum
 from importlib import resources
@@ -32,19 +32,12 @@ from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
+from flakehound.forking import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
 from flakehound.markdown import render_comment
 from flakehound.models import Report, Run, RunEnd, TestResult
 from flakehound.pipeline import analyse, check_original, junit_run, run_original
 from flakehound.plan import permute
-from flakehound.runner import (
-    ORDER_AND_RERUN_PLUGINS,
-    ProcessExecutor,
-    RunRequest,
-    child_environment,
-    neutralising_args,
-    probe_plugins,
-)
-from flakehound.snapshot import ProjectSnapshot
+from flakehound.runner import ORDER_AND_RERUN_PLUGINS, RunRequest, child_environment, neutralising_args, probe_plugins
 from flakehound.statediff import diff_states, rank_changes
 from flakehound.terminal import describe_finding, render_terminal
 
@@ -52,7 +45,9 @@ if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from flakehound.config import Settings
+    from flakehound.forking import Isolation, WorkerPool
     from flakehound.models import CoverageSummary
+    from flakehound.runner import Executor
 
 __all__ = ["ExitCode", "main"]
 
@@ -110,9 +105,22 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-pass-rate", default=100, help="gate: lowest pass rate in percent (default 100)")
     parser.add_argument("--fail-on-latent", action="store_true", help="block on tests that fail only when shuffled")
     parser.add_argument("--timeout", default=None, help="seconds per run (default 1800 original, 3x+30 s rerun)")
+    _add_speed_options(parser)
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--quiet", "-q", action="store_true", help="only the verdict")
     noise.add_argument("--verbose", "-v", action="store_true", help="also every run made")
+
+
+def _add_speed_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--isolation",
+        choices=["fork", "process"],
+        default=DEFAULT_ISOLATION,
+        help="fork: collect once, fork a child per rerun (default where available); process: a fresh pytest per run",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=DEFAULT_JOBS, help="independent reruns at once (default: CPU count)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -130,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--seed", default=None, help="the shuffled order with this seed (from a report)")
     bisect.add_argument("--cwd", type=Path, default=Path(), help="project folder (default: here)")
     bisect.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
+    _add_speed_options(bisect)
     bisect.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
     demo = commands.add_parser("demo", help="investigate the bundled demo suite")
     demo.add_argument("--report", type=Path, default=None, help="also save the JSON report here")
@@ -216,21 +225,8 @@ def _installed_plugins(settings: Settings, env: Mapping[str, str]) -> list[str]:
     return probed[1]
 
 
-def _executor(settings: Settings, env: Mapping[str, str], installed: Sequence[str], workdir: Path) -> ProcessExecutor:
-    """The executor every run goes through, with the project snapshot it restores after each run."""
-    return ProcessExecutor(
-        python=settings.python,
-        cwd=settings.cwd,
-        pytest_args=settings.pytest_args,
-        env=env,
-        workdir=workdir / "runs",
-        extra_args=tuple(neutralising_args(installed, env)),
-        snapshot=ProjectSnapshot.take(settings.cwd, workdir / "backup"),
-    )
-
-
 def _original_and_coverage(
-    settings: Settings, executor: ProcessExecutor, junit_results: list[TestResult] | None, workdir: Path
+    settings: Settings, executor: Executor, junit_results: list[TestResult] | None, workdir: Path
 ) -> tuple[Run, CoverageSummary | None, str | None]:
     """The original run (measured, plain, or from JUnit XML), its coverage, and why coverage is missing."""
     if junit_results is not None:
@@ -269,6 +265,21 @@ def _save(report: Report, settings: Settings, original: Run) -> None:
         settings.junit_out.write_text(render_junit(original.results, report), encoding="utf-8")
 
 
+def _open_executor(
+    settings: Settings, env: Mapping[str, str], installed: Sequence[str], workdir: Path, isolation: Isolation, jobs: int
+) -> AbstractContextManager[WorkerPool]:
+    return open_executor(
+        isolation=isolation,
+        jobs=jobs,
+        python=settings.python,
+        cwd=settings.cwd,
+        pytest_args=settings.pytest_args,
+        env=env,
+        workdir=workdir / "runs",
+        extra_args=neutralising_args(installed, env),
+    )
+
+
 def investigate(
     settings: Settings,
     *,
@@ -277,8 +288,10 @@ def investigate(
     quiet: bool = False,
     verbose: bool = False,
     command: Sequence[str],
+    isolation: Isolation = DEFAULT_ISOLATION,
+    jobs: int = DEFAULT_JOBS,
 ) -> Report:
-    """Probe pytest, run the pipeline with a fresh-process executor, save and print the report."""
+    """Probe pytest, run the pipeline with ``jobs`` forking (or fresh-process) workers, save and print the report."""
     env = child_environment(environ)
     installed = _installed_plugins(settings, env)
     junit_results = None
@@ -288,7 +301,7 @@ def investigate(
         junit_results = read_junit(settings.junit, settings.cwd)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
-        executor = _executor(settings, env, installed, workdir)
+        executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
         progress = _progress_bar(stack, console, quiet)
         original, coverage, coverage_note = _original_and_coverage(settings, executor, junit_results, workdir)
         report = analyse(
@@ -325,6 +338,8 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
         quiet=args.quiet,
         verbose=args.verbose,
         command=["flakehound", *argv],
+        isolation=args.isolation,
+        jobs=args.jobs,
     )
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
@@ -351,12 +366,10 @@ def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     settings = build_settings(values, _NAMES)
     env = child_environment(environ)
     installed = _installed_plugins(settings, env)
-    with tempfile.TemporaryDirectory(prefix="flakehound-") as temp:
-        workdir = Path(temp)
-        executor = _executor(settings, env, installed, workdir)
-        collection = executor.run(
-            RunRequest(order=None, timeout=DEFAULT_ORIGINAL_TIMEOUT, extra_args=("--collect-only",))
-        )
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
+        executor = stack.enter_context(_open_executor(settings, env, installed, workdir, args.isolation, args.jobs))
+        collection = executor.collect(DEFAULT_ORIGINAL_TIMEOUT)
         if not collection.collected:
             check_original(collection, settings)
         order = _failing_order(args, collection.collected)

@@ -28,6 +28,7 @@ from flakehound.classify import (
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
 from flakehound.diagnose import diagnose
 from flakehound.errors import ConfigError, PytestCrashed
+from flakehound.forking import run_batch
 from flakehound.gate import decide_gate
 from flakehound.models import (
     ClassifiedFailure,
@@ -50,7 +51,7 @@ from flakehound.plan import permutations, prefix_through
 from flakehound.runner import RunRequest
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping, Sequence
+    from collections.abc import Callable, Iterable, Mapping, Sequence
 
     from flakehound.config import Settings
     from flakehound.diagnose import Snapshot
@@ -150,6 +151,7 @@ class _Investigation:
     interrupted: bool = False
     observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
     records: list[RunRecord] = field(default_factory=list)
+    runs_of: dict[tuple[str, ...], list[Run]] = field(default_factory=dict)
 
     def timeout_for(self, order: Sequence[str]) -> float:
         if self.settings.timeout is not None:
@@ -172,14 +174,26 @@ class _Investigation:
         )
 
     def execute(self, order: Sequence[str], purpose: RunPurpose, seed: int | None = None) -> Run:
-        """One run; once interrupted (SIGTERM, SIGINT), no more runs: an empty result instead."""
-        if self.interrupted:
-            return Run(results=())
-        try:
-            run = self.executor.run(RunRequest(order=tuple(order), timeout=self.timeout_for(order)))
-        except KeyboardInterrupt:
-            self.interrupted = True
-            return Run(results=())
+        return self.execute_many([(order, purpose, seed)])[0]
+
+    def execute_many(self, planned: Sequence[tuple[Sequence[str], RunPurpose, int | None]]) -> list[Run]:
+        """Independent runs, in parallel when the executor can; recorded in the order planned.
+
+        Once interrupted (SIGTERM, SIGINT), no more runs: empty results instead.
+        """
+        if not self.interrupted:
+            requests = [RunRequest(order=tuple(order), timeout=self.timeout_for(order)) for order, _, _ in planned]
+            try:
+                runs = run_batch(self.executor, requests)
+            except KeyboardInterrupt:
+                self.interrupted = True
+            else:
+                for (order, purpose, seed), run in zip(planned, runs, strict=True):
+                    self.accept(run, order, purpose, seed)
+                return runs
+        return [Run(results=()) for _ in planned]
+
+    def accept(self, run: Run, order: Sequence[str], purpose: RunPurpose, seed: int | None) -> None:
         if run.missing:
             missing = run.missing[0]
             msg = (
@@ -188,8 +202,26 @@ class _Investigation:
             )
             raise ConfigError(msg)
         self.record(run, purpose, seed, len(order))
+        self.runs_of.setdefault(tuple(order), []).append(run)
         self.progress.advance(f"{purpose.value} run")
-        return run
+
+    def reusing(self) -> Callable[[Sequence[str]], Run]:
+        """Run orders for a search: its ``k``-th run of an order is the ``k``-th run of it made so far, if any.
+
+        Runs of the same order under the same conditions are samples of the same thing, so a search
+        never pays again for a run the investigation already made (the victim alone, above all).
+        """
+        served: dict[tuple[str, ...], int] = defaultdict(int)
+
+        def execute(order: Sequence[str]) -> Run:
+            key = tuple(order)
+            made = self.runs_of.get(key, [])
+            served[key] += 1
+            if served[key] <= len(made):
+                return made[served[key] - 1]
+            return self.execute(order, RunPurpose.BISECT)
+
+        return execute
 
     def observe(self, run: Run, configuration: Configuration, nodeids: Sequence[str]) -> None:
         for nodeid in nodeids:
@@ -333,8 +365,8 @@ def _run_shuffles(
     passed = {result.nodeid for result in results if result.outcome is Outcome.PASSED}
     runs = []
     latent: dict[str, _Latent] = {}
-    for configuration, order in shuffles:
-        run = investigation.execute(order, configuration.purpose, configuration.seed)
+    planned = [(order, configuration.purpose, configuration.seed) for configuration, order in shuffles]
+    for (configuration, order), run in zip(shuffles, investigation.execute_many(planned), strict=True):
         runs.append((configuration, run))
         for result in run.results:
             if result.nodeid in passed and result.outcome.is_failure:
@@ -362,15 +394,11 @@ def _diagnosed(
     snapshot: Snapshot | None,
 ) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]]:
     """Find polluters and state-setters for the original failures and the latent ones."""
-
-    def execute(order: Sequence[str]) -> Run:
-        return investigation.execute(order, RunPurpose.BISECT)
-
     python = investigation.settings.python
     failures, latent = groups
     return (
-        diagnose(failures, orders, execute, python=python, snapshot=snapshot),
-        diagnose(latent, orders, execute, python=python, snapshot=snapshot),
+        diagnose(failures, orders, investigation.reusing(), python=python, snapshot=snapshot),
+        diagnose(latent, orders, investigation.reusing(), python=python, snapshot=snapshot),
     )
 
 
@@ -532,12 +560,14 @@ def _broken_reason(run: Run, summary: Summary) -> str | None:
 
 
 def _run_alone(investigation: _Investigation, targets: Sequence[str]) -> None:
+    """Up to ``reruns`` rounds; each runs every unsettled target alone once (in parallel where possible)."""
     alone = Configuration(purpose=RunPurpose.ALONE)
-    for nodeid in targets:
-        for _ in range(investigation.settings.reruns):
-            if investigation.settled(nodeid):
-                break
-            run = investigation.execute([nodeid], RunPurpose.ALONE)
+    for _ in range(investigation.settings.reruns):
+        open_targets = [nodeid for nodeid in targets if not investigation.settled(nodeid)]
+        if not open_targets:
+            return
+        runs = investigation.execute_many([([nodeid], RunPurpose.ALONE, None) for nodeid in open_targets])
+        for nodeid, run in zip(open_targets, runs, strict=True):
             investigation.observe(run, alone, [nodeid])
 
 

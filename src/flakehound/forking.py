@@ -1,0 +1,554 @@
+"""IO. Fast reruns: a fork executor that collects once, and a pool of workers for independent runs.
+
+``ForkExecutor`` starts one long-lived ``python -m pytest`` with :mod:`flakehound._fork_server`. It
+collects the suite once; each run is then a forked child that starts from the state a fresh
+process has after collection, runs exactly the requested items in the requested order and streams
+its results in the same JSON-lines format as a fresh run, so ``Run`` objects are assembled by the
+same code. Parent and server talk through two pipes of JSON lines, never a shell. A run's timeout,
+a crash or an ``os._exit`` inside a test, and a hang are attributed to the running test; the server
+lives on. The project folder is restored after every run, as ``ProcessExecutor`` does.
+
+Requests that need a fresh interpreter (their own environment, an argv prefix such as coverage,
+extra pytest arguments such as the state plugin) go to the wrapped ``ProcessExecutor``, and so does
+everything when fork is unavailable or the server cannot start (a collection error, no tests, a
+usage error): pytest then fails exactly as it would in a fresh run. A forked child shares the
+server's hash seed (``PYTHONHASHSEED``) and the state of random generators that do not reseed
+themselves after a fork (the ``random`` module does); ``--isolation process`` gives each run its
+own interpreter.
+
+``WorkerPool`` runs independent requests in parallel, one worker per job. Project files are shared
+state: the snapshot restore after one run would undo files another run is using, so every worker
+beyond the first runs in its own copy of the project folder (made on first use, without the folders
+the snapshot skips), and paths in its results are rewritten to the project's own. A copy that does
+not collect the same node ids (a ``rootdir`` or ``conftest.py`` above the project folder) is retired
+and its requests run again in the project itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import selectors
+import shutil
+import signal
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+from flakehound.errors import ConfigError
+from flakehound.models import Run
+from flakehound.runner import _KILL_GRACE, ProcessExecutor, RunRequest, _assemble, _reap_group, parse_stream
+from flakehound.snapshot import SKIPPED_DIRS, ProjectSnapshot
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from pathlib import Path
+    from types import TracebackType
+
+    from typing_extensions import Self
+
+    from flakehound.models import TestResult
+    from flakehound.runner import Executor
+
+__all__ = [
+    "DEFAULT_ISOLATION",
+    "FORK_AVAILABLE",
+    "BatchExecutor",
+    "ForkExecutor",
+    "Isolation",
+    "WorkerPool",
+    "is_forkable",
+    "open_executor",
+    "run_batch",
+]
+
+Isolation = Literal["fork", "process"]
+
+#: Whether this platform can fork (POSIX); elsewhere every run is a fresh process.
+FORK_AVAILABLE = hasattr(os, "fork") and hasattr(os, "setpgid")
+#: ``--isolation`` unless the user says otherwise.
+DEFAULT_ISOLATION: Isolation = "fork" if FORK_AVAILABLE else "process"
+DEFAULT_JOBS = os.cpu_count() or 1
+_TAIL = 3000
+
+
+def is_forkable(request: RunRequest) -> bool:
+    """Whether a forked child can run ``request``: it asks for no environment, argv or arguments of its own."""
+    return not (request.env or request.argv_prefix or request.drop_env or request.extra_args)
+
+
+class _ServerGoneError(Exception):
+    """The fork server closed its replies pipe."""
+
+
+class _Replies:
+    """JSON lines read from a pipe with a deadline (a selector on the raw descriptor, no buffered reader)."""
+
+    def __init__(self, fd: int) -> None:
+        self.fd = fd
+        self.buffer = b""
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(fd, selectors.EVENT_READ)
+
+    def read(self, timeout: float) -> dict[str, Any] | None:
+        """The next message, or None once ``timeout`` seconds have passed; ``_ServerGoneError`` at the end."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buffer:
+            if not self.selector.select(max(deadline - time.monotonic(), 0.0)):
+                return None
+            chunk = os.read(self.fd, 65536)
+            if not chunk:
+                raise _ServerGoneError
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        message: dict[str, Any] = json.loads(line)
+        return message
+
+    def close(self) -> None:
+        """Close the selector and the descriptor."""
+        self.selector.close()
+        os.close(self.fd)
+
+
+@dataclass
+class _Server:
+    """One running fork server and its two pipe ends."""
+
+    process: subprocess.Popen[bytes]
+    requests: int
+    replies: _Replies
+    output: Path
+    collected: tuple[str, ...]
+
+    def send(self, message: Mapping[str, object]) -> None:
+        """Write one request line (``BrokenPipeError`` if the server is gone)."""
+        data = (json.dumps(message) + "\n").encode()
+        while data:
+            data = data[os.write(self.requests, data) :]
+
+    def stop(self, timeout: float) -> None:
+        """End the requests pipe, let pytest finish the server's session, kill it if it does not."""
+        with contextlib.suppress(OSError):
+            os.close(self.requests)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill(self.process.pid)
+            self.process.wait()
+        _reap_group(self.process.pid)
+        self.replies.close()
+
+
+def _kill(group: int, sig: signal.Signals = signal.SIGKILL) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, sig)
+
+
+def _output_since(path: Path, offset: int) -> str:
+    with path.open("rb") as output:
+        output.seek(offset)
+        data = output.read()
+    return data[-_TAIL:].decode("utf-8", errors="replace")
+
+
+@dataclass
+class ForkExecutor:
+    """Collect once in a server process, fork a child per run; ``fallback`` runs what fork cannot.
+
+    Use it as a context manager (or call :meth:`close`) so the server ends with the investigation.
+    """
+
+    fallback: ProcessExecutor
+    startup_timeout: float = 1800.0
+    stop_timeout: float = 30.0
+    #: How long the server may take to answer a request or report a killed child before it is given up.
+    reply_timeout: float = 30.0
+    unavailable: str | None = None
+    server: _Server | None = field(default=None, repr=False)
+    fork_runs: int = 0
+
+    def __enter__(self) -> Self:
+        """Nothing starts until the first run."""
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Close, however the block ended."""
+        self.close()
+
+    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
+        """Run ``order`` with process-state snapshots before its first test and after ``after``."""
+        server = self._server()
+        if server is None:
+            return self.fallback.snapshot_state(order, after, timeout)
+        target = self.fallback.workdir / f"state-{self.fallback.count + 1}.json"
+        try:
+            self._run_forked(
+                server, RunRequest(order=tuple(order), timeout=timeout), {"target": str(target), "after": after}
+            )
+        except (_ServerGoneError, BrokenPipeError):
+            self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
+            return self.fallback.snapshot_state(order, after, timeout)
+        if not target.exists():
+            return None
+        data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
+        return data
+
+    def collect(self, timeout: float) -> Run:
+        """The node ids pytest collects, in its order: the server's, or a fresh ``--collect-only`` run's."""
+        server = self._server()
+        if server is None:
+            return self.fallback.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
+        return Run(results=(), collected=server.collected, exit_code=0)
+
+    def close(self) -> None:
+        """Stop the server (its session ends as pytest ends one) and restore what it left in the project."""
+        if self.server is None:
+            return
+        server, self.server = self.server, None
+        server.stop(self.stop_timeout)
+        self._restore()
+
+    def run(self, request: RunRequest) -> Run:
+        """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
+        server = self._server() if is_forkable(request) else None
+        if server is None:
+            return self.fallback.run(request)
+        try:
+            return self._run_forked(server, request)
+        except (_ServerGoneError, BrokenPipeError):
+            self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
+            return self.fallback.run(request)
+
+    def _give_up(self, server: _Server, reason: str) -> None:
+        """Stop using a server that no longer answers; undo what its last run left in the project."""
+        self.unavailable = reason
+        self.server = None
+        server.stop(0)
+        self._restore()
+
+    def _restore(self) -> tuple[str, ...]:
+        snapshot = self.fallback.snapshot
+        return snapshot.restore() if snapshot is not None else ()
+
+    def _server(self) -> _Server | None:
+        if self.unavailable is not None:
+            return None
+        if self.server is None:
+            self.server = self._start()
+        return self.server
+
+    def _start(self) -> _Server | None:
+        """Start the server and wait until it has collected; None (and a reason) if it never gets there."""
+        base = self.fallback
+        home = base.workdir / "fork-server"
+        (home / "tmp").mkdir(parents=True)
+        output = home / "output.txt"
+        requests_read, requests_write = os.pipe()
+        replies_read, replies_write = os.pipe()
+        argv = [
+            base.python,
+            "-m",
+            "pytest",
+            "-p",
+            "flakehound.pytest_plugin",
+            "-p",
+            "flakehound._fork_server",
+            f"--flakehound-results={home / 'collection.jsonl'}",
+            f"--flakehound-serve={requests_read},{replies_write}",
+            *base.extra_args,
+            *base.pytest_args,
+        ]
+        tmp = str(home / "tmp")
+        with output.open("ab") as sink:
+            process = subprocess.Popen(
+                argv,
+                cwd=base.cwd,
+                env={**base.env, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp},
+                stdin=subprocess.DEVNULL,
+                stdout=sink,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                pass_fds=(requests_read, replies_write),
+            )
+        os.close(requests_read)
+        os.close(replies_write)
+        server = _Server(process, requests_write, _Replies(replies_read), output, ())
+        try:
+            ready = server.replies.read(self.startup_timeout)
+        except _ServerGoneError:
+            server.stop(self.stop_timeout)
+            reason = f"pytest ended without serving (exit code {process.returncode})"
+        else:
+            if ready is not None:
+                server.collected = tuple(ready["collected"])
+                return server
+            server.stop(0)
+            reason = f"the fork server was not ready after {self.startup_timeout:g} s"
+        self.unavailable = f"{reason}; every run is a fresh process"
+        self._restore()
+        return None
+
+    def _run_forked(self, server: _Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
+        base = self.fallback
+        base.count += 1
+        self.fork_runs += 1
+        run_dir = base.workdir / f"run-{base.count}"
+        tmp = run_dir / "tmp"
+        tmp.mkdir(parents=True)
+        stream = run_dir / "results.jsonl"
+        offset = server.output.stat().st_size
+        started = time.monotonic()
+        order = list(request.order) if request.order is not None else None
+        server.send({"order": order, "results": str(stream), "tmp": str(tmp), "state": state})
+        forked = server.replies.read(self.reply_timeout)
+        if forked is None:
+            raise _ServerGoneError
+        child = int(forked["pid"])
+        try:
+            exited = server.replies.read(max(request.timeout - (time.monotonic() - started), 0.0))
+            timed_out = exited is None
+            if exited is None:
+                exited = self._kill_child(server, child)
+        finally:
+            _reap_group(child)  # whatever the test started, and the child itself if the server is gone
+        duration = time.monotonic() - started
+        restored = self._restore()
+        events, truncated = parse_stream(
+            stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""
+        )
+        return _assemble(
+            events,
+            exit_code=int(exited["code"]),
+            timed_out=timed_out,
+            truncated=truncated,
+            started_stream=stream.exists(),
+            timeout=request.timeout,
+            duration=duration,
+            restored=restored,
+            output_tail=_output_since(server.output, offset),
+        )
+
+    def _kill_child(self, server: _Server, child: int) -> dict[str, Any]:
+        """TERM the child's group, KILL it after the grace period; the server then reports the exit."""
+        _kill(child, signal.SIGTERM)
+        exited = server.replies.read(_KILL_GRACE)
+        if exited is None:
+            _kill(child, signal.SIGKILL)
+            exited = server.replies.read(self.reply_timeout)
+        if exited is None:
+            raise _ServerGoneError
+        return exited
+
+
+@runtime_checkable
+class BatchExecutor(Protocol):
+    """An executor that can run independent requests in parallel."""
+
+    def run(self, request: RunRequest) -> Run:
+        """Run one request."""
+        ...
+
+    def run_many(self, requests: Sequence[RunRequest]) -> list[Run]:
+        """Run independent requests; the runs come back in the order of the requests."""
+        ...
+
+
+def run_batch(executor: Executor, requests: Sequence[RunRequest]) -> list[Run]:
+    """Run independent requests, in parallel when the executor can; the runs in the order of the requests."""
+    if isinstance(executor, BatchExecutor):
+        return executor.run_many(requests)
+    return [executor.run(request) for request in requests]
+
+
+class _Worker(Protocol):
+    def run(self, request: RunRequest) -> Run: ...
+
+    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None: ...
+
+    def collect(self, timeout: float) -> Run: ...
+
+    def close(self) -> None: ...
+
+
+def _relocate_text(text: str | None, copy: str, home: str) -> str | None:
+    return None if text is None else text.replace(copy, home)
+
+
+def _relocate(run: Run, copy: Path, home: Path) -> Run:
+    """``run`` as if it had run in ``home``: the copy's absolute paths in its texts become the project's."""
+    old, new = str(copy), str(home)
+
+    def moved(result: TestResult) -> TestResult:
+        return result.model_copy(
+            update={
+                name: _relocate_text(getattr(result, name), old, new) for name in ("message", "traceback", "output")
+            }
+        )
+
+    return run.model_copy(
+        update={
+            "results": tuple(moved(result) for result in run.results),
+            "collection_errors": tuple(moved(result) for result in run.collection_errors),
+            "output_tail": run.output_tail.replace(old, new),
+            "detail": _relocate_text(run.detail, old, new),
+        }
+    )
+
+
+def _ignore_skipped(directory: str, names: list[str]) -> set[str]:
+    here = os.fspath(directory)
+    return {
+        name
+        for name in names
+        if name in SKIPPED_DIRS or name.endswith(".egg-info") or os.path.exists(os.path.join(here, name, "pyvenv.cfg"))  # noqa: PTH110, PTH118 - copytree passes strings
+    }
+
+
+@dataclass
+class WorkerPool:
+    """Independent runs spread over ``jobs`` workers; worker 0 runs in the project, the others in copies.
+
+    ``make_worker(cwd, workdir, snapshot)`` builds one worker. Runs that are not independent
+    (:meth:`run`) always go to worker 0.
+    """
+
+    home: Path
+    workdir: Path
+    jobs: int
+    make_worker: Callable[[Path, Path, ProjectSnapshot], _Worker]
+    workers: list[_Worker] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)
+    retired: set[int] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        """Take the project's snapshot and make worker 0, which runs in the project itself."""
+        snapshot = ProjectSnapshot.take(self.home, self.workdir / "backup")
+        self.workers.append(self.make_worker(self.home, self.workdir / "worker-0", snapshot))
+        self.roots.append(self.home)
+
+    def __enter__(self) -> Self:
+        """Nothing starts until the first run."""
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        """Close, however the block ended."""
+        self.close()
+
+    def close(self) -> None:
+        """Close every worker."""
+        for worker in self.workers:
+            worker.close()
+
+    def run(self, request: RunRequest) -> Run:
+        """Run one request in the project itself."""
+        return self.workers[0].run(request)
+
+    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
+        """Take process-state snapshots in the project itself."""
+        return self.workers[0].snapshot_state(order, after, timeout)
+
+    def collect(self, timeout: float) -> Run:
+        """What pytest collects in the project, without running a test."""
+        return self.workers[0].collect(timeout)
+
+    def _grow(self, wanted: int) -> None:
+        """Make worker copies of the project up to ``wanted`` workers."""
+        while len(self.workers) < wanted:
+            index = len(self.workers)
+            root = self.workdir / f"worker-{index}" / self.home.name
+            shutil.copytree(self.home, root, symlinks=True, ignore=_ignore_skipped)
+            snapshot = ProjectSnapshot.take(root, self.workdir / f"worker-{index}" / "backup")
+            self.workers.append(self.make_worker(root, self.workdir / f"worker-{index}", snapshot))
+            self.roots.append(root)
+
+    def run_many(self, requests: Sequence[RunRequest]) -> list[Run]:
+        """Run independent requests on the free workers; the runs come back in the order of the requests."""
+        self._grow(min(self.jobs, len(requests)))
+        usable = [index for index in range(len(self.workers)) if index not in self.retired]
+        if len(requests) < 2 or len(usable) < 2:  # noqa: PLR2004 - parallel needs two of each
+            return [self.run(request) for request in requests]
+        free: queue.Queue[int] = queue.Queue()
+        for index in usable:
+            free.put(index)
+
+        def work(request: RunRequest) -> tuple[int, Run]:
+            index = free.get()
+            try:
+                return index, self.workers[index].run(request)
+            finally:
+                free.put(index)
+
+        with ThreadPoolExecutor(max_workers=len(usable), thread_name_prefix="flakehound-worker") as pool:
+            done = list(pool.map(work, requests))
+        runs = []
+        for request, (index, run) in zip(requests, done, strict=True):
+            if index and run.missing:  # the copy collects other node ids: never use it again
+                self.retired.add(index)
+                runs.append(self.run(request))
+            else:
+                runs.append(_relocate(run, self.roots[index], self.home) if index else run)
+        return runs
+
+
+@contextlib.contextmanager
+def open_executor(
+    *,
+    isolation: Isolation,
+    jobs: int,
+    python: str,
+    cwd: Path,
+    pytest_args: Sequence[str],
+    env: Mapping[str, str],
+    workdir: Path,
+    extra_args: Sequence[str] = (),
+    fork_available: bool = FORK_AVAILABLE,
+) -> Iterator[WorkerPool]:
+    """The executor for an investigation: ``jobs`` workers, each forking or starting fresh processes."""
+    if jobs < 1:
+        msg = f"--jobs must be at least 1, got {jobs!r}; pass the number of runs to make at once"
+        raise ConfigError(msg)
+    if isolation == "fork" and not fork_available:
+        msg = "--isolation fork needs os.fork, which this platform lacks; pass --isolation process"
+        raise ConfigError(msg)
+
+    def make_worker(root: Path, home: Path, snapshot: ProjectSnapshot) -> _Worker:
+        process = ProcessExecutor(
+            python=python,
+            cwd=root,
+            pytest_args=tuple(pytest_args),
+            env=env,
+            workdir=home / "runs",
+            extra_args=tuple(extra_args),
+            snapshot=snapshot,
+        )
+        return ForkExecutor(process) if isolation == "fork" else _Closing(process)
+
+    with WorkerPool(home=cwd, workdir=workdir, jobs=jobs, make_worker=make_worker) as pool:
+        yield pool
+
+
+@dataclass
+class _Closing:
+    """A ``ProcessExecutor`` with nothing to close."""
+
+    process: ProcessExecutor
+
+    def run(self, request: RunRequest) -> Run:
+        return self.process.run(request)
+
+    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
+        return self.process.snapshot_state(order, after, timeout)
+
+    def collect(self, timeout: float) -> Run:
+        return self.process.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
+
+    def close(self) -> None:
+        pass

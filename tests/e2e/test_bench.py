@@ -1,0 +1,71 @@
+"""The bench script: its suite generator plants what it says, and its quick comparison agrees with the peer."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(__file__).parent.parent.parent / "bench" / "compare.py"
+
+
+@pytest.fixture
+def bench(monkeypatch):
+    """The bench script loaded as a module (registered while the test runs, as dataclasses need)."""
+    spec = importlib.util.spec_from_file_location("bench_compare", BENCH)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "bench_compare", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pytest(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env |= {"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "BENCH_STATE": str(root.parent / "state")}
+    (root.parent / "state").mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_generated_suite_has_the_size_and_the_planted_failures(bench, tmp_path):
+    """A generated suite collects the asked number of tests and fails exactly the planted five in its own order."""
+    suite = bench.generate_suite(tmp_path / "project", 100, 0.0, body_seconds=0.0)
+    collected = _pytest(suite.root, "--collect-only", "-q")
+    assert "100 tests collected" in collected.stdout
+    run = _pytest(suite.root, "-p", "no:randomly", "-q", "-rf")
+    failed = {line.split()[1] for line in run.stdout.splitlines() if line.startswith("FAILED")}
+    assert failed == {suite.planted[name] for name in bench.EXPECTED_LABELS}
+    assert suite.polluters == {
+        suite.planted["victim_mode"]: suite.planted["polluter_mode"],
+        suite.planted["victim_cache"]: suite.planted["polluter_cache"],
+    }
+    alone = _pytest(suite.root, "-p", "no:randomly", "-q", suite.planted["victim_mode"])
+    assert alone.returncode == 0
+
+
+def test_quick_comparison_finds_the_same_polluter_as_detect_test_pollution():
+    """`bench/compare.py --quick` finds the planted polluter with flakehound and detect-test-pollution alike."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COVERAGE_"))}
+    completed = subprocess.run(
+        [sys.executable, str(BENCH), "--quick", "--no-install"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    assert "| polluter search |" in completed.stdout
+    assert "same polluter" in completed.stdout
+    assert "PROBLEM" not in completed.stdout

@@ -1,0 +1,85 @@
+"""The pipeline hands independent runs to the executor together and never pays twice for one order."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flakehound.config import Settings
+from flakehound.forking import BatchExecutor
+from flakehound.models import FailureKind, Outcome, Run, RunPurpose, TestResult
+from flakehound.pipeline import analyse
+from flakehound.runner import RunRequest
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+SUITE = tuple(f"t.py::test_{name}" for name in "abcdefgh")
+
+
+@dataclass
+class BatchFake:
+    """Runs nothing: ``fails(nodeid, tests_before)`` decides; remembers every batch it was handed."""
+
+    fails: Callable[[str, Sequence[str]], bool]
+    batches: list[list[tuple[str, ...] | None]] = field(default_factory=list)
+
+    def run(self, request: RunRequest) -> Run:
+        """Answer one request."""
+        order = SUITE if request.order is None else request.order
+        results = tuple(
+            TestResult(nodeid=nodeid, outcome=Outcome.FAILED if self.fails(nodeid, order[:index]) else Outcome.PASSED)
+            for index, nodeid in enumerate(order)
+        )
+        return Run(results=results, collected=order, exit_code=0)
+
+    def run_many(self, requests: Sequence[RunRequest]) -> list[Run]:
+        """Answer a batch, last request first, as parallel workers might finish."""
+        self.batches.append([request.order for request in requests])
+        return list(reversed([self.run(request) for request in reversed(requests)]))
+
+
+def _investigate(executor: BatchFake):
+    settings = Settings.model_validate({"cwd": Path("/project"), "seed": 3})
+    original = executor.run(RunRequest(order=None, timeout=1.0))
+    return analyse(
+        settings, executor, created_at="2026-11-22T00:00:00+00:00", version="0", command=["x"], original=original
+    )
+
+
+def _victim_after_a(nodeid: str, before: Sequence[str]) -> bool:
+    return nodeid == SUITE[6] and SUITE[0] in before
+
+
+def test_shuffles_and_alone_reruns_reach_the_executor_as_batches():
+    """The shuffled orders come as one batch; the alone reruns as rounds of one run per failing test."""
+    executor = BatchFake(lambda nodeid, before: nodeid in {SUITE[2], SUITE[4]})
+    assert isinstance(executor, BatchExecutor)
+    report = _investigate(executor)
+    shuffles = executor.batches[0]
+    assert len(shuffles) == 4
+    assert shuffles[-1] == tuple(reversed(SUITE))
+    rounds = executor.batches[1:6]
+    assert rounds == [[(SUITE[2],), (SUITE[4],)]] * 5
+    purposes = [record.purpose for record in report.runs]
+    assert purposes[:5] == [RunPurpose.ORIGINAL] + [RunPurpose.PERMUTED] * 3 + [RunPurpose.REVERSED]
+    assert [record.outcomes for record in report.runs if record.purpose is RunPurpose.ALONE][:2] == [
+        {SUITE[2]: Outcome.FAILED},
+        {SUITE[4]: Outcome.FAILED},
+    ]
+
+
+def test_a_polluter_search_reuses_the_alone_runs_already_made():
+    """The search's own "victim alone" runs are the investigation's alone reruns, not new ones."""
+    executor = BatchFake(_victim_after_a)
+    report = _investigate(executor)
+    (failure,) = report.failures
+    assert failure.classification is FailureKind.ORDER_DEPENDENT
+    assert failure.polluters[0].nodeids == (SUITE[0],)
+    runs = Counter(order for batch in executor.batches for order in batch)
+    assert runs[(SUITE[6],)] == 5
+    assert failure.polluters[0].alone_runs >= 1
+    bisect = [record for record in report.runs if record.purpose is RunPurpose.BISECT]
+    assert all(record.tests > 1 for record in bisect)
