@@ -13,6 +13,7 @@ import random
 import shutil
 import sys
 import tempfile
+import time
 import traceback
 from contextlib import ExitStack
 from datetime import datetime, timezone
@@ -31,6 +32,8 @@ from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
+from flakehound.experiments import Lab
+from flakehound.lab import busy_cores, busy_process_count, find_libfaketime
 from flakehound.markdown import render_comment
 from flakehound.models import Report, Run, RunEnd, TestResult
 from flakehound.pipeline import analyse, check_original, junit_run, run_original
@@ -43,6 +46,7 @@ from flakehound.runner import (
     neutralising_args,
     probe_plugins,
 )
+from flakehound.signatures import load_catalog
 from flakehound.snapshot import ProjectSnapshot
 from flakehound.statediff import diff_states, rank_changes
 from flakehound.terminal import describe_finding, render_terminal
@@ -108,6 +112,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--min-pass-rate", default=100, help="gate: lowest pass rate in percent (default 100)")
     parser.add_argument("--fail-on-latent", action="store_true", help="block on tests that fail only when shuffled")
     parser.add_argument("--timeout", default=None, help="seconds per run (default 1800 original, 3x+30 s rerun)")
+    parser.add_argument(
+        "--budget-seconds", default=None, help="time for the whole investigation (default 10x the original run, >= 60)"
+    )
+    parser.add_argument(
+        "--hints-file", action="append", default=[], type=Path, help="your own failure signatures (TOML, repeatable)"
+    )
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--quiet", "-q", action="store_true", help="only the verdict")
     noise.add_argument("--verbose", "-v", action="store_true", help="also every run made")
@@ -243,6 +253,35 @@ def _save(report: Report, settings: Settings, original: Run) -> None:
         settings.junit_out.write_text(render_junit(original.results, report), encoding="utf-8")
 
 
+def _budget_seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        msg = f"--budget-seconds must be a number of seconds, 0 or more, got {raw!r}; pass e.g. --budget-seconds 300"
+        raise ConfigError(msg)
+    return seconds
+
+
+def _lab(settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path], budget: float | None) -> Lab:
+    """The experiments' equipment on this machine, and the signature catalog (the user's files first)."""
+    catalog = load_catalog([settings.cwd / path for path in hints_files])
+    count = busy_process_count()
+    return Lab(
+        catalog=catalog,
+        clock=time.monotonic,
+        started=time.monotonic(),
+        budget_seconds=budget,
+        busy=lambda: busy_cores(count),
+        busy_processes=count,
+        faketime=find_libfaketime(),
+        pinned_hash_seed="PYTHONHASHSEED" in env,
+    )
+
+
 def investigate(
     settings: Settings,
     *,
@@ -251,9 +290,12 @@ def investigate(
     quiet: bool = False,
     verbose: bool = False,
     command: Sequence[str],
+    hints_files: Sequence[Path] = (),
+    budget_seconds: float | None = None,
 ) -> Report:
     """Probe pytest, run the pipeline with a fresh-process executor, save and print the report."""
     env = child_environment(environ)
+    lab = _lab(settings, env, hints_files, budget_seconds)
     installed = _installed_plugins(settings, env)
     junit_results = None
     if settings.junit:
@@ -285,6 +327,7 @@ def investigate(
             coverage=coverage,
             snapshot=lambda order, after: executor.snapshot_state(order, after, settings.timeout or 120),
             progress=progress,
+            lab=lab,
         )
     if coverage_note is not None:
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
@@ -307,6 +350,8 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
         quiet=args.quiet,
         verbose=args.verbose,
         command=["flakehound", *argv],
+        hints_files=args.hints_file,
+        budget_seconds=_budget_seconds(args.budget_seconds),
     )
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shlex
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +29,7 @@ from flakehound.classify import (
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
 from flakehound.diagnose import diagnose
 from flakehound.errors import ConfigError, PytestCrashed
+from flakehound.experiments import explain
 from flakehound.gate import decide_gate
 from flakehound.models import (
     ClassifiedFailure,
@@ -54,6 +56,7 @@ if TYPE_CHECKING:
 
     from flakehound.config import Settings
     from flakehound.diagnose import Snapshot
+    from flakehound.experiments import Condition, Lab
     from flakehound.runner import Executor
 
 __all__ = ["BROKEN_SHARE", "Progress", "analyse", "junit_run", "run_original", "summarize"]
@@ -357,6 +360,43 @@ def _diagnosed(
     )
 
 
+def _explained(
+    investigation: _Investigation,
+    groups: tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]],
+    lab: Lab,
+    original_seconds: float,
+) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]]:
+    """Run the root-cause experiments on the failures and the latent ones; rank every failure's hints."""
+
+    def trial(nodeid: str, condition: Condition) -> tuple[bool, ...] | None:
+        order = (nodeid,) * condition.repeat
+        request = RunRequest(
+            order=order,
+            timeout=investigation.timeout_for(order),
+            env=condition.env,
+            extra_args=condition.extra_args,
+        )
+        with lab.busy() if condition.busy and lab.busy is not None else nullcontext():
+            run = investigation.executor.run(request)
+        investigation.record(run, RunPurpose.EXPERIMENT, None, len(order))
+        investigation.progress.advance("experiment run")
+        if run.ended is not RunEnd.COMPLETED:
+            return None
+        return tuple(result.outcome.is_failure for result in run.results if result.nodeid == nodeid)
+
+    failures, latent = groups
+    alone = [record.duration for record in investigation.records if record.purpose is RunPurpose.ALONE]
+    explained, notes = explain(
+        [*failures, *latent],
+        trial,
+        lab,
+        seed=investigation.settings.seed,
+        original_seconds=original_seconds,
+        per_run=max(alone, default=1.0),
+    )
+    return explained[: len(failures)], explained[len(failures) :], notes
+
+
 def _notes(first: Run, skipped: Sequence[str], max_failures: int) -> tuple[str, ...]:
     notes = []
     if first.ended is not RunEnd.COMPLETED:
@@ -380,8 +420,12 @@ def analyse(
     coverage: CoverageSummary | None = None,
     snapshot: Snapshot | None = None,
     progress: Progress | None = None,
+    lab: Lab | None = None,
 ) -> Report:
-    """Run and investigate the suite; return the report with its gate verdict."""
+    """Run and investigate the suite; return the report with its gate verdict.
+
+    With a ``lab``, root-cause experiments follow the diagnosis and every failure gets ranked hints.
+    """
     first = original if original is not None else run_original(settings, executor)
     results = first.results
     summary = summarize(results)
@@ -471,6 +515,9 @@ def analyse(
     order_of: dict[str, Sequence[str]] = {"original order": [result.nodeid for result in results]}
     order_of.update((configuration_label(configuration), order) for configuration, order in shuffles)
     failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
+    lab_notes: tuple[str, ...] = ()
+    if lab is not None:
+        failures, latent, lab_notes = _explained(investigation, (failures, latent), lab, first.duration)
     summary = _labelled(summary, failures, latent)
     return Report(
         **base,
@@ -478,7 +525,7 @@ def analyse(
         failures=failures,
         latent=latent,
         skipped_investigations=tuple(skipped),
-        notes=_notes(first, skipped, settings.max_failures),
+        notes=(*_notes(first, skipped, settings.max_failures), *lab_notes),
         runs=tuple(investigation.records),
         coverage=coverage,
         gate=decide_gate(
