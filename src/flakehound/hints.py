@@ -279,7 +279,10 @@ def _match(signature: Signature, original: Original) -> str | None:
     if lines:
         return lines[0]
     first = (original.message or "").strip().split("\n", 1)[0]
-    return f"{original.exception}: {first}" if first else str(original.exception)
+    exception = str(original.exception)
+    if not first or exception.rsplit(".", 1)[-1] in first.split(":", 1)[0]:
+        return first or exception
+    return f"{exception}: {first}"
 
 
 def match_signatures(original: Original, catalog: Catalog) -> list[Match]:
@@ -307,7 +310,7 @@ def _rate(failures: int, runs: int) -> str:
 def _counts(failure: ClassifiedFailure) -> str:
     evidence = failure.evidence
     parts = [
-        f"fails {_rate(count.failures, count.runs)} {label}"
+        f"{_rate(count.failures, count.runs)} {label}"
         for label, count in (
             ("alone", evidence.alone),
             ("in the original order", evidence.original_order),
@@ -315,7 +318,7 @@ def _counts(failure: ClassifiedFailure) -> str:
         )
         if count.runs
     ]
-    return ", ".join(parts)
+    return "fails " + ", ".join(parts) if parts else "no reruns"
 
 
 def _state_category(change: StateChange) -> str:

@@ -28,13 +28,13 @@ FAKETIME_PATHS = (
     "/usr/local/lib/faketime/libfaketime.so.1",
     "/opt/homebrew/lib/faketime/libfaketime.1.dylib",
 )
-#: Busy processes per core: one per core leaves a many-core machine almost idle for one more process.
-PER_CORE = 2
+#: Busy processes per core: with one per core, a test process would still get half a core or more.
+PER_CORE = 3
 _SPIN = "while True: pass"
 
 
 def busy_process_count(cores: int | None = None) -> int:
-    """Two busy processes for every core this process may run on."""
+    """Three busy processes for every core this process may run on: the test gets a third of a core at most."""
     if cores is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     return PER_CORE * max(cores, 1)
@@ -47,7 +47,11 @@ def busy_cores(count: int, python: str = sys.executable) -> Iterator[int]:
     try:
         for _ in range(count):  # one at a time, so those already started are killed if one cannot start
             process = subprocess.Popen(
-                [python, "-c", _SPIN], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                [python, "-c", _SPIN],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,  # with autogroup scheduling, CPU is shared out per session
             )
             processes.append(process)
         yield len(processes)
