@@ -22,7 +22,7 @@ Decide = Callable[[Condition, int], "tuple[bool, ...] | None"]
 
 @dataclass
 class Bench:
-    """A fake trial and clock: ``decide(condition, call_number)`` gives each run's outcomes; each run takes ``step`` s."""
+    """A fake trial and clock: ``decide(condition, call_number)`` answers each run; each run takes ``step`` s."""
 
     decide: Decide
     calls: list[tuple[str, Condition]] = field(default_factory=list)
@@ -232,25 +232,31 @@ def test_clock_flip_that_does_not_repeat_is_no_effect(make_failure):
     [
         (
             {1},
-            f"experiment clock (no-effect): with the clock moved, fails 1/2 at {CLOCK_TIMES[1]}; 0/5 alone with the"
-            " real clock (1 run(s) hung or crashed under libfaketime and are not counted)",
+            (
+                f"experiment clock (no-effect): with the clock moved, fails 1/2 at {CLOCK_TIMES[1]}; 0/5 alone with the"
+                " real clock (1 run(s) hung or crashed under libfaketime and are not counted)"
+            ),
         ),
         (
             {1, 2},
-            "experiment clock (inconclusive): no run finished with the clock moved (2 run(s) hung or crashed under"
-            " libfaketime and are not counted)",
+            (
+                "experiment clock (inconclusive): no run finished with the clock moved (2 run(s) hung or crashed under"
+                " libfaketime and are not counted)"
+            ),
         ),
         (
             {3},
-            f"experiment clock (no-effect): with the clock moved, fails 0/1 at {CLOCK_TIMES[0]}, 1/1 at"
-            f" {CLOCK_TIMES[1]}; 0/5 alone with the real clock (1 run(s) hung or crashed under libfaketime and are not"
-            " counted)",
+            (
+                f"experiment clock (no-effect): with the clock moved, fails 0/1 at {CLOCK_TIMES[0]}, 1/1 at"
+                f" {CLOCK_TIMES[1]}; 0/5 alone with the real clock (1 run(s) hung or crashed under libfaketime and are"
+                " not counted)"
+            ),
         ),
     ],
     ids=["one-hang", "all-hang", "confirmation-hangs"],
 )
 def test_clock_runs_that_hang_under_libfaketime_are_not_counted(make_failure, hangs, note):
-    """libfaketime can hang timed waits: such runs are left out and named (here only the second clock run fails)."""
+    """Runs that hang under libfaketime are left out and named (here only the second clock run fails)."""
     clock_calls = []
 
     def decide(condition: Condition, _: int) -> tuple[bool, ...] | None:
@@ -259,7 +265,7 @@ def test_clock_runs_that_hang_under_libfaketime_are_not_counted(make_failure, ha
         clock_calls.append(condition)
         if len(clock_calls) in hangs:
             return None
-        return (len(clock_calls) == 2,)  # noqa: PLR2004 - the leap-day run fails
+        return (len(clock_calls) == 2,)
 
     bench = Bench(decide)
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
@@ -289,7 +295,7 @@ def test_missing_equipment_is_named_once_in_the_report_notes(make_failure):
     ids=["pollutes-itself", "fails-both-times", "second-missing", "did-not-finish"],
 )
 def test_repetition_of_a_sibling_parametrization(make_failure, outcomes, result):
-    """A victim of its own sibling parametrization is run twice in one process: passing then failing means it pollutes itself."""
+    """A victim of a sibling parametrization runs twice in one process: pass then fail means it pollutes itself."""
     sibling = Polluter(nodeids=("tests/test_r.py::test_reg[csv]",), confirmed_runs=3, confirmed_failures=3)
     victim = make_failure("tests/test_r.py::test_reg[json]", FailureKind.ORDER_DEPENDENT, polluters=(sibling,))
     bench = Bench(lambda condition, _: outcomes)
@@ -347,8 +353,10 @@ def test_budget_skips_experiments_and_says_which(make_failure):
     explained, notes = run(bench, failures, bench.lab(budget_seconds=0.0))
     assert bench.calls == []
     assert notes == (
-        "the investigation budget (0 s, --budget-seconds) ran out: 12 experiment(s) skipped: random-seed for"
-        " t.py::test_a, hash-seed for t.py::test_a, network for t.py::test_a, cpu-load for t.py::test_a and 8 more",
+        (
+            "the investigation budget (0 s, --budget-seconds) ran out: 12 experiment(s) skipped: random-seed for"
+            " t.py::test_a, hash-seed for t.py::test_a, network for t.py::test_a, cpu-load for t.py::test_a and 8 more"
+        ),
     )
     assert all(failure.hints == () for failure in explained)
 

@@ -108,9 +108,9 @@ def original(**fields) -> Original:
         ),
         ({"exception": "FileExistsError", "message": "[Errno 17] File exists: 'out.csv'"}, "filesystem", "File exists"),
         (
-            {"exception": "FileNotFoundError", "message": "[Errno 2] No such file: '/tmp/pytest-of-ci/x.json'"},
+            {"exception": "FileNotFoundError", "message": "[Errno 2] No such file: '/home/ci/pytest-of-ci/x.json'"},
             "filesystem",
-            "/tmp/pytest-of-ci/x.json",
+            "/home/ci/pytest-of-ci/x.json",
         ),
         ({"exception": "OSError", "message": "[Errno 24] Too many open files"}, "resource-leak", "Too many open files"),
         (
@@ -315,7 +315,7 @@ def polluter(*changes: StateChange) -> Polluter:
     ("change", "category"),
     [
         (StateChange(kind="env", name="APP_MODE", before=None, after="debug"), "environment"),
-        (StateChange(kind="file", name="/tmp/out.csv", before=None, after="size=3"), "filesystem"),
+        (StateChange(kind="file", name="/work/out.csv", before=None, after="size=3"), "filesystem"),
         (
             StateChange(kind="module-attribute", name="app.CACHE", before="dict@1 len=0", after="dict@1 len=1"),
             "shared-state",
