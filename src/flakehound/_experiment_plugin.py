@@ -33,7 +33,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--flakehound-no-network", action="store_true", default=False, help="refuse non-loopback network")
 
 
-def _is_local_host(host: object) -> bool:
+def is_loopback_host(host: object) -> bool:
     """Whether ``host`` names this machine's loopback: an IP in 127/8 or ::1 (mapped too), or localhost."""
     if isinstance(host, bytes):
         host = host.decode("ascii", errors="replace")
@@ -77,18 +77,18 @@ class _NetworkGuard:
         guard = self
 
         def connect(sock: socket.socket, address: Any) -> None:  # noqa: ANN401 - socket addresses are any shape
-            if sock.family in _INET and not _is_local_host(address[0]):
+            if sock.family in _INET and not is_loopback_host(address[0]):
                 raise _refusal(address)
             guard.connect(sock, address)
 
         def connect_ex(sock: socket.socket, address: Any) -> int:  # noqa: ANN401 - socket addresses are any shape
-            if sock.family in _INET and not _is_local_host(address[0]):
+            if sock.family in _INET and not is_loopback_host(address[0]):
                 return errno.ECONNREFUSED
             return guard.connect_ex(sock, address)
 
         def getaddrinfo(host: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: ANN401 - socket's own signature
             text = host.decode("ascii", errors="replace") if isinstance(host, bytes) else host
-            if isinstance(text, str) and not _is_local_host(text) and not _is_ip_literal(text):
+            if isinstance(text, str) and not is_loopback_host(text) and not _is_ip_literal(text):
                 raise socket.gaierror(socket.EAI_NONAME, f"flakehound refused to look up {text!r} (no network)")
             return guard.getaddrinfo(host, *args, **kwargs)
 
