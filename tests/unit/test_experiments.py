@@ -375,3 +375,11 @@ def test_budget_defaults_to_ten_times_the_original_run(make_failure):
 def test_default_budget(seconds, budget):
     """The default budget is ten times the original run and at least a minute."""
     assert default_budget(seconds) == budget
+
+
+def test_a_test_that_flips_every_other_run_does_not_follow_the_seed(make_failure):
+    """A counter-driven flip (fail, pass, fail, ...) is not mistaken for a seed: each fixed seed sees both outcomes."""
+    bench = Bench(lambda condition, call: (call % 2 == 1,) if describe(condition) == "random-seed" else (False,))
+    (failure,), _ = run(bench, [intermittent(make_failure)])
+    assert failure.notes[0].startswith("experiment random-seed (no-effect): fails 1/2 with the random seed varied")
+    assert "fails 2/3 at random.seed(" in failure.notes[0]
