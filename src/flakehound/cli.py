@@ -116,7 +116,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
         "--budget-seconds", default=None, help="time for the whole investigation (default 10x the original run, >= 60)"
     )
     parser.add_argument(
-        "--hints-file", action="append", default=[], type=Path, help="your own failure signatures (TOML, repeatable)"
+        "--hints-file", action="append", default=[], type=Path, help="more failure signatures (TOML, under --cwd)"
     )
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--quiet", "-q", action="store_true", help="only the verdict")
@@ -278,7 +278,7 @@ def _lab(settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path]
         busy=lambda: busy_cores(count),
         busy_processes=count,
         faketime=find_libfaketime(),
-        pinned_hash_seed="PYTHONHASHSEED" in env,
+        pinned_hash_seed=env.get("PYTHONHASHSEED", "random") != "random",
     )
 
 

@@ -6,7 +6,9 @@
 3. each failing test alone, up to ``reruns`` times, stopping once a flip settles it;
 4. the original order replayed ``replays`` times up to the last unsettled failure (one replay serves
    every failure in it), and likewise the shuffled order a latent test was found in;
-5. labels, evidence, the report and the gate.
+5. labels, evidence, polluters (:mod:`flakehound.diagnose`), and with a lab, root-cause experiments
+   and ranked hints (:mod:`flakehound.experiments`);
+6. the report and the gate.
 """
 
 from __future__ import annotations
