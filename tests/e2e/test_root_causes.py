@@ -69,6 +69,7 @@ def signatures(tmp_path_factory):
     (root / "state").mkdir()
     report_path = root / "report.json"
     args = ["run", "--seed", "1", "--reruns", "2", "--replays", "1", "--orders", "0", "--no-coverage"]
+    args += ["--budget-seconds", "900"]  # a busy machine must not run out of the default minute
     completed = flakehound(
         [*args, "--report", str(report_path), "--", SIGNATURES], project, sample_environment(root / "state")
     )
@@ -98,6 +99,7 @@ def experiments(tmp_path_factory):
         junit += ["--junit", "ci-leap-day.xml"]
     report_path = root / "report.json"
     args = ["run", "--seed", "1", "--reruns", "8", "--replays", "2", "--orders", "0", "--no-coverage", *junit]
+    args += ["--budget-seconds", "900"]
     completed = flakehound([*args, "--report", str(report_path), "--", EXPERIMENTS], project, env)
     assert completed.returncode == cli.ExitCode.GATE_FAILED, completed.stderr
     return completed, Report.model_validate_json(report_path.read_text())
