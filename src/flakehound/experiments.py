@@ -9,7 +9,7 @@ that may pollute themselves) is run alone under small sets of conditions:
 * **network**: outbound connections other than loopback refused (``--flakehound-no-network``);
 * **CPU load**: busy processes on every core while the test runs, against its idle alone runs;
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed;
-* **repetition**: the test twice in one process; passing then failing means it pollutes itself.
+* **repetition**: the test three times in one process; passing once then failing means it pollutes itself.
 
 Experiments go in an order the failure's matched signatures suggest, stop at the first one the
 outcome follows, and stay within the time budget (``--budget-seconds``, by default ten times the
@@ -60,6 +60,9 @@ SEED_CONFIRM = 2
 LOAD_RUNS = 3
 NETWORK_RUNS = 2
 REPEAT_RUNS = 2
+#: Occurrences of the test in one repetition run: three, so a test that flips on every run is not taken for one
+#: that breaks itself (pass, fail, pass against pass, fail, fail).
+REPEATS = 3
 #: A change of at least this much in the failure rate counts as the outcome following a factor.
 TRACK_GAP = 0.5
 _ORDER: tuple[Factor, ...] = ("random-seed", "hash-seed", "network", "cpu-load", "clock", "repetition")
@@ -255,18 +258,18 @@ def _clock(context: _Context) -> ExperimentResult:
 
 
 def _repetition(context: _Context) -> ExperimentResult:
-    pairs = [context.trial(context.failure.nodeid, Condition(repeat=2)) for _ in range(REPEAT_RUNS)]
-    done = [pair for pair in pairs if pair is not None and len(pair) == 2]  # noqa: PLR2004 - both occurrences ran
-    lost = len(pairs) - len(done)
+    runs = [context.trial(context.failure.nodeid, Condition(repeat=REPEATS)) for _ in range(REPEAT_RUNS)]
+    done = [outcomes for outcomes in runs if outcomes is not None and len(outcomes) == REPEATS]
+    lost = len(runs) - len(done)
     if not done:
-        evidence = f"no run of it twice in one process finished{_lost(lost)}"
+        evidence = f"no run of it {REPEATS} times in one process finished{_lost(lost)}"
         return ExperimentResult("repetition", "inconclusive", evidence)
-    second_only = sum(1 for first, second in done if second and not first)
+    breaks_itself = sum(1 for first, *later in done if not first and all(later))
     evidence = (
-        f"run twice in one process, it passes the first time and fails the second in {second_only}/{len(done)}"
-        f" runs{_lost(lost)}"
+        f"run {REPEATS} times in one process, it passes the first time and fails every later time in"
+        f" {breaks_itself}/{len(done)} runs{_lost(lost)}"
     )
-    return ExperimentResult("repetition", "tracks" if second_only == len(done) else "no-effect", evidence)
+    return ExperimentResult("repetition", "tracks" if breaks_itself == len(done) else "no-effect", evidence)
 
 
 _EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {

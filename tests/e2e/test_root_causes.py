@@ -194,12 +194,14 @@ def test_polluter_hint_names_the_state_it_leaves(signatures):
     assert rendered in render_comment(report)
 
 
-def test_self_polluting_test_is_found_by_running_it_twice(signatures):
-    """The registry victim, whose polluter is its own sibling, also fails the second time in one process."""
+def test_self_polluting_test_is_found_by_running_it_again(signatures):
+    """The registry victim, whose polluter is its own sibling, also fails every later time in one process."""
     _, report = signatures
     failure = failure_named(report, f"{SIGNATURES}/test_registry.py::test_register_exporter[json]")
     repeated = next(hint for hint in failure.hints if hint.title.startswith("passes the first time"))
-    assert repeated.evidence == "run twice in one process, it passes the first time and fails the second in 2/2 runs"
+    assert repeated.evidence == (
+        "run 3 times in one process, it passes the first time and fails every later time in 2/2 runs"
+    )
     assert [run.purpose for run in report.runs].count(RunPurpose.EXPERIMENT) >= 2
 
 

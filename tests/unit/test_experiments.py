@@ -66,7 +66,7 @@ def describe(condition: Condition) -> str:
         return "clock"
     if condition.busy:
         return "cpu-load"
-    if condition.repeat == 2:
+    if condition.repeat > 1:
         return "repetition"
     if "--flakehound-no-network" in condition.extra_args:
         return "network"
@@ -287,24 +287,25 @@ def test_missing_equipment_is_named_once_in_the_report_notes(make_failure):
 @pytest.mark.parametrize(
     ("outcomes", "result"),
     [
-        ((False, True), "tracks"),
-        ((True, True), "no-effect"),
-        ((False,), "inconclusive"),
+        ((False, True, True), "tracks"),
+        ((True, True, True), "no-effect"),
+        ((False, True, False), "no-effect"),
+        ((False, True), "inconclusive"),
         (None, "inconclusive"),
     ],
-    ids=["pollutes-itself", "fails-both-times", "second-missing", "did-not-finish"],
+    ids=["pollutes-itself", "fails-every-time", "flips-every-run", "third-missing", "did-not-finish"],
 )
 def test_repetition_of_a_sibling_parametrization(make_failure, outcomes, result):
-    """A victim of a sibling parametrization runs twice in one process: pass then fail means it pollutes itself."""
+    """A victim of a sibling parametrization runs 3 times in one process: pass, fail, fail means it pollutes itself."""
     sibling = Polluter(nodeids=("tests/test_r.py::test_reg[csv]",), confirmed_runs=3, confirmed_failures=3)
     victim = make_failure("tests/test_r.py::test_reg[json]", FailureKind.ORDER_DEPENDENT, polluters=(sibling,))
     bench = Bench(lambda condition, _: outcomes)
     (failure,), _ = run(bench, [victim])
-    assert [condition.repeat for _, condition in bench.calls] == [2, 2]
+    assert [condition.repeat for _, condition in bench.calls] == [3, 3]
     if result == "tracks":
         assert failure.hints[1].category == "shared-state"
         assert failure.hints[1].evidence == (
-            "run twice in one process, it passes the first time and fails the second in 2/2 runs"
+            "run 3 times in one process, it passes the first time and fails every later time in 2/2 runs"
         )
     else:
         assert failure.notes[-1].startswith(f"experiment repetition ({result})")
@@ -320,8 +321,8 @@ def test_order_dependent_with_another_polluter_gets_no_experiment(make_failure):
 
 
 def test_order_dependent_without_a_polluter_is_repeated(make_failure):
-    """When bisection found no polluter, the test is run twice in one process to see if it pollutes itself."""
-    bench = Bench(lambda condition, _: (False, True))
+    """When bisection found no polluter, the test is run several times in one process to see if it pollutes itself."""
+    bench = Bench(lambda condition, _: (False, True, True))
     run(bench, [make_failure(NODEID, FailureKind.ORDER_DEPENDENT)])
     assert bench.factors() == ["repetition", "repetition"]
 
@@ -338,7 +339,7 @@ def test_settled_labels_get_hints_without_experiments(make_failure, kind):
 
 def test_intermittent_failures_are_explained_first_and_returned_in_order(make_failure):
     """Experiments start with intermittent failures; the failures come back in the order they were given."""
-    bench = Bench(lambda condition, _: (False, True) if condition.repeat == 2 else (False,))
+    bench = Bench(lambda condition, _: (False, True, True) if condition.repeat > 1 else (False,))
     order_dependent = make_failure("t.py::test_od", FailureKind.ORDER_DEPENDENT)
     flaky = intermittent(make_failure, nodeid="t.py::test_flaky", alone=(5, 0))
     explained, _ = run(bench, [order_dependent, flaky])

@@ -106,15 +106,15 @@ def test_cpu_load_runs_inside_the_busy_context():
     assert machine.loaded_runs == 3
 
 
-def test_repetition_runs_the_test_twice_in_one_order():
-    """The repetition experiment asks for the node id twice in one run and reads both results."""
+def test_repetition_runs_the_test_three_times_in_one_order():
+    """The repetition experiment asks for the node id three times in one run and reads every result."""
 
     def fails(nodeid: str, request: RunRequest, busy: bool) -> bool:
-        return original_only(nodeid, request) or (request.order == (SUITE[1], SUITE[1]) and busy is False)
+        return original_only(nodeid, request) or (request.order == (SUITE[1],) * 3 and busy is False)
 
     machine = Machine(fails)
     report = investigate(machine, busy=None)
-    repeated = [request for request in machine.requests if request.order == (SUITE[1], SUITE[1])]
+    repeated = [request for request in machine.requests if request.order == (SUITE[1],) * 3]
     assert len(repeated) == 2
     assert "experiment repetition (no-effect)" in report.failures[0].notes[-1]
 
