@@ -14,6 +14,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 import traceback
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from datetime import datetime, timezone
@@ -32,12 +33,15 @@ from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
+from flakehound.experiments import Lab
 from flakehound.forking import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
+from flakehound.lab import busy_cores, busy_process_count, find_libfaketime
 from flakehound.markdown import render_comment
 from flakehound.models import Report, Run, RunEnd, TestResult
 from flakehound.pipeline import analyse, check_original, junit_run, run_original
 from flakehound.plan import permute
 from flakehound.runner import ORDER_AND_RERUN_PLUGINS, RunRequest, child_environment, neutralising_args, probe_plugins
+from flakehound.signatures import load_catalog
 from flakehound.statediff import diff_states, rank_changes
 from flakehound.terminal import describe_finding, render_terminal
 
@@ -106,6 +110,12 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on-latent", action="store_true", help="block on tests that fail only when shuffled")
     parser.add_argument("--timeout", default=None, help="seconds per run (default 1800 original, 3x+30 s rerun)")
     _add_speed_options(parser)
+    parser.add_argument(
+        "--budget-seconds", default=None, help="time for the whole investigation (default 10x the original run, >= 60)"
+    )
+    parser.add_argument(
+        "--hints-file", action="append", default=[], type=Path, help="more failure signatures (TOML, under --cwd)"
+    )
     noise = parser.add_mutually_exclusive_group()
     noise.add_argument("--quiet", "-q", action="store_true", help="only the verdict")
     noise.add_argument("--verbose", "-v", action="store_true", help="also every run made")
@@ -280,6 +290,35 @@ def _open_executor(
     )
 
 
+def _budget_seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        msg = f"--budget-seconds must be a number of seconds, 0 or more, got {raw!r}; pass e.g. --budget-seconds 300"
+        raise ConfigError(msg)
+    return seconds
+
+
+def _lab(settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path], budget: float | None) -> Lab:
+    """The experiments' equipment on this machine, and the signature catalog (the user's files first)."""
+    catalog = load_catalog([settings.cwd / path for path in hints_files])
+    count = busy_process_count()
+    return Lab(
+        catalog=catalog,
+        clock=time.monotonic,
+        started=time.monotonic(),
+        budget_seconds=budget,
+        busy=lambda: busy_cores(count),
+        busy_processes=count,
+        faketime=find_libfaketime(),
+        pinned_hash_seed=env.get("PYTHONHASHSEED", "random") != "random",
+    )
+
+
 def investigate(
     settings: Settings,
     *,
@@ -290,9 +329,12 @@ def investigate(
     command: Sequence[str],
     isolation: Isolation = DEFAULT_ISOLATION,
     jobs: int = DEFAULT_JOBS,
+    hints_files: Sequence[Path] = (),
+    budget_seconds: float | None = None,
 ) -> Report:
     """Probe pytest, run the pipeline with ``jobs`` forking (or fresh-process) workers, save and print the report."""
     env = child_environment(environ)
+    lab = _lab(settings, env, hints_files, budget_seconds)
     installed = _installed_plugins(settings, env)
     junit_results = None
     if settings.junit:
@@ -316,6 +358,7 @@ def investigate(
             coverage=coverage,
             snapshot=lambda order, after: executor.snapshot_state(order, after, settings.timeout or 120),
             progress=progress,
+            lab=lab,
         )
     if coverage_note is not None:
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
@@ -340,6 +383,8 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
         command=["flakehound", *argv],
         isolation=args.isolation,
         jobs=args.jobs,
+        hints_files=args.hints_file,
+        budget_seconds=_budget_seconds(args.budget_seconds),
     )
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 

@@ -6,13 +6,16 @@
 3. each failing test alone, up to ``reruns`` times, stopping once a flip settles it;
 4. the original order replayed ``replays`` times up to the last unsettled failure (one replay serves
    every failure in it), and likewise the shuffled order a latent test was found in;
-5. labels, evidence, the report and the gate.
+5. labels, evidence, polluters (:mod:`flakehound.diagnose`), and with a lab, root-cause experiments
+   and ranked hints (:mod:`flakehound.experiments`);
+6. the report and the gate.
 """
 
 from __future__ import annotations
 
 import shlex
 from collections import defaultdict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +31,7 @@ from flakehound.classify import (
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
 from flakehound.diagnose import diagnose
 from flakehound.errors import ConfigError, PytestCrashed
+from flakehound.experiments import explain
 from flakehound.forking import run_batch
 from flakehound.gate import decide_gate
 from flakehound.models import (
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
 
     from flakehound.config import Settings
     from flakehound.diagnose import Snapshot
+    from flakehound.experiments import Condition, Lab
     from flakehound.runner import Executor
 
 __all__ = ["BROKEN_SHARE", "Progress", "analyse", "junit_run", "run_original", "summarize"]
@@ -402,6 +407,49 @@ def _diagnosed(
     )
 
 
+def _explained(
+    investigation: _Investigation,
+    groups: tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]],
+    lab: Lab,
+    original_seconds: float,
+) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]]:
+    """Run the root-cause experiments on the failures and the latent ones; rank every failure's hints."""
+
+    def trial(nodeid: str, condition: Condition) -> tuple[bool, ...] | None:
+        order = (nodeid,) * condition.repeat
+        request = RunRequest(
+            order=order,
+            timeout=investigation.timeout_for(order),
+            env=condition.env,
+            extra_args=condition.extra_args,
+        )
+        if investigation.interrupted:
+            return None
+        try:
+            with lab.busy() if condition.busy and lab.busy is not None else nullcontext():
+                run = investigation.executor.run(request)
+        except KeyboardInterrupt:
+            investigation.interrupted = True
+            return None
+        investigation.record(run, RunPurpose.EXPERIMENT, None, len(order))
+        investigation.progress.advance("experiment run")
+        if run.ended is not RunEnd.COMPLETED:
+            return None
+        return tuple(result.outcome.is_failure for result in run.results if result.nodeid == nodeid)
+
+    failures, latent = groups
+    alone = [record.duration for record in investigation.records if record.purpose is RunPurpose.ALONE]
+    explained, notes = explain(
+        [*failures, *latent],
+        trial,
+        lab,
+        seed=investigation.settings.seed,
+        original_seconds=original_seconds,
+        per_run=max(alone, default=1.0),
+    )
+    return explained[: len(failures)], explained[len(failures) :], notes
+
+
 def _notes(first: Run, skipped: Sequence[str], max_failures: int) -> tuple[str, ...]:
     notes = []
     if first.ended is not RunEnd.COMPLETED:
@@ -425,8 +473,12 @@ def analyse(
     coverage: CoverageSummary | None = None,
     snapshot: Snapshot | None = None,
     progress: Progress | None = None,
+    lab: Lab | None = None,
 ) -> Report:
-    """Run and investigate the suite; return the report with its gate verdict."""
+    """Run and investigate the suite; return the report with its gate verdict.
+
+    With a ``lab``, root-cause experiments follow the diagnosis and every failure gets ranked hints.
+    """
     first = original if original is not None else run_original(settings, executor)
     results = first.results
     summary = summarize(results)
@@ -515,8 +567,11 @@ def analyse(
     )
     order_of: dict[str, Sequence[str]] = {"original order": [result.nodeid for result in results]}
     order_of.update((configuration_label(configuration), order) for configuration, order in shuffles)
+    lab_notes: tuple[str, ...] = ()
     if not investigation.interrupted:
         failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
+    if lab is not None and not investigation.interrupted:
+        failures, latent, lab_notes = _explained(investigation, (failures, latent), lab, first.duration)
     summary = _labelled(summary, failures, latent)
     stopped = None
     if investigation.interrupted:
@@ -531,7 +586,7 @@ def analyse(
         latent=latent,
         status="interrupted" if stopped else "investigated",
         skipped_investigations=tuple(skipped),
-        notes=_notes(first, skipped, settings.max_failures),
+        notes=(*_notes(first, skipped, settings.max_failures), *lab_notes),
         runs=tuple(investigation.records),
         coverage=coverage,
         gate=decide_gate(

@@ -217,4 +217,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         recorder.emit("missing", nodeids=missing)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> bool | None:
+    """Run a test listed twice in a row twice in full: tear its function scope down before it runs again.
+
+    pytest keeps a node set up while the next item needs it, and the next item is the test itself, so
+    its fixtures would never be torn down; so the protocol runs again with its parent as the next node.
+    """
+    if nextitem is not item:
+        return None
+    parent: Any = item.parent
+    result: bool | None = item.ihook.pytest_runtest_protocol(item=item, nextitem=parent)
+    return result
+
+
 _RECORDER_NAME = "flakehound-recorder"

@@ -1,0 +1,375 @@
+"""Orchestration of root-cause experiments: flip one factor at a time and see whether the outcome follows.
+
+Every failure whose label leaves the cause open (intermittent ones first, then order-dependent ones
+that may pollute themselves) is run alone under small sets of conditions:
+
+* **random seed / hash seed**: fixed seeds, varied from run to run; if a seed that failed fails
+  again and a seed that passed passes again, the outcome tracks the seed (only for failures that
+  reproduced in the core's reruns, where both seeds already varied naturally);
+* **network**: outbound connections other than loopback refused (``--flakehound-no-network``);
+* **CPU load**: busy processes on every core while the test runs, against its idle alone runs;
+* **clock**: the clock moved to calendar edges with libfaketime, where it is installed;
+* **repetition**: the test three times in one process; passing once then failing means it pollutes itself.
+
+Experiments go in an order the failure's matched signatures suggest, stop at the first one the
+outcome follows, and stay within the time budget (``--budget-seconds``, by default ten times the
+original run and at least a minute, counted from the start of the investigation). IO comes in as a
+callable: ``trial(nodeid, condition)`` runs the test under the condition and says whether each
+occurrence failed (None when the run did not finish).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from flakehound.hints import FACTOR_CATEGORY, ExperimentResult, match_signatures, rank_hints
+from flakehound.models import FailureKind
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from contextlib import AbstractContextManager
+
+    from flakehound.hints import Factor
+    from flakehound.models import ClassifiedFailure, ConfigurationCount
+    from flakehound.signatures import Catalog
+
+    #: Run one test under a condition: whether each occurrence failed, or None when the run did not finish.
+    Trial = Callable[[str, "Condition"], "tuple[bool, ...] | None"]
+
+__all__ = [
+    "CLOCK_TIMES",
+    "EXPERIMENT_PLUGIN",
+    "Condition",
+    "Lab",
+    "default_budget",
+    "explain",
+]
+
+#: The child plugin that reseeds ``random`` and guards the network.
+EXPERIMENT_PLUGIN = ("-p", "flakehound._experiment_plugin")
+#: Moments the clock experiment moves the clock to: a year end just before midnight, and a leap day.
+CLOCK_TIMES = ("2025-12-31 23:59:50", "2028-02-29 12:00:00")
+#: The budget is this many times the original run, and at least MIN_BUDGET seconds.
+BUDGET_FACTOR = 10
+MIN_BUDGET = 60.0
+#: Runs per experiment.
+SEED_VARIED = 4
+SEED_CONFIRM = 2
+LOAD_RUNS = 3
+NETWORK_RUNS = 2
+REPEAT_RUNS = 2
+#: Occurrences of the test in one repetition run: three, so a test that flips on every run is not taken for one
+#: that breaks itself (pass, fail, pass against pass, fail, fail).
+REPEATS = 3
+#: A change of at least this much in the failure rate counts as the outcome following a factor.
+TRACK_GAP = 0.5
+_ORDER: tuple[Factor, ...] = ("random-seed", "hash-seed", "network", "cpu-load", "clock", "repetition")
+_SHOWN_SKIPS = 4
+
+
+@dataclass(frozen=True)
+class Condition:
+    """How one experimental run differs from a plain run of the failing test alone."""
+
+    env: Mapping[str, str] = field(default_factory=dict)
+    extra_args: tuple[str, ...] = ()
+    busy: bool = False
+    repeat: int = 1
+
+
+@dataclass(frozen=True)
+class Lab:
+    """What the experiments may use: the signature catalog, a clock for the budget, and this machine's equipment."""
+
+    catalog: Catalog
+    clock: Callable[[], float]
+    started: float
+    budget_seconds: float | None = None
+    busy: Callable[[], AbstractContextManager[object]] | None = None
+    busy_processes: int = 0
+    faketime: str | None = None
+    pinned_hash_seed: bool = False
+
+
+def default_budget(original_seconds: float) -> float:
+    """Ten times the original run, and at least a minute."""
+    return max(MIN_BUDGET, BUDGET_FACTOR * original_seconds)
+
+
+@dataclass
+class _Budget:
+    clock: Callable[[], float]
+    deadline: float
+    per_run: float
+    measured: list[float] = field(default_factory=list)
+
+    def allows(self, runs: int) -> bool:
+        return self.clock() + runs * self.per_run <= self.deadline
+
+    def record(self, seconds: float) -> None:
+        self.measured.append(seconds)
+        self.per_run = sum(self.measured) / len(self.measured)
+
+
+@dataclass(frozen=True)
+class _Context:
+    failure: ClassifiedFailure
+    trial: Trial
+    lab: Lab
+    seed: int
+
+    def once(self, condition: Condition) -> bool | None:
+        outcomes = self.trial(self.failure.nodeid, condition)
+        return outcomes[0] if outcomes else None
+
+    def alone(self) -> ConfigurationCount:
+        return self.failure.evidence.alone
+
+
+def _rate(failures: int, runs: int) -> float:
+    return failures / runs if runs else 0.0
+
+
+def _lost(count: int) -> str:
+    return f" ({count} run(s) did not finish and are not counted)" if count else ""
+
+
+def _seed_experiment(
+    context: _Context,
+    factor: Factor,
+    varied_name: str,
+    fixed_name: Callable[[int], str],
+    condition: Callable[[int], Condition],
+) -> ExperimentResult:
+    draw = random.Random(f"{context.seed}:{factor}:{context.failure.nodeid}")  # noqa: S311 - replayable, not secret
+    varied: list[tuple[int, bool]] = []
+    lost = 0
+    for _ in range(SEED_VARIED):
+        seed = draw.randrange(1, 2**32)
+        failed = context.once(condition(seed))
+        if failed is None:
+            lost += 1
+            continue
+        varied.append((seed, failed))
+        if len({failed for _, failed in varied}) == 2:  # noqa: PLR2004 - both outcomes seen
+            break
+    head = f"fails {sum(failed for _, failed in varied)}/{len(varied)} with {varied_name} varied"
+    if len({failed for _, failed in varied}) < 2:  # noqa: PLR2004 - both outcomes needed
+        return ExperimentResult(factor, "inconclusive", f"{head}: no flip to compare fixed seeds against{_lost(lost)}")
+    bad = next(seed for seed, failed in varied if failed)
+    good = next(seed for seed, failed in varied if not failed)
+    at_bad, at_good = [True], [False]
+    for seed, outcomes in ((bad, at_bad), (good, at_good)):  # not interleaved: a test that flips every other run
+        for _ in range(SEED_CONFIRM):  # would otherwise fail at one seed and pass at the other
+            failed = context.once(condition(seed))
+            if failed is None:
+                lost += 1
+            else:
+                outcomes.append(failed)
+    tracks = all(at_bad) and not any(at_good)
+    evidence = (
+        f"{head}; with it fixed: fails {sum(at_bad)}/{len(at_bad)} at {fixed_name(bad)},"
+        f" {sum(at_good)}/{len(at_good)} at {fixed_name(good)}{_lost(lost)}"
+    )
+    return ExperimentResult(factor, "tracks" if tracks else "no-effect", evidence)
+
+
+def _hash_seed(context: _Context) -> ExperimentResult:
+    return _seed_experiment(
+        context,
+        "hash-seed",
+        "PYTHONHASHSEED",
+        lambda seed: f"PYTHONHASHSEED={seed}",
+        lambda seed: Condition(env={"PYTHONHASHSEED": str(seed)}),
+    )
+
+
+def _random_seed(context: _Context) -> ExperimentResult:
+    return _seed_experiment(
+        context,
+        "random-seed",
+        "the random seed",
+        lambda seed: f"random.seed({seed})",
+        lambda seed: Condition(extra_args=(*EXPERIMENT_PLUGIN, f"--flakehound-random-seed={seed}")),
+    )
+
+
+def _runs(context: _Context, condition: Condition, count: int) -> tuple[list[bool], int]:
+    outcomes = [context.once(condition) for _ in range(count)]
+    done = [failed for failed in outcomes if failed is not None]
+    return done, len(outcomes) - len(done)
+
+
+def _compare(factor: Factor, done: list[bool], lost: int, text: str, gap: float) -> ExperimentResult:
+    if not done:
+        condition = text.split(",", maxsplit=1)[0]
+        return ExperimentResult(factor, "inconclusive", f"no run finished {condition}{_lost(lost)}")
+    evidence = f"fails {sum(done)}/{len(done)} {text}{_lost(lost)}"
+    return ExperimentResult(factor, "tracks" if gap >= TRACK_GAP else "no-effect", evidence)
+
+
+def _cpu_load(context: _Context) -> ExperimentResult:
+    done, lost = _runs(context, Condition(busy=True), LOAD_RUNS)
+    alone = context.alone()
+    text = (
+        f"with every core busy ({context.lab.busy_processes} busy processes),"
+        f" {alone.failures}/{alone.runs} alone on an idle machine"
+    )
+    gap = _rate(sum(done), len(done)) - _rate(alone.failures, alone.runs)
+    return _compare("cpu-load", done, lost, text, gap)
+
+
+def _network(context: _Context) -> ExperimentResult:
+    condition = Condition(extra_args=(*EXPERIMENT_PLUGIN, "--flakehound-no-network"))
+    done, lost = _runs(context, condition, NETWORK_RUNS)
+    alone = context.alone()
+    text = f"with outbound connections refused, {alone.failures}/{alone.runs} alone with the network as is"
+    gap = abs(_rate(sum(done), len(done)) - _rate(alone.failures, alone.runs))
+    return _compare("network", done, lost, text, gap)
+
+
+def _clock(context: _Context) -> ExperimentResult:
+    alone = context.alone()
+    usually_fails = _rate(alone.failures, alone.runs) > TRACK_GAP
+    tried: list[tuple[str, list[bool]]] = []
+    lost = 0
+    tracks = False
+    for moment in CLOCK_TIMES:
+        condition = Condition(env={"LD_PRELOAD": str(context.lab.faketime), "FAKETIME": f"@{moment}"})
+        done, missed = _runs(context, condition, 1)
+        lost += missed
+        if not done:
+            continue
+        tried.append((moment, done))
+        if done[0] != usually_fails:  # the outcome flipped at this moment: does it flip again?
+            again, missed = _runs(context, condition, 1)
+            lost += missed
+            done += again
+            tracks = bool(again) and again[0] == done[0]
+            break
+    note = _lost(lost).replace("did not finish", "hung or crashed under libfaketime")
+    if not tried:
+        return ExperimentResult("clock", "inconclusive", f"no run finished with the clock moved{note}")
+    moments = ", ".join(f"{sum(done)}/{len(done)} at {moment}" for moment, done in tried)
+    evidence = f"with the clock moved, fails {moments}; {alone.failures}/{alone.runs} alone with the real clock{note}"
+    return ExperimentResult("clock", "tracks" if tracks else "no-effect", evidence)
+
+
+def _repetition(context: _Context) -> ExperimentResult:
+    runs = [context.trial(context.failure.nodeid, Condition(repeat=REPEATS)) for _ in range(REPEAT_RUNS)]
+    done = [outcomes for outcomes in runs if outcomes is not None and len(outcomes) == REPEATS]
+    lost = len(runs) - len(done)
+    if not done:
+        evidence = f"no run of it {REPEATS} times in one process finished{_lost(lost)}"
+        return ExperimentResult("repetition", "inconclusive", evidence)
+    breaks_itself = sum(1 for first, *later in done if not first and all(later))
+    evidence = (
+        f"run {REPEATS} times in one process, it passes the first time and fails every later time in"
+        f" {breaks_itself}/{len(done)} runs{_lost(lost)}"
+    )
+    return ExperimentResult("repetition", "tracks" if breaks_itself == len(done) else "no-effect", evidence)
+
+
+_EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
+    "hash-seed": (SEED_VARIED + 2 * SEED_CONFIRM, _hash_seed),
+    "random-seed": (SEED_VARIED + 2 * SEED_CONFIRM, _random_seed),
+    "network": (NETWORK_RUNS, _network),
+    "cpu-load": (LOAD_RUNS, _cpu_load),
+    "clock": (len(CLOCK_TIMES) + 1, _clock),
+    "repetition": (REPEAT_RUNS, _repetition),
+}
+
+
+def _reproduced(failure: ClassifiedFailure) -> bool:
+    """Whether the failure came back in some rerun (the run that found it counts once)."""
+    evidence = failure.evidence
+    return evidence.alone.failures + evidence.original_order.failures + evidence.permuted.failures > 1
+
+
+def _pollutes_its_siblings(failure: ClassifiedFailure) -> bool:
+    """No polluter found, or the polluter is the same test function with other parameters."""
+    if not failure.polluters:
+        return True
+    function = failure.nodeid.split("[", 1)[0]
+    return all(nodeid.split("[", 1)[0] == function for nodeid in failure.polluters[0].nodeids)
+
+
+def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) -> list[Factor]:
+    """The experiments that could change what we know about this failure, in the order to try them."""
+    if failure.classification is FailureKind.ORDER_DEPENDENT:
+        return ["repetition"] if _pollutes_its_siblings(failure) else []
+    if failure.classification is not FailureKind.INTERMITTENT:
+        return []
+    factors = list(_ORDER)
+    if not _reproduced(failure):  # natural reruns already varied both seeds and never failed again
+        factors = [factor for factor in factors if factor not in {"random-seed", "hash-seed"}]
+    if lab.pinned_hash_seed:
+        factors = [factor for factor in factors if factor != "hash-seed"]
+    if lab.busy is None:
+        unavailable["cpu-load"] = "the CPU-load experiment was skipped: no way to load the CPU here"
+    if lab.faketime is None:
+        unavailable["clock"] = (
+            "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)"
+        )
+    factors = [factor for factor in factors if factor not in unavailable]
+    suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
+    return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
+
+
+def _budget_note(seconds: float, skipped: Sequence[tuple[str, str]]) -> str:
+    shown = ", ".join(f"{factor} for {nodeid}" for nodeid, factor in skipped[:_SHOWN_SKIPS])
+    more = f" and {len(skipped) - _SHOWN_SKIPS} more" if len(skipped) > _SHOWN_SKIPS else ""
+    return (
+        f"the investigation budget ({seconds:g} s, --budget-seconds) ran out:"
+        f" {len(skipped)} experiment(s) skipped: {shown}{more}"
+    )
+
+
+def explain(
+    failures: Sequence[ClassifiedFailure],
+    trial: Trial,
+    lab: Lab,
+    *,
+    seed: int,
+    original_seconds: float,
+    per_run: float,
+) -> tuple[tuple[ClassifiedFailure, ...], tuple[str, ...]]:
+    """Every failure with its ranked hints (and notes on what experiments ruled out), and the report's notes."""
+    seconds = lab.budget_seconds if lab.budget_seconds is not None else default_budget(original_seconds)
+    budget = _Budget(clock=lab.clock, deadline=lab.started + seconds, per_run=per_run)
+
+    def measured(nodeid: str, condition: Condition) -> tuple[bool, ...] | None:
+        started = lab.clock()
+        outcomes = trial(nodeid, condition)
+        budget.record(lab.clock() - started)
+        return outcomes
+
+    results: dict[str, list[ExperimentResult]] = {}
+    skipped: list[tuple[str, str]] = []
+    unavailable: dict[str, str] = {}
+    by_label = sorted(failures, key=lambda failure: failure.classification is not FailureKind.INTERMITTENT)
+    for failure in by_label:
+        context = _Context(failure=failure, trial=measured, lab=lab, seed=seed)
+        found = results.setdefault(failure.nodeid, [])
+        for factor in _factors(failure, lab, unavailable):
+            runs, experiment = _EXPERIMENTS[factor]
+            if any(result.outcome == "tracks" for result in found):
+                break
+            if not budget.allows(runs):
+                skipped.append((failure.nodeid, factor))
+                continue
+            found.append(experiment(context))
+    explained = []
+    for failure in failures:
+        found = results[failure.nodeid]
+        ruled_out = tuple(
+            f"experiment {result.factor} ({result.outcome}): {result.evidence}"
+            for result in found
+            if result.outcome != "tracks"
+        )
+        hints = rank_hints(failure, found, lab.catalog)
+        explained.append(failure.model_copy(update={"hints": hints, "notes": (*failure.notes, *ruled_out)}))
+    notes = [*unavailable.values(), *([_budget_note(seconds, skipped)] if skipped else [])]
+    return tuple(explained), tuple(notes)

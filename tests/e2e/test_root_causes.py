@@ -1,0 +1,336 @@
+"""The real `flakehound run` on the hints sample suite: every planted cause comes out as the top hint, with evidence.
+
+``tests/signatures/`` fails on every run; ``tests/experiments/`` passes on a quiet machine, so each of
+its tests is first run once as "the CI run that failed" under the condition that breaks it (a hash
+seed, a random seed, a service that is down, a busy CPU, a leap day), and flakehound investigates
+that run's JUnit XML, as it would in CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flakehound import cli
+from flakehound.lab import busy_cores, busy_process_count, find_libfaketime
+from flakehound.markdown import render_comment
+from flakehound.models import FailureKind, Report, RunPurpose
+
+FIXTURES = Path(__file__).parents[1] / "fixture_projects"
+SIGNATURES = "tests/signatures"
+EXPERIMENTS = "tests/experiments"
+#: A hash seed that orders {"urgent", "draft"} the wrong way, and a random seed that draws a losing ticket.
+FAILING_HASH_SEED = "2"
+FAILING_RANDOM_SEED = "5"
+
+
+def sample_environment(state: Path) -> dict[str, str]:
+    """Our environment (with coverage's subprocess settings), no pytest variables, no autoloaded plugins."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PYTEST_")}
+    env["FLAKEHOUND_SAMPLE_STATE"] = str(state)
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
+    return env
+
+
+def flakehound(args: list[str], project: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m flakehound ARGS`` in the project, as a user would."""
+    return subprocess.run(
+        [sys.executable, "-m", "flakehound", *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+
+def ci_run(project: Path, junit: str, tests: list[str], env: dict[str, str], *extra: str) -> None:
+    """The CI run that failed: plain pytest with JUnit output, under the given conditions."""
+    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={project / junit}"]
+    completed = subprocess.run(
+        [*command, *extra, *tests], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == 1, completed.stdout + completed.stderr
+
+
+@pytest.fixture(scope="session")
+def signatures(tmp_path_factory):
+    """One investigation of tests/signatures (seed 1, two reruns, one replay, no shuffled orders)."""
+    root = tmp_path_factory.mktemp("hints-signatures")
+    project = root / "hints"
+    shutil.copytree(FIXTURES / "hints", project)
+    (root / "state").mkdir()
+    report_path = root / "report.json"
+    args = ["run", "--seed", "1", "--reruns", "2", "--replays", "1", "--orders", "0", "--no-coverage"]
+    args += ["--budget-seconds", "900"]  # a busy machine must not run out of the default minute
+    completed = flakehound(
+        [*args, "--report", str(report_path), "--", SIGNATURES], project, sample_environment(root / "state")
+    )
+    assert completed.returncode == cli.ExitCode.GATE_FAILED, completed.stderr
+    return completed, Report.model_validate_json(report_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def experiments(tmp_path_factory):
+    """The CI runs that failed, then one investigation of their JUnit XML (seed 1, eight reruns, two replays)."""
+    root = tmp_path_factory.mktemp("hints-experiments")
+    project = root / "hints"
+    shutil.copytree(FIXTURES / "hints", project)
+    (root / "state").mkdir()
+    env = sample_environment(root / "state")
+    seeded = ["-p", "flakehound._experiment_plugin", f"--flakehound-random-seed={FAILING_RANDOM_SEED}"]
+    outage = {**env, "PYTHONHASHSEED": FAILING_HASH_SEED, "SAMPLE_SERVICE_DOWN": "1"}
+    tests = [f"{EXPERIMENTS}/test_tags.py", f"{EXPERIMENTS}/test_lottery.py", f"{EXPERIMENTS}/test_service.py"]
+    ci_run(project, "ci-seeds.xml", tests, outage, *seeded)
+    with busy_cores(busy_process_count()):
+        ci_run(project, "ci-busy.xml", [f"{EXPERIMENTS}/test_render.py"], env)
+    junit = ["--junit", "ci-seeds.xml", "--junit", "ci-busy.xml"]
+    library = find_libfaketime()
+    if library is not None:
+        leap_day = {**env, "LD_PRELOAD": library, "FAKETIME": "@2028-02-29 09:00:00"}
+        ci_run(project, "ci-leap-day.xml", [f"{EXPERIMENTS}/test_renewal.py"], leap_day)
+        junit += ["--junit", "ci-leap-day.xml"]
+    report_path = root / "report.json"
+    args = ["run", "--seed", "1", "--reruns", "8", "--replays", "2", "--orders", "0", "--no-coverage", *junit]
+    args += ["--budget-seconds", "900"]
+    completed = flakehound([*args, "--report", str(report_path), "--", EXPERIMENTS], project, env)
+    assert completed.returncode == cli.ExitCode.GATE_FAILED, completed.stderr
+    return completed, Report.model_validate_json(report_path.read_text())
+
+
+def failure_named(report: Report, nodeid: str):
+    """The failure (or latent failure) with this node id."""
+    return next(failure for failure in (*report.failures, *report.latent) if failure.nodeid == nodeid)
+
+
+COUNTS = r"fails \d+/\d+"
+
+
+@pytest.mark.parametrize(
+    ("name", "kind", "category", "evidence"),
+    [
+        ("test_code_bug.py::test_add", FailureKind.DETERMINISTIC, "code-bug", r"^fails 2/2 alone, 2/2 in the original"),
+        (
+            "test_floats.py::test_total_price",
+            FailureKind.DETERMINISTIC,
+            "floating-point",
+            r"^fails 2/2 alone.*; matched: 0\.30000000000000004 and 0\.3 are 1 ulp\(s\) apart$",
+        ),
+        (
+            "test_database.py::test_sign_up_twice_is_harmless",
+            FailureKind.DETERMINISTIC,
+            "database",
+            r"^fails 2/2 alone.*; matched: .*UNIQUE constraint failed: users\.email$",
+        ),
+        (
+            "test_resources.py::test_open_every_report",
+            FailureKind.DETERMINISTIC,
+            "resource-leak",
+            r"^fails 2/2 alone.*; matched: \[Errno 24\] Too many open files",
+        ),
+        (
+            "test_threads.py::test_snapshot_while_a_writer_runs",
+            FailureKind.DETERMINISTIC,
+            "concurrency",
+            r"matched: dictionary changed size during iteration$",
+        ),
+        ("test_env.py::test_default_mode", FailureKind.ORDER_DEPENDENT, "environment", rf"^{COUNTS} right after "),
+        ("test_files.py::test_export_starts_fresh", FailureKind.ORDER_DEPENDENT, "filesystem", rf"^{COUNTS} right"),
+        ("test_loop.py::test_uses_the_current_loop", FailureKind.ORDER_DEPENDENT, "async-event-loop", rf"^{COUNTS} "),
+        (
+            "test_patch.py::test_convert_with_the_real_rate",
+            FailureKind.ORDER_DEPENDENT,
+            "monkeypatch",
+            rf"^{COUNTS} right after tests/signatures/test_patch.py::test_convert_with_a_fixed_rate, fails 0/2 alone$",
+        ),
+        (
+            "test_registry.py::test_register_exporter[json]",
+            FailureKind.ORDER_DEPENDENT,
+            "shared-state",
+            rf"^{COUNTS} right after tests/signatures/test_registry.py::test_register_exporter\[csv\]",
+        ),
+    ],
+    ids=[
+        "code-bug",
+        "floating-point",
+        "database",
+        "resource-leak",
+        "concurrency",
+        "environment",
+        "filesystem",
+        "async-event-loop",
+        "monkeypatch",
+        "shared-state",
+    ],
+)
+def test_planted_cause_is_the_top_hint(signatures, name, kind, category, evidence):
+    """Each failure of tests/signatures is labelled as planted and its top hint names the planted cause."""
+    _, report = signatures
+    failure = failure_named(report, f"{SIGNATURES}/{name}")
+    assert failure.classification is kind
+    top = failure.hints[0]
+    assert (top.category, top.confidence) == (category, "high"), failure.hints
+    assert re.search(evidence, top.evidence), top.evidence
+
+
+def test_polluter_hint_names_the_state_it_leaves(signatures):
+    """An order-dependent failure's top hint names its polluter and the state, and the report renders it."""
+    _, report = signatures
+    failure = failure_named(report, f"{SIGNATURES}/test_env.py::test_default_mode")
+    assert failure.hints[0].title == (
+        "fails after tests/signatures/test_env.py::test_debug_mode_is_honoured: it leaves env APP_MODE changed"
+    )
+    assert "None -> debug" in failure.hints[0].detail
+    rendered = (
+        "fails after tests/signatures/test\\_env.py::test\\_debug\\_mode\\_is\\_honoured: it leaves env APP\\_MODE"
+    )
+    assert rendered in render_comment(report)
+
+
+def test_self_polluting_test_is_found_by_running_it_again(signatures):
+    """The registry victim, whose polluter is its own sibling, also fails every later time in one process."""
+    _, report = signatures
+    failure = failure_named(report, f"{SIGNATURES}/test_registry.py::test_register_exporter[json]")
+    repeated = next(hint for hint in failure.hints if hint.title.startswith("passes the first time"))
+    assert repeated.evidence == (
+        "run 3 times in one process, it passes the first time and fails every later time in 2/2 runs"
+    )
+    assert [run.purpose for run in report.runs].count(RunPurpose.EXPERIMENT) >= 2
+
+
+def test_deterministic_failures_name_their_failing_line(signatures):
+    """A deterministic failure's code-bug hint shows where it failed and the source line."""
+    _, report = signatures
+    failure = failure_named(report, f"{SIGNATURES}/test_code_bug.py::test_add")
+    assert failure.hints[0].detail == (
+        "AssertionError: assert 0 == 4 at tests/signatures/test_code_bug.py:5: assert add(2, 2) == 4"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "category", "evidence"),
+    [
+        (
+            "test_tags.py::test_tags_are_listed_in_order",
+            "unordered-collection",
+            (
+                r"^fails \d+/\d+ with PYTHONHASHSEED varied; with it fixed: fails 3/3 at PYTHONHASHSEED=\d+,"
+                r" 0/3 at PYTHONHASHSEED=\d+$"
+            ),
+        ),
+        (
+            "test_lottery.py::test_ticket_wins",
+            "randomness",
+            (
+                r"^fails \d+/\d+ with the random seed varied; with it fixed: fails 3/3 at random\.seed\(\d+\),"
+                r" 0/3 at random\.seed\(\d+\)$"
+            ),
+        ),
+        (
+            "test_service.py::test_service_answers",
+            "network",
+            r"^fails 2/2 with outbound connections refused, 0/8 alone with the network as is$",
+        ),
+    ],
+    ids=["unordered-collection", "randomness", "network"],
+)
+def test_experiment_explains_the_failure(experiments, name, category, evidence):
+    """Each intermittent failure's top hint comes from the experiment whose factor its outcome follows."""
+    _, report = experiments
+    failure = failure_named(report, f"{EXPERIMENTS}/{name}")
+    assert failure.classification is FailureKind.INTERMITTENT
+    top = failure.hints[0]
+    assert (top.category, top.confidence) == (category, "high"), failure.hints
+    assert re.search(evidence, top.evidence), top.evidence
+
+
+def test_busy_cpu_explains_the_timing_failure(experiments):
+    """The render test fails under every-core load and passed every idle rerun: timing."""
+    _, report = experiments
+    failure = failure_named(report, f"{EXPERIMENTS}/test_render.py::test_report_renders_within_its_time_budget")
+    if failure.evidence.alone.failures:
+        pytest.skip("the machine was already busy: the test failed in idle reruns too, so load cannot be compared")
+    top = failure.hints[0]
+    assert top.category == "timing", failure.hints
+    assert re.fullmatch(
+        r"fails 3/3 with every core busy \(\d+ busy processes\), 0/8 alone on an idle machine", top.evidence
+    )
+
+
+def test_moved_clock_explains_the_leap_day_failure(experiments):
+    """With libfaketime, the renewal test fails again on a leap day only: clock; without it, a note says why not."""
+    _, report = experiments
+    if find_libfaketime() is None:
+        assert "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)" in (
+            report.notes
+        )
+        return
+    failure = failure_named(report, f"{EXPERIMENTS}/test_renewal.py::test_renewal_is_a_year_later")
+    top = failure.hints[0]
+    assert top.category == "clock", failure.hints
+    assert top.evidence == (
+        "with the clock moved, fails 0/1 at 2025-12-31 23:59:50, 2/2 at 2028-02-29 12:00:00;"
+        " 0/8 alone with the real clock"
+    )
+
+
+def test_ruled_out_experiments_are_noted(experiments):
+    """Experiments that did not explain a failure are listed in its notes, with their counts."""
+    _, report = experiments
+    failure = failure_named(report, f"{EXPERIMENTS}/test_render.py::test_report_renders_within_its_time_budget")
+    assert any(note.startswith("experiment network (no-effect): fails 0/2") for note in failure.notes)
+
+
+def test_budget_runs_out_and_the_report_says_what_was_skipped(copy_project, sample_env, run_cli, tmp_path):
+    """With --budget-seconds 0 every experiment is skipped, the report says which, and the core still labels."""
+    project = copy_project("hints")
+    report_path = tmp_path / "r.json"
+    args = ["run", "--seed", "1", "--reruns", "2", "--replays", "1", "--orders", "0", "--no-coverage"]
+    args += ["--budget-seconds", "0", "--report", str(report_path), "--", f"{SIGNATURES}/test_registry.py"]
+    completed = run_cli(args, project, sample_env)
+    report = Report.model_validate_json(report_path.read_text())
+    assert completed.returncode == cli.ExitCode.GATE_FAILED, completed.stderr
+    victim = f"{SIGNATURES}/test_registry.py::test_register_exporter[json]"
+    assert f"experiment(s) skipped: repetition for {victim}" in report.notes[-1]
+    assert report.notes[-1].startswith("the investigation budget (0 s, --budget-seconds) ran out:")
+    assert RunPurpose.EXPERIMENT not in [run.purpose for run in report.runs]
+    assert failure_named(report, victim).hints[0].category == "shared-state"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["--hints-file", "mine.toml"],
+            (
+                "flakehound: error: --hints-file '{project}/mine.toml' is not a signature catalog:"
+                " signature 1 (id 'x'): category: Input should be"
+            ),
+        ),
+        (
+            ["--budget-seconds", "soon"],
+            "flakehound: error: --budget-seconds must be a number of seconds, 0 or more, got 'soon'",
+        ),
+        (["--budget-seconds", "-5"], "flakehound: error: --budget-seconds must be a number of seconds, 0 or more"),
+    ],
+    ids=["broken-hints-file", "budget-not-a-number", "negative-budget"],
+)
+def test_bad_hint_options_are_one_line_and_exit_2(tmp_path, capsys, args, message):
+    """A broken --hints-file or --budget-seconds is one clear line on stderr and exit code 2, before any run."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "mine.toml").write_text(
+        '[[signature]]\nid = "x"\ncategory = "db"\ntitle = "t"\nadvice = "a"\nmessage = "m"\n', encoding="utf-8"
+    )
+    code = cli.main(["run", "--cwd", str(project), *args, "--report", str(tmp_path / "r.json")], environ={})
+    err = capsys.readouterr().err
+    assert code == cli.ExitCode.USAGE
+    assert err.startswith(message.format(project=project))
+    assert err.count("\n") == 1
