@@ -14,7 +14,20 @@ from flakehound.cli import build_parser
 
 ROOT = Path(__file__).parent.parent
 SOURCE = ROOT / "src" / "flakehound"
-PURE = ["classify", "plan", "stats", "gate", "terminal", "markdown", "junit", "diffcov", "statediff", "bisect"]
+PURE = [
+    "classify",
+    "plan",
+    "stats",
+    "gate",
+    "terminal",
+    "markdown",
+    "junit",
+    "diffcov",
+    "statediff",
+    "bisect",
+    "experiments",
+    "hints",
+]
 FORBIDDEN_IMPORTS = {"subprocess", "os", "github", "httpx", "shutil", "socket"}
 
 

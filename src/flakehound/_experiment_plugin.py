@@ -103,11 +103,18 @@ class _NetworkGuard:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Install the network guard for the whole run when asked to; it is removed when pytest finishes."""
-    if config.getoption("flakehound_no_network"):
+    """Apply the changes the options ask for; the network guard is removed when pytest finishes."""
+    apply(config, config.getoption("flakehound_random_seed"), no_network=config.getoption("flakehound_no_network"))
+
+
+def apply(config: pytest.Config, random_seed: int | None, *, no_network: bool) -> None:
+    """Guard the network for the rest of the run and reseed before each test, as asked (a forked child calls this)."""
+    if no_network:
         guard = _NetworkGuard()
         guard.install()
         config.add_cleanup(guard.remove)
+    if random_seed is not None:
+        config.pluginmanager.register(_Reseeder(random_seed), "flakehound-reseeder")
 
 
 def _seed_numpy(seed: int) -> None:
@@ -117,10 +124,14 @@ def _seed_numpy(seed: int) -> None:
     numpy.random.seed(seed % 2**32)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
-    """Reseed the global generators before the test's fixtures run."""
-    seed = item.config.getoption("flakehound_random_seed")
-    if seed is not None:
-        random.seed(seed)
-        _seed_numpy(seed)
+class _Reseeder:
+    """Reseeds the global generators with one seed before each test's fixtures run."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self) -> None:
+        """Reseed before the test's fixtures run."""
+        random.seed(self.seed)
+        _seed_numpy(self.seed)

@@ -5,7 +5,9 @@ Loaded next to :mod:`flakehound.pytest_plugin` with ``-p flakehound._fork_server
 has collected, this plugin takes over ``pytest_runtestloop`` and answers JSON lines:
 
 * it replies ``{"event": "ready", "pid": ..., "collected": [...]}`` once;
-* for every request ``{"order": [...] | null, "results": FILE, "tmp": DIR, "state": null}`` it forks, replies
+* for every request ``{"order": [...] | null, "results": FILE, "tmp": DIR, "state": null}`` (and, for an
+  experiment, ``"tweaks": {"random_seed": N | null, "no_network": BOOL}``, applied in the child as
+  :mod:`flakehound._experiment_plugin` would) it forks, replies
   ``{"event": "forked", "pid": CHILD}``, waits for the child and replies
   ``{"event": "exited", "code": CODE}`` (a negative code is the signal that killed it);
 * at the end of the requests pipe it returns, and pytest ends its (empty) session as usual.
@@ -173,6 +175,11 @@ def _run_request(session: pytest.Session, recorder: _Recorder, request: dict[str
         if missing:
             recorder.emit("missing", nodeids=missing)
         session.items = selected
+    tweaks = request.get("tweaks")
+    if tweaks is not None:
+        from flakehound._experiment_plugin import apply
+
+        apply(session.config, tweaks["random_seed"], no_network=tweaks["no_network"])
     session.testscollected = len(session.items)
     recorder.emit("collected", nodeids=[item.nodeid for item in session.items])
     state = request.get("state")

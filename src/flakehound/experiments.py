@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from flakehound.hints import FACTOR_CATEGORY, ExperimentResult, match_signatures, rank_hints
 from flakehound.models import FailureKind
+from flakehound.runner import Tweaks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -40,15 +41,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CLOCK_TIMES",
-    "EXPERIMENT_PLUGIN",
     "Condition",
     "Lab",
     "default_budget",
     "explain",
 ]
 
-#: The child plugin that reseeds ``random`` and guards the network.
-EXPERIMENT_PLUGIN = ("-p", "flakehound._experiment_plugin")
 #: Moments the clock experiment moves the clock to: a year end just before midnight, and a leap day.
 CLOCK_TIMES = ("2025-12-31 23:59:50", "2028-02-29 12:00:00")
 #: The budget is this many times the original run, and at least MIN_BUDGET seconds.
@@ -74,7 +72,7 @@ class Condition:
     """How one experimental run differs from a plain run of the failing test alone."""
 
     env: Mapping[str, str] = field(default_factory=dict)
-    extra_args: tuple[str, ...] = ()
+    tweaks: Tweaks = field(default_factory=Tweaks)
     busy: bool = False
     repeat: int = 1
 
@@ -192,7 +190,7 @@ def _random_seed(context: _Context) -> ExperimentResult:
         "random-seed",
         "the random seed",
         lambda seed: f"random.seed({seed})",
-        lambda seed: Condition(extra_args=(*EXPERIMENT_PLUGIN, f"--flakehound-random-seed={seed}")),
+        lambda seed: Condition(tweaks=Tweaks(random_seed=seed)),
     )
 
 
@@ -222,7 +220,7 @@ def _cpu_load(context: _Context) -> ExperimentResult:
 
 
 def _network(context: _Context) -> ExperimentResult:
-    condition = Condition(extra_args=(*EXPERIMENT_PLUGIN, "--flakehound-no-network"))
+    condition = Condition(tweaks=Tweaks(no_network=True))
     done, lost = _runs(context, condition, NETWORK_RUNS)
     alone = context.alone()
     text = f"with outbound connections refused, {alone.failures}/{alone.runs} alone with the network as is"

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from flakehound.errors import ConfigError
 from flakehound.models import Run
-from flakehound.runner import _KILL_GRACE, ProcessExecutor, RunRequest, _assemble, _reap_group, parse_stream
+from flakehound.runner import _KILL_GRACE, ProcessExecutor, RunRequest, Tweaks, _assemble, _reap_group, parse_stream
 from flakehound.snapshot import SKIPPED_DIRS, ProjectSnapshot
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ _TAIL = 3000
 
 
 def is_forkable(request: RunRequest) -> bool:
-    """Whether a forked child can run ``request``: it asks for no environment, argv or arguments of its own."""
+    """Whether a forked child can run ``request``: no environment, argv or arguments of its own (tweaks are fine)."""
     return not (request.env or request.argv_prefix or request.drop_env or request.extra_args)
 
 
@@ -305,7 +305,10 @@ class ForkExecutor:
         offset = server.output.stat().st_size
         started = time.monotonic()
         order = list(request.order) if request.order is not None else None
-        server.send({"order": order, "results": str(stream), "tmp": str(tmp), "state": state})
+        message: dict[str, Any] = {"order": order, "results": str(stream), "tmp": str(tmp), "state": state}
+        if request.tweaks != Tweaks():
+            message["tweaks"] = {"random_seed": request.tweaks.random_seed, "no_network": request.tweaks.no_network}
+        server.send(message)
         forked = server.replies.read(self.reply_timeout)
         if forked is None:
             raise _ServerGoneError

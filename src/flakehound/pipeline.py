@@ -421,7 +421,7 @@ def _explained(
             order=order,
             timeout=investigation.timeout_for(order),
             env=condition.env,
-            extra_args=condition.extra_args,
+            tweaks=condition.tweaks,
         )
         if investigation.interrupted:
             return None

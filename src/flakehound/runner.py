@@ -30,6 +30,7 @@ __all__ = [
     "Executor",
     "ProcessExecutor",
     "RunRequest",
+    "Tweaks",
     "child_environment",
     "neutralising_args",
     "parse_stream",
@@ -105,6 +106,29 @@ def probe_plugins(python: str, cwd: Path, env: Mapping[str, str]) -> tuple[str, 
 
 
 @dataclass(frozen=True)
+class Tweaks:
+    """What the experiment plugin changes inside pytest for a run; a forked child can change it too.
+
+    ``random_seed``: reseed ``random`` (and numpy's global generator) with it before each test.
+    ``no_network``: refuse outbound connections to anything but loopback for the whole run.
+    """
+
+    random_seed: int | None = None
+    no_network: bool = False
+
+    def args(self) -> tuple[str, ...]:
+        """The pytest options that ask the experiment plugin for these changes in a fresh process."""
+        if self == Tweaks():
+            return ()
+        args = ["-p", "flakehound._experiment_plugin"]
+        if self.random_seed is not None:
+            args.append(f"--flakehound-random-seed={self.random_seed}")
+        if self.no_network:
+            args.append("--flakehound-no-network")
+        return tuple(args)
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """One run: these node ids (None: whatever the pytest arguments select), in this order."""
 
@@ -114,6 +138,7 @@ class RunRequest:
     argv_prefix: tuple[str, ...] = ()
     drop_env: frozenset[str] = frozenset()
     extra_args: tuple[str, ...] = ()
+    tweaks: Tweaks = field(default_factory=Tweaks)
 
 
 class Executor(Protocol):
@@ -190,7 +215,7 @@ class ProcessExecutor:
         argv = [*head, "-p", "flakehound.pytest_plugin", f"--flakehound-results={run_dir / 'results.jsonl'}"]
         if request.order is not None:
             argv.append(f"--flakehound-order={run_dir / 'order.txt'}")
-        return [*argv, *request.extra_args, *self.extra_args, *self.pytest_args]
+        return [*argv, *request.tweaks.args(), *request.extra_args, *self.extra_args, *self.pytest_args]
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
         """Run ``order`` with process-state snapshots before its first test and after ``after``."""

@@ -11,8 +11,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from flakehound import _experiment_plugin
+from flakehound.forking import ForkExecutor
 from flakehound.models import Outcome
-from flakehound.runner import ProcessExecutor, RunRequest
+from flakehound.runner import ProcessExecutor, RunRequest, Tweaks
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -130,8 +131,22 @@ def make_project(tmp_path: Path, files: dict[str, str]) -> Path:
     return project
 
 
-def execute(tmp_path: Path, project: Path, *extra: str, order: tuple[str, ...] | None = None, **env: str):
-    """One real child run of the project through the fresh-process executor; outcomes by node id, in order."""
+@pytest.fixture(params=["process", "fork"])
+def isolation(request):
+    """Each experiment as a fresh process (the plugin's options) and as a forked child (the tweaks it is sent)."""
+    return request.param
+
+
+def execute(
+    tmp_path: Path,
+    project: Path,
+    *extra: str,
+    order: tuple[str, ...] | None = None,
+    tweaks: Tweaks | None = None,
+    isolation: str = "process",
+    **env: str,
+):
+    """One real child run of the project through a fresh-process or fork executor; outcomes by node id, in order."""
     base = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
     executor = ProcessExecutor(
         python=sys.executable,
@@ -140,7 +155,13 @@ def execute(tmp_path: Path, project: Path, *extra: str, order: tuple[str, ...] |
         env={**base, **env},
         workdir=tmp_path / f"runs-{len(list(tmp_path.glob('runs-*')))}",
     )
-    run = executor.run(RunRequest(order=order, timeout=120, extra_args=extra))
+    request = RunRequest(order=order, timeout=120, extra_args=extra, tweaks=tweaks or Tweaks())
+    if isolation == "fork":
+        with ForkExecutor(executor) as forking:
+            run = forking.run(request)
+        assert forking.fork_runs == 1, forking.unavailable
+    else:
+        run = executor.run(request)
     assert run.results, run.output_tail
     return run
 
@@ -152,15 +173,15 @@ def draws(path: Path) -> dict[str, float]:
     return found
 
 
-def test_random_seed_makes_every_test_draw_the_same(tmp_path):
+def test_random_seed_makes_every_test_draw_the_same(tmp_path, isolation):
     """With --flakehound-random-seed, each test's first draws follow the seed: equal runs, equal tests."""
     project = make_project(tmp_path, {"test_seeded.py": SEEDED})
     record = tmp_path / "draws.jsonl"
-    execute(tmp_path, project, *PLUGIN, "--flakehound-random-seed=11", DRAWS=str(record))
+    execute(tmp_path, project, tweaks=Tweaks(random_seed=11), isolation=isolation, DRAWS=str(record))
     first = draws(record)
-    execute(tmp_path, project, *PLUGIN, "--flakehound-random-seed=11", DRAWS=str(record))
+    execute(tmp_path, project, tweaks=Tweaks(random_seed=11), isolation=isolation, DRAWS=str(record))
     again = draws(record)
-    execute(tmp_path, project, *PLUGIN, "--flakehound-random-seed=12", DRAWS=str(record))
+    execute(tmp_path, project, tweaks=Tweaks(random_seed=12), isolation=isolation, DRAWS=str(record))
     other = draws(record)
     assert first == again
     assert first["first"] != other["first"]
@@ -177,17 +198,41 @@ def test_without_the_option_nothing_is_reseeded(tmp_path):
     assert draws(record) != first
 
 
-def test_numpy_global_generator_is_reseeded_when_installed(tmp_path):
+def test_forked_children_of_one_server_draw_differently_without_a_seed(tmp_path):
+    """The random module reseeds itself in each forked child: runs forked from one collection draw anew."""
+    project = make_project(tmp_path, {"test_seeded.py": SEEDED})
+    record = tmp_path / "draws.jsonl"
+    base = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    executor = ProcessExecutor(
+        python=sys.executable,
+        cwd=project,
+        pytest_args=("-p", "no:randomly", "-p", "no:cacheprovider"),
+        env={**base, "DRAWS": str(record)},
+        workdir=tmp_path / "runs",
+    )
+    with ForkExecutor(executor) as forking:
+        forking.run(RunRequest(order=None, timeout=120))
+        first = draws(record)
+        forking.run(RunRequest(order=None, timeout=120, tweaks=Tweaks(random_seed=3)))
+        seeded = draws(record)
+        forking.run(RunRequest(order=None, timeout=120))
+        again = draws(record)
+    assert forking.fork_runs == 3, forking.unavailable
+    assert first["first"] != again["first"]
+    assert seeded["first"] not in {first["first"], again["first"]}
+
+
+def test_numpy_global_generator_is_reseeded_when_installed(tmp_path, isolation):
     """When numpy is importable, its global generator gets the same seed (within numpy's 32-bit range)."""
     project = make_project(tmp_path, {"numpy/__init__.py": FAKE_NUMPY, "test_numpy.py": NUMPY_TEST})
-    run = execute(tmp_path, project, *PLUGIN, f"--flakehound-random-seed={2**32 + 5}")
+    run = execute(tmp_path, project, tweaks=Tweaks(random_seed=2**32 + 5), isolation=isolation)
     assert [result.outcome for result in run.results] == [Outcome.PASSED]
 
 
-def test_network_guard_refuses_all_but_loopback(tmp_path):
+def test_network_guard_refuses_all_but_loopback(tmp_path, isolation):
     """With --flakehound-no-network, loopback and Unix sockets work and every other host is refused."""
     project = make_project(tmp_path, {"test_guarded.py": GUARDED})
-    run = execute(tmp_path, project, *PLUGIN, "--flakehound-no-network")
+    run = execute(tmp_path, project, tweaks=Tweaks(no_network=True), isolation=isolation)
     assert {result.nodeid: result.outcome for result in run.results} == dict.fromkeys(
         (
             "test_guarded.py::test_loopback_is_allowed",
@@ -234,11 +279,11 @@ def test_loopback_hosts(host, is_local):
     assert _experiment_plugin.is_loopback_host(host) is is_local
 
 
-def test_a_test_listed_twice_in_a_row_runs_twice_in_full(tmp_path):
+def test_a_test_listed_twice_in_a_row_runs_twice_in_full(tmp_path, isolation):
     """Two adjacent copies of one node id run as two whole tests: fixtures set up again, the second sees the first."""
     project = make_project(tmp_path, {"test_repeated.py": REPEATED})
     once = "test_repeated.py::test_once"
-    run = execute(tmp_path, project, order=(once, once, "test_repeated.py::test_other", once))
+    run = execute(tmp_path, project, order=(once, once, "test_repeated.py::test_other", once), isolation=isolation)
     assert [(result.nodeid, result.outcome) for result in run.results] == [
         (once, Outcome.PASSED),
         (once, Outcome.FAILED),

@@ -68,7 +68,7 @@ def describe(condition: Condition) -> str:
         return "cpu-load"
     if condition.repeat > 1:
         return "repetition"
-    if "--flakehound-no-network" in condition.extra_args:
+    if condition.tweaks.no_network:
         return "network"
     return "random-seed"
 
@@ -77,7 +77,8 @@ def seed_of(condition: Condition) -> int:
     """The hash seed or random seed a condition fixes."""
     if "PYTHONHASHSEED" in condition.env:
         return int(condition.env["PYTHONHASHSEED"])
-    return int(condition.extra_args[-1].split("=")[1])
+    assert condition.tweaks.random_seed is not None
+    return condition.tweaks.random_seed
 
 
 def intermittent(make_failure, alone=(5, 2), original=None, kind=FailureKind.INTERMITTENT, nodeid=NODEID, **fields):
@@ -121,7 +122,7 @@ def test_random_seed_tracked_is_randomness(make_failure):
     (failure,), _ = run(bench, [intermittent(make_failure)])
     assert failure.hints[0].category == "randomness"
     assert "with the random seed varied; with it fixed: fails 3/3 at random.seed(" in failure.hints[0].evidence
-    assert bench.calls[0][1].extra_args[:2] == ("-p", "flakehound._experiment_plugin")
+    assert bench.calls[0][1].tweaks.args()[:2] == ("-p", "flakehound._experiment_plugin")
     assert set(bench.factors()) == {"random-seed"}
 
 
@@ -186,7 +187,7 @@ def test_pinned_hash_seed_is_not_varied(make_failure):
 
 def test_network_refused_changes_the_outcome(make_failure):
     """A failure that comes back whenever the network is refused is network, first because its text says so."""
-    bench = Bench(lambda condition, _: ("--flakehound-no-network" in condition.extra_args,))
+    bench = Bench(lambda condition, _: (condition.tweaks.no_network,))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)])
     assert bench.factors() == ["network", "network"]
     assert failure.hints[0].category == "network"

@@ -11,6 +11,7 @@ from flakehound.config import Settings
 from flakehound.experiments import Lab
 from flakehound.models import FailureKind, Outcome, Run, RunEnd, RunPurpose, TestResult
 from flakehound.pipeline import analyse
+from flakehound.runner import Tweaks
 from flakehound.signatures import load_catalog
 
 if TYPE_CHECKING:
@@ -82,16 +83,16 @@ def test_network_experiment_runs_alone_with_the_plugin_option_and_is_recorded():
     """A failure that comes back with the network refused gets a network hint; the runs are experiment records."""
     machine = Machine(
         lambda nodeid, request, busy: (
-            original_only(nodeid, request) or (nodeid == SUITE[1] and "--flakehound-no-network" in request.extra_args)
+            original_only(nodeid, request) or (nodeid == SUITE[1] and request.tweaks.no_network)
         )
     )
     report = investigate(machine)
     (failure,) = report.failures
     assert failure.classification is FailureKind.INTERMITTENT
     assert failure.hints[0].category == "network"
-    experiments = [request for request in machine.requests if request.extra_args]
+    experiments = [request for request in machine.requests if request.tweaks != Tweaks()]
     assert [request.order for request in experiments] == [(SUITE[1],), (SUITE[1],)]
-    assert experiments[0].extra_args == ("-p", "flakehound._experiment_plugin", "--flakehound-no-network")
+    assert experiments[0].tweaks.args() == ("-p", "flakehound._experiment_plugin", "--flakehound-no-network")
     assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 2
     assert report.notes == (
         "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)",
@@ -123,7 +124,7 @@ def test_runs_that_end_early_do_not_count():
     """An experiment run that timed out says nothing about the factor: it is left out and named."""
     machine = Machine(
         lambda nodeid, request, busy: original_only(nodeid, request),
-        hangs=lambda request: "--flakehound-no-network" in request.extra_args,
+        hangs=lambda request: request.tweaks.no_network,
     )
     report = investigate(machine)
     assert report.failures[0].notes[2] == (
