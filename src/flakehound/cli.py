@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     bisect.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
     demo = commands.add_parser("demo", help="investigate the bundled demo suite")
     demo.add_argument("--report", type=Path, default=None, help="also save the JSON report here")
+    demo.add_argument("--budget-seconds", default=None, help="time for the root-cause experiments (0: none)")
     report = commands.add_parser("report", help="render a saved report again")
     report.add_argument("path", type=Path)
     report.add_argument("--format", choices=["terminal", "markdown", "json"], default="terminal")
@@ -464,7 +465,13 @@ def _demo(args: argparse.Namespace, environ: Mapping[str, str], console: Console
             soft_wrap=True,
         )
         env = {**environ, "FLAKEHOUND_DEMO_STATE": str(state)}
-        report = investigate(settings, environ=env, console=console, command=["flakehound", "demo"])
+        report = investigate(
+            settings,
+            environ=env,
+            console=console,
+            command=["flakehound", "demo"],
+            budget_seconds=_budget_seconds(args.budget_seconds),
+        )
     console.print(
         f"demo done: {len(report.failures)} failures labelled, {len(report.latent)} latent;"
         " on a pull request this gate would " + ("pass." if report.gate.passed else "block the merge."),

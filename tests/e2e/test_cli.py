@@ -22,11 +22,14 @@ DEMO_LABELS = {
 
 
 def test_demo_gives_the_same_labels_ten_times(run_cli, tmp_path, sample_env):
-    """Ten demo runs in a row label every planted failure the same way, latent test included."""
+    """Ten demo runs in a row label every planted failure the same way, latent test included.
+
+    The labels come before the root-cause experiments, so these runs leave the experiments out.
+    """
 
     def demo(index: int) -> tuple[int, Report]:
         path = tmp_path / f"demo-{index}.json"
-        completed = run_cli(["demo", "--report", str(path)], tmp_path, sample_env)
+        completed = run_cli(["demo", "--budget-seconds", "0", "--report", str(path)], tmp_path, sample_env)
         return completed.returncode, Report.model_validate_json(path.read_text())
 
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -40,11 +43,29 @@ def test_demo_gives_the_same_labels_ten_times(run_cli, tmp_path, sample_env):
 
 
 def test_demo_prints_the_verdict(run_cli, tmp_path, sample_env):
-    """The demo explains what it did and what the gate would say on a pull request."""
-    completed = run_cli(["demo"], tmp_path, sample_env)
+    """The demo explains what it did, with hints, and what the gate would say on a pull request."""
+    path = tmp_path / "demo.json"
+    completed = run_cli(["demo", "--report", str(path)], tmp_path, sample_env)
     assert completed.returncode == ExitCode.OK, completed.stderr
     assert "order-dependent" in completed.stdout
     assert "this gate would block the merge" in completed.stdout
+    failures = {failure.nodeid: failure for failure in Report.model_validate_json(path.read_text()).failures}
+    top = failures["tests/test_settings.py::test_default_region"].hints[0]
+    assert (top.category, top.evidence) == (
+        "shared-state",
+        "fails 3/3 right after tests/test_admin.py::test_switch_region, fails 0/5 alone",
+    )
+    assert failures["tests/test_cart.py::test_receipt"].hints[0].category == "network"
+
+
+def test_demo_without_budget_skips_the_experiments_and_says_so(run_cli, tmp_path, sample_env):
+    """`demo --budget-seconds 0` labels as usual and names the experiments it left out."""
+    path = tmp_path / "demo.json"
+    completed = run_cli(["demo", "--budget-seconds", "0", "--report", str(path)], tmp_path, sample_env)
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    report = Report.model_validate_json(path.read_text())
+    assert not [run for run in report.runs if run.purpose.value == "experiment"]
+    assert any("budget" in note for note in report.notes), report.notes
 
 
 @pytest.fixture
