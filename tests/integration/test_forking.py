@@ -14,7 +14,7 @@ import pytest
 
 from flakehound.errors import ConfigError
 from flakehound.forking import ForkExecutor, WorkerPool, is_forkable, open_executor, run_batch
-from flakehound.models import Outcome, Report, RunEnd
+from flakehound.models import Outcome, Report, RunEnd, RunPurpose
 from flakehound.runner import ProcessExecutor, RunRequest
 from flakehound.snapshot import ProjectSnapshot
 from flakehound.statediff import diff_states
@@ -758,7 +758,7 @@ def _cli_report(root: Path, name: str, options: list[str]) -> Report:
     project = shutil.copytree(FIXTURES / "planted", root / name / "planted")
     env = environment(root / name, "cli")
     out = root / name / "report.json"
-    args = ["run", "--seed", "7", "--no-coverage", *options, "--report", str(out)]
+    args = ["run", "--seed", "7", "--no-coverage", "--budget-seconds", "900", *options, "--report", str(out)]
     completed = subprocess.run(
         [sys.executable, "-m", "flakehound", *args],
         cwd=project,
@@ -780,6 +780,7 @@ def baseline(tmp_path_factory):
 
 #: It flips on every run of the whole investigation (a counter outside the project), so which of the
 #: runs made at the same time sees which count is up to the scheduler; its label is still compared.
+#: It is also the only failure the root-cause experiments run on, so their runs follow its count too.
 COUNTER = "tests/test_f_counter.py::test_flips_every_other_run"
 
 
@@ -791,6 +792,7 @@ def _essence(report: Report):
             [polluter.nodeids for polluter in failure.polluters],
             [setter.nodeids for setter in failure.state_setters],
             failure.evidence if failure.nodeid != COUNTER else None,
+            [(hint.category, hint.evidence) for hint in failure.hints] if failure.nodeid != COUNTER else None,
         )
         for failure in report.failures
     ]
@@ -804,6 +806,7 @@ def _essence(report: Report):
             run.restored,
         )
         for run in report.runs
+        if run.purpose is not RunPurpose.EXPERIMENT  # only the counter's experiments, which follow its count
     ]
     return failures, runs
 
@@ -815,6 +818,9 @@ def test_labels_and_polluters_do_not_depend_on_isolation_or_jobs(baseline, tmp_p
     """The planted suite gets the same labels, polluters, setters and run records forked or fresh, on 1 or 2 jobs."""
     report = _cli_report(tmp_path, "other", ["--isolation", isolation, "--jobs", jobs])
     assert _essence(report) == _essence(baseline)
+    experiments = [run for run in report.runs if run.purpose is RunPurpose.EXPERIMENT]
+    assert experiments
+    assert all(set(run.outcomes) == {COUNTER} for run in experiments)
     assert {failure.classification.value for failure in report.failures} == {
         "deterministic",
         "intermittent",
