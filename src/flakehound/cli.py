@@ -288,7 +288,15 @@ def _open_executor(
         env=env,
         workdir=workdir / "runs",
         extra_args=neutralising_args(installed, env),
+        hash_seed=_hash_seed(settings, env),
     )
+
+
+def _hash_seed(settings: Settings, env: Mapping[str, str]) -> str | None:
+    """The hash seed forked runs share: the user's if pinned, else one drawn from ``--seed`` (replayable)."""
+    if env.get("PYTHONHASHSEED", "random") != "random":
+        return None  # already in the environment every run gets
+    return str(random.Random(f"{settings.seed}:PYTHONHASHSEED").randrange(1, 2**32))  # noqa: S311 - not secret
 
 
 def _budget_seconds(raw: str | None) -> float | None:
@@ -304,7 +312,9 @@ def _budget_seconds(raw: str | None) -> float | None:
     return seconds
 
 
-def _lab(settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path], budget: float | None) -> Lab:
+def _lab(
+    settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path], budget: float | None, isolation: Isolation
+) -> Lab:
     """The experiments' equipment on this machine, and the signature catalog (the user's files first)."""
     catalog = load_catalog([settings.cwd / path for path in hints_files])
     count = busy_process_count()
@@ -317,6 +327,7 @@ def _lab(settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path]
         busy_processes=count,
         faketime=find_libfaketime(),
         pinned_hash_seed=env.get("PYTHONHASHSEED", "random") != "random",
+        reruns_vary_hash_seed=isolation == "process",
     )
 
 
@@ -335,7 +346,7 @@ def investigate(
 ) -> Report:
     """Probe pytest, run the pipeline with ``jobs`` forking (or fresh-process) workers, save and print the report."""
     env = child_environment(environ)
-    lab = _lab(settings, env, hints_files, budget_seconds)
+    lab = _lab(settings, env, hints_files, budget_seconds, isolation)
     installed = _installed_plugins(settings, env)
     junit_results = None
     if settings.junit:

@@ -89,6 +89,8 @@ class Lab:
     busy_processes: int = 0
     faketime: str | None = None
     pinned_hash_seed: bool = False
+    #: Whether the plain reruns drew a hash seed each (fresh interpreters), not one shared (forked from one server).
+    reruns_vary_hash_seed: bool = True
 
 
 def default_budget(original_seconds: float) -> float:
@@ -301,8 +303,9 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
     if failure.classification is not FailureKind.INTERMITTENT:
         return []
     factors = list(_ORDER)
-    if not _reproduced(failure):  # natural reruns already varied both seeds and never failed again
-        factors = [factor for factor in factors if factor not in {"random-seed", "hash-seed"}]
+    if not _reproduced(failure):  # natural reruns already varied the seeds they drew and never failed again
+        varied = {"random-seed", "hash-seed"} if lab.reruns_vary_hash_seed else {"random-seed"}
+        factors = [factor for factor in factors if factor not in varied]
     if lab.pinned_hash_seed:
         factors = [factor for factor in factors if factor != "hash-seed"]
     if lab.busy is None:

@@ -36,7 +36,7 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 from flakehound.errors import ConfigError
@@ -123,6 +123,8 @@ class _Server:
     replies: _Replies
     output: Path
     collected: tuple[str, ...]
+    #: The server's temporary folder as collection left it: module-level paths point there, so each run starts from it.
+    tmp: ProjectSnapshot | None = None
 
     def send(self, message: Mapping[str, object]) -> None:
         """Write one request line (``BrokenPipeError`` if the server is gone)."""
@@ -170,6 +172,9 @@ class ForkExecutor:
     unavailable: str | None = None
     server: _Server | None = field(default=None, repr=False)
     fork_runs: int = 0
+    #: ``PYTHONHASHSEED`` for the server and for the fresh processes of this investigation that do not set
+    #: their own, so every run shares one hash seed (None: the server draws one of its own, unknown to us).
+    hash_seed: str | None = None
 
     def __enter__(self) -> Self:
         """Nothing starts until the first run."""
@@ -218,12 +223,18 @@ class ForkExecutor:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
         server = self._server() if is_forkable(request) else None
         if server is None:
-            return self.fallback.run(request)
+            return self.fallback.run(self._pinned(request))
         try:
             return self._run_forked(server, request)
         except (_ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
-            return self.fallback.run(request)
+            return self.fallback.run(self._pinned(request))
+
+    def _pinned(self, request: RunRequest) -> RunRequest:
+        """``request`` with this investigation's hash seed, unless it sets its own (the hash-seed experiment)."""
+        if self.hash_seed is None or "PYTHONHASHSEED" in request.env:
+            return request
+        return replace(request, env={**request.env, "PYTHONHASHSEED": self.hash_seed})
 
     def _give_up(self, server: _Server, reason: str) -> None:
         """Stop using a server that no longer answers; undo what its last run left in the project."""
@@ -265,11 +276,12 @@ class ForkExecutor:
             *base.pytest_args,
         ]
         tmp = str(home / "tmp")
+        pinned = {} if self.hash_seed is None else {"PYTHONHASHSEED": self.hash_seed}
         with output.open("ab") as sink:
             process = subprocess.Popen(
                 argv,
                 cwd=base.cwd,
-                env={**base.env, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp},
+                env={**base.env, **pinned, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp},
                 stdin=subprocess.DEVNULL,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
@@ -287,6 +299,7 @@ class ForkExecutor:
         else:
             if ready is not None:
                 server.collected = tuple(ready["collected"])
+                server.tmp = ProjectSnapshot.take(home / "tmp", home / "tmp-as-collected")
                 return server
             server.stop(0)
             reason = f"the fork server was not ready after {self.startup_timeout:g} s"
@@ -321,6 +334,8 @@ class ForkExecutor:
         finally:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
+        if server.tmp is not None:
+            server.tmp.restore()  # a fresh process would have had a temporary folder of its own
         restored = self._restore()
         events, truncated = parse_stream(
             stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""
@@ -513,8 +528,13 @@ def open_executor(
     workdir: Path,
     extra_args: Sequence[str] = (),
     fork_available: bool = FORK_AVAILABLE,
+    hash_seed: str | None = None,
 ) -> Iterator[WorkerPool]:
-    """The executor for an investigation: ``jobs`` workers, each forking or starting fresh processes."""
+    """The executor for an investigation: ``jobs`` workers, each forking or starting fresh processes.
+
+    Forking workers share ``hash_seed`` (see ``ForkExecutor.hash_seed``), so results do not depend on
+    which worker made a run; fresh-process workers leave each interpreter its own.
+    """
     if jobs < 1:
         msg = f"--jobs must be at least 1, got {jobs!r}; pass the number of runs to make at once"
         raise ConfigError(msg)
@@ -532,7 +552,7 @@ def open_executor(
             extra_args=tuple(extra_args),
             snapshot=snapshot,
         )
-        return ForkExecutor(process) if isolation == "fork" else _Closing(process)
+        return ForkExecutor(process, hash_seed=hash_seed) if isolation == "fork" else _Closing(process)
 
     with WorkerPool(home=cwd, workdir=workdir, jobs=jobs, make_worker=make_worker) as pool:
         yield pool

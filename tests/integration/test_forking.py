@@ -827,3 +827,75 @@ def test_labels_and_polluters_do_not_depend_on_isolation_or_jobs(baseline, tmp_p
         "order-dependent",
         "brittle",
     }
+
+
+HASHED = {
+    "pytest.ini": "[pytest]\ntestpaths = tests\n",
+    "tests/test_hash.py": """
+        import os
+
+
+        def test_record_hash():
+            with open(os.environ["HASHES"], "a") as handle:
+                handle.write(str(hash("flakehound")) + "\\n")
+    """,
+}
+
+
+def test_forked_and_fresh_runs_share_the_hash_seed_unless_a_run_sets_its_own(tmp_path):
+    """With a hash seed, forked runs and fresh fallbacks hash alike; a run that sets PYTHONHASHSEED keeps its own."""
+    root = write_files(tmp_path / "project", HASHED)
+    hashes = tmp_path / "hashes.txt"
+    env = {**environment(tmp_path, "hash"), "HASHES": str(hashes)}
+    env.pop("PYTHONHASHSEED", None)
+    order = ("tests/test_hash.py::test_record_hash",)
+    with fork_executor(root, tmp_path / "work", env, hash_seed="11") as executor:
+        executor.run(RunRequest(order=order, timeout=60))
+        executor.run(RunRequest(order=order, timeout=60))
+        executor.run(RunRequest(order=order, timeout=60, env={"UNRELATED": "1"}))  # a fresh process
+        executor.run(RunRequest(order=order, timeout=60, env={"PYTHONHASHSEED": "12"}))
+    assert executor.fork_runs == 2
+    fixed = subprocess.run(
+        [sys.executable, "-c", "print(hash('flakehound'))"],
+        env={**env, "PYTHONHASHSEED": "11"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    first, second, fresh, own = hashes.read_text().split()
+    assert first == second == fresh == fixed
+    assert own != fixed
+
+
+TEMP_AT_IMPORT = {
+    "pytest.ini": "[pytest]\ntestpaths = tests\n",
+    "tests/test_export.py": """
+        import tempfile
+        from pathlib import Path
+
+        EXPORT = Path(tempfile.gettempdir()) / "export.csv"  # the server's temporary folder, at collection
+
+
+        def test_writes():
+            EXPORT.write_text("left behind")
+
+
+        def test_starts_fresh():
+            assert not EXPORT.exists()
+    """,
+}
+
+
+@pytest.mark.parametrize("kind", ["fork", "process"])
+def test_a_file_left_in_the_temporary_folder_at_import_time_does_not_reach_the_next_run(tmp_path, kind):
+    """A path computed at import into the temporary folder starts empty in every run, forked as in a fresh process."""
+    root = write_files(tmp_path / "project", TEMP_AT_IMPORT)
+    env = environment(tmp_path, "temp")
+    make = fork_executor if kind == "fork" else process_executor
+    executor = make(root, tmp_path / "work", env)
+    writes = executor.run(RunRequest(order=("tests/test_export.py::test_writes",), timeout=60))
+    fresh = executor.run(RunRequest(order=("tests/test_export.py::test_starts_fresh",), timeout=60))
+    if isinstance(executor, ForkExecutor):
+        assert executor.fork_runs == 2
+        executor.close()
+    assert [result.outcome for result in (*writes.results, *fresh.results)] == [Outcome.PASSED, Outcome.PASSED]

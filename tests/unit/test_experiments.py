@@ -178,6 +178,17 @@ def test_seed_experiments_need_a_reproduced_failure(make_failure):
     )
 
 
+def test_forked_reruns_share_a_hash_seed_so_it_is_still_varied(make_failure):
+    """Reruns forked from one server all had one hash seed: a failure that never came back still gets it varied."""
+    bench = Bench(
+        lambda condition, _: (seed_of(condition) % 2 == 0,) if describe(condition) == "hash-seed" else (False,)
+    )
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(reruns_vary_hash_seed=False))
+    assert bench.factors()[0] == "hash-seed"
+    assert "random-seed" not in bench.factors()
+    assert failure.hints[0].category == "unordered-collection"
+
+
 def test_pinned_hash_seed_is_not_varied(make_failure):
     """When the environment pins PYTHONHASHSEED, the hash seed cannot be the cause and is not tried."""
     bench = Bench(lambda condition, _: (False,))
