@@ -30,6 +30,7 @@ from flakehound.runner import Tweaks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Set as AbstractSet
     from contextlib import AbstractContextManager
 
     from flakehound.hints import Factor
@@ -300,6 +301,9 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
     """The experiments that could change what we know about this failure, in the order to try them."""
     if failure.classification is FailureKind.ORDER_DEPENDENT:
         return ["repetition"] if _pollutes_its_siblings(failure) else []
+    suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
+    if failure.classification is FailureKind.DETERMINISTIC:
+        return ["hash-seed"] if _hash_seed_hidden(lab, suggested) else []
     if failure.classification is not FailureKind.INTERMITTENT:
         return []
     factors = list(_ORDER)
@@ -315,8 +319,28 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
             "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)"
         )
     factors = [factor for factor in factors if factor not in unavailable]
-    suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
     return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
+
+
+def _hash_seed_hidden(lab: Lab, suggested: AbstractSet[str]) -> bool:
+    """Whether a failure that looks deterministic may have met one hash seed only, and its text blames an order.
+
+    Forked reruns share one hash seed, so a failure that follows it fails on every one of them.
+    """
+    return not lab.reruns_vary_hash_seed and not lab.pinned_hash_seed and "unordered-collection" in suggested
+
+
+def _relabelled(failure: ClassifiedFailure, found: Sequence[ExperimentResult]) -> ClassifiedFailure:
+    """A 'deterministic' failure whose outcome follows the hash seed flips between fresh interpreters: intermittent."""
+    if failure.classification is not FailureKind.DETERMINISTIC or not any(
+        result.factor == "hash-seed" and result.outcome == "tracks" for result in found
+    ):
+        return failure
+    note = (
+        "it failed on every rerun only because forked reruns share one hash seed;"
+        " its outcome follows PYTHONHASHSEED, so it flips between fresh interpreters: intermittent"
+    )
+    return failure.model_copy(update={"classification": FailureKind.INTERMITTENT, "notes": (*failure.notes, note)})
 
 
 def _budget_note(seconds: float, skipped: Sequence[tuple[str, str]]) -> str:
@@ -370,7 +394,8 @@ def explain(
             for result in found
             if result.outcome != "tracks"
         )
-        hints = rank_hints(failure, found, lab.catalog)
-        explained.append(failure.model_copy(update={"hints": hints, "notes": (*failure.notes, *ruled_out)}))
+        relabelled = _relabelled(failure, found)
+        hints = rank_hints(relabelled, found, lab.catalog)
+        explained.append(relabelled.model_copy(update={"hints": hints, "notes": (*relabelled.notes, *ruled_out)}))
     notes = [*unavailable.values(), *([_budget_note(seconds, skipped)] if skipped else [])]
     return tuple(explained), tuple(notes)

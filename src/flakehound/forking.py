@@ -123,8 +123,10 @@ class _Server:
     replies: _Replies
     output: Path
     collected: tuple[str, ...]
-    #: The server's temporary folder as collection left it: module-level paths point there, so each run starts from it.
-    tmp: ProjectSnapshot | None = None
+    #: The server's temporary folder, every child's too (a fresh process's paths computed at import time and at
+    #: run time agree), and a snapshot of it as collection left it, put back after every run.
+    tmp: Path
+    tmp_as_collected: ProjectSnapshot = field(init=False)  # taken once the server is ready
 
     def send(self, message: Mapping[str, object]) -> None:
         """Write one request line (``BrokenPipeError`` if the server is gone)."""
@@ -290,7 +292,7 @@ class ForkExecutor:
             )
         os.close(requests_read)
         os.close(replies_write)
-        server = _Server(process, requests_write, _Replies(replies_read), output, ())
+        server = _Server(process, requests_write, _Replies(replies_read), output, (), home / "tmp")
         try:
             ready = server.replies.read(self.startup_timeout)
         except _ServerGoneError:
@@ -299,7 +301,7 @@ class ForkExecutor:
         else:
             if ready is not None:
                 server.collected = tuple(ready["collected"])
-                server.tmp = ProjectSnapshot.take(home / "tmp", home / "tmp-as-collected")
+                server.tmp_as_collected = ProjectSnapshot.take(server.tmp, home / "tmp-as-collected")
                 return server
             server.stop(0)
             reason = f"the fork server was not ready after {self.startup_timeout:g} s"
@@ -312,8 +314,8 @@ class ForkExecutor:
         base.count += 1
         self.fork_runs += 1
         run_dir = base.workdir / f"run-{base.count}"
-        tmp = run_dir / "tmp"
-        tmp.mkdir(parents=True)
+        run_dir.mkdir(parents=True)
+        tmp = server.tmp
         stream = run_dir / "results.jsonl"
         offset = server.output.stat().st_size
         started = time.monotonic()
@@ -334,8 +336,7 @@ class ForkExecutor:
         finally:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
-        if server.tmp is not None:
-            server.tmp.restore()  # a fresh process would have had a temporary folder of its own
+        server.tmp_as_collected.restore()
         restored = self._restore()
         events, truncated = parse_stream(
             stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""

@@ -396,3 +396,30 @@ def test_a_test_that_flips_every_other_run_does_not_follow_the_seed(make_failure
     (failure,), _ = run(bench, [intermittent(make_failure)])
     assert failure.notes[0].startswith("experiment random-seed (no-effect): fails 1/2 with the random seed varied")
     assert "fails 2/3 at random.seed(" in failure.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("vary", "tracks", "label", "factors"),
+    [
+        (False, True, FailureKind.INTERMITTENT, ["hash-seed"] * 6),
+        (False, False, FailureKind.DETERMINISTIC, ["hash-seed"] * 4),
+        (True, True, FailureKind.DETERMINISTIC, []),
+    ],
+    ids=["forked-and-follows-the-seed", "forked-and-does-not", "fresh-reruns-saw-many-seeds"],
+)
+def test_deterministic_order_mismatch_after_forked_reruns_gets_the_hash_seed_tried(
+    make_failure, vary, tracks, label, factors
+):
+    """Forked reruns share one hash seed: a failure blaming an order is tried under varied seeds and relabelled."""
+    bench = Bench(
+        lambda condition, _: (
+            (tracks and seed_of(condition) % 2 == 1,) if describe(condition) == "hash-seed" else (True,)
+        )
+    )
+    deterministic = make_failure(NODEID, FailureKind.DETERMINISTIC, original=SAME_ITEMS)
+    (failure,), _ = run(bench, [deterministic], bench.lab(reruns_vary_hash_seed=vary))
+    assert bench.factors() == factors
+    assert failure.classification is label
+    assert failure.hints[0].category == "unordered-collection"
+    relabelled = [note for note in failure.notes if "forked reruns share one hash seed" in note]
+    assert len(relabelled) == (label is FailureKind.INTERMITTENT)
