@@ -1,7 +1,8 @@
-"""SHELL. ``flakehound run | report | schema | demo``: argparse -> Settings -> pipeline -> files, terminal, exit code.
+"""SHELL. ``flakehound run | bisect | demo | report | schema | action | publish``: argparse -> Settings -> pipeline.
 
-This is the only module that prints, and (with ``action``) the only one that catches
-``FlakehoundError`` and maps it to an exit code.
+This is the only module that prints (``action`` writes workflow commands), and with ``action`` the
+only one that catches our errors (``ConfigError``: exit 2, ``PytestCrashed``: exit 3) and maps them
+to an exit code.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from flakehound.bisect import find_polluters, to_polluter
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.diagnose import KEPT_CHANGES, minimal_reproduce
-from flakehound.errors import ConfigError, FlakehoundError, PytestCrashed
+from flakehound.errors import ConfigError, PytestCrashed
 from flakehound.experiments import Lab
 from flakehound.forking import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
 from flakehound.lab import busy_cores, busy_process_count, find_libfaketime
@@ -584,9 +585,6 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
     except PytestCrashed as error:
         saved = _save_traceback(error.output_tail)
         errors.print(f"flakehound: error: {error}; details saved to {saved}", markup=False)
-        return ExitCode.INTERNAL
-    except FlakehoundError as error:
-        errors.print(f"flakehound: error: {error}", markup=False)
         return ExitCode.INTERNAL
     except Exception as error:  # noqa: BLE001 # pragma: no cover - last resort for bugs; no known input reaches it
         saved = _save_traceback()

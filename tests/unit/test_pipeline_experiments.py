@@ -140,3 +140,26 @@ def test_without_a_lab_there_are_no_experiments_or_hints():
     report = analyse(settings, machine, created_at="2026-11-22T00:00:00+00:00", version="0", command=["x"])
     assert report.failures[0].hints == ()
     assert RunPurpose.EXPERIMENT not in [record.purpose for record in report.runs]
+
+
+@dataclass
+class Cancelled(Machine):
+    """A machine whose first experiment run is cut short by SIGTERM (a KeyboardInterrupt here)."""
+
+    def run(self, request: RunRequest) -> Run:
+        """Raise KeyboardInterrupt on the first run with tweaks."""
+        if request.tweaks.no_network:
+            raise KeyboardInterrupt
+        return super().run(request)
+
+
+def test_interrupted_experiments_end_the_investigation_with_a_partial_report():
+    """SIGTERM during an experiment stops the rest of them; the report is marked interrupted, labels kept."""
+    machine = Cancelled(lambda nodeid, request, busy: original_only(nodeid, request))
+    report = investigate(machine)
+    assert report.status == "interrupted"
+    assert report.failures[0].classification is FailureKind.INTERMITTENT
+    tweaked = [request for request in machine.requests if request.tweaks != Tweaks()]
+    assert tweaked == []  # the interrupted run is not recorded and no experiment ran after it
+    assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 0
+    assert "experiment network (inconclusive)" in " ".join(report.failures[0].notes)
