@@ -12,9 +12,11 @@ Requests that need a fresh interpreter (their own environment, an argv prefix su
 extra pytest arguments such as the state plugin) go to the wrapped ``ProcessExecutor``, and so does
 everything when fork is unavailable or the server cannot start (a collection error, no tests, a
 usage error): pytest then fails exactly as it would in a fresh run. A forked child shares the
-server's hash seed (``PYTHONHASHSEED``) and the state of random generators that do not reseed
-themselves after a fork (the ``random`` module does); ``--isolation process`` gives each run its
-own interpreter.
+server's hash seed (``PYTHONHASHSEED``, drawn from the investigation's seed and given to the fresh
+processes too, so the clock experiment changes the clock only) and the state of random generators
+that do not reseed themselves after a fork (the ``random`` module does); ``--isolation process``
+gives each run its own interpreter. A forked child's temporary folder is the server's (paths a
+module computed at import time point there), put back as collection left it after every run.
 
 ``WorkerPool`` runs independent requests in parallel, one worker per job. Project files are shared
 state: the snapshot restore after one run would undo files another run is using, so every worker
