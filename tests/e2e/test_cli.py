@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -231,3 +233,54 @@ def test_bisect_finds_a_pair_that_pollutes_only_together(run_cli, copy_project, 
         completed.stdout
     )
     assert "also changed: module-attribute zoo.state.PAIR_" in completed.stdout
+
+
+HASHING_TEST = """
+import os
+
+
+def test_records_its_hash():
+    with open(os.environ["HASHES"], "a") as handle:
+        handle.write(str(hash("flakehound")) + "\\n")
+    assert False, "planted: fails on every run"
+"""
+
+
+def _hashes_of_a_run(run_cli, root: Path, env: dict[str, str], seed: str) -> list[str]:
+    """Every hash the failing test recorded over one `flakehound run --seed SEED` (original and reruns)."""
+    project = root / f"project-{len(list(root.glob('project-*')))}"
+    project.mkdir()
+    (project / "test_hashing.py").write_text(HASHING_TEST)
+    hashes = project.parent / f"{project.name}.txt"
+    completed = run_cli(
+        ["run", "--seed", seed, "--no-coverage", "--budget-seconds", "0", "--report", str(project / "r.json")],
+        project,
+        {**env, "HASHES": str(hashes)},
+    )
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
+    return hashes.read_text().split()
+
+
+def test_every_run_shares_one_hash_seed_drawn_from_the_seed_or_the_users(run_cli, tmp_path, sample_env):
+    """Forked and fresh runs of one investigation hash alike; --seed replays the hash seed; a pinned one is kept."""
+    env = {key: value for key, value in sample_env.items() if key != "PYTHONHASHSEED"}
+    first = _hashes_of_a_run(run_cli, tmp_path, env, "5")
+    again = _hashes_of_a_run(run_cli, tmp_path, env, "5")
+    pinned = _hashes_of_a_run(run_cli, tmp_path, {**env, "PYTHONHASHSEED": "0"}, "5")
+    assert len(first) > 3
+    assert len(set(first)) == 1
+    assert first == again
+    assert set(pinned) == {str(hash_under_seed_zero())}
+    assert pinned[0] != first[0]
+
+
+def hash_under_seed_zero() -> int:
+    """hash('flakehound') in an interpreter started with PYTHONHASHSEED=0."""
+    completed = subprocess.run(
+        [sys.executable, "-c", "print(hash('flakehound'))"],
+        env={"PYTHONHASHSEED": "0"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(completed.stdout)
