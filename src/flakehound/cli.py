@@ -1,4 +1,4 @@
-"""SHELL. ``flakehound run | bisect | demo | report | schema | action | publish``: argparse -> Settings -> pipeline.
+"""SHELL. ``flakehound run | bisect | plan | investigate | merge | demo | report | schema | action | publish``.
 
 This is the only module that prints (``action`` writes workflow commands), and with ``action`` the
 only one that catches our errors (``ConfigError``: exit 2, ``PytestCrashed``: exit 3) and maps them
@@ -13,6 +13,7 @@ import os
 import random
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -42,6 +43,7 @@ from flakehound.models import Report, Run, RunEnd, TestResult
 from flakehound.pipeline import analyse, check_original, junit_run, run_original
 from flakehound.plan import permute
 from flakehound.runner import ORDER_AND_RERUN_PLUGINS, RunRequest, child_environment, neutralising_args, probe_plugins
+from flakehound.shards import merge_reports, plan_settings, plan_shards, read_part, read_plan, share_of
 from flakehound.signatures import load_catalog
 from flakehound.statediff import diff_states, rank_changes
 from flakehound.terminal import describe_finding, render_terminal
@@ -51,7 +53,7 @@ if TYPE_CHECKING:
 
     from flakehound.config import Settings
     from flakehound.forking import Isolation, WorkerPool
-    from flakehound.models import CoverageSummary
+    from flakehound.models import CoverageSummary, ShardOf
     from flakehound.runner import Executor
 
 __all__ = ["ExitCode", "main"]
@@ -90,11 +92,30 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    _add_investigation_options(parser)
+    parser.add_argument("--junit-out", type=Path, help="also write JUnit XML with reruns and labels")
+    parser.add_argument("--report", type=Path, default=Path("flakehound-report.json"), help="JSON report path")
+    _add_shard_options(parser)
+
+
+def _add_shard_options(parser: argparse.ArgumentParser) -> None:
+    """What each machine of an investigation decides for itself: time for experiments, hints, noise."""
+    parser.add_argument(
+        "--budget-seconds", default=None, help="time for the whole investigation (default 10x the original run, >= 60)"
+    )
+    parser.add_argument(
+        "--hints-file", action="append", default=[], type=Path, help="more failure signatures (TOML, under --cwd)"
+    )
+    noise = parser.add_mutually_exclusive_group()
+    noise.add_argument("--quiet", "-q", action="store_true", help="only the verdict")
+    noise.add_argument("--verbose", "-v", action="store_true", help="also every run made")
+
+
+def _add_investigation_options(parser: argparse.ArgumentParser) -> None:
+    """The options a plan fixes for all its shards, shared with ``run``."""
     parser.add_argument("--cwd", type=Path, default=Path(), help="project folder (default: here)")
     parser.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
     parser.add_argument("--junit", action="append", default=[], help="reuse results from JUnit XML (glob, repeatable)")
-    parser.add_argument("--junit-out", type=Path, help="also write JUnit XML with reruns and labels")
-    parser.add_argument("--report", type=Path, default=Path("flakehound-report.json"), help="JSON report path")
     parser.add_argument("--no-coverage", action="store_true", help="do not measure coverage; no coverage gate")
     parser.add_argument(
         "--coverage-file", action="append", default=[], help="reuse .coverage data files or one coverage.xml"
@@ -111,15 +132,6 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fail-on-latent", action="store_true", help="block on tests that fail only when shuffled")
     parser.add_argument("--timeout", default=None, help="seconds per run (default 1800 original, 3x+30 s rerun)")
     _add_speed_options(parser)
-    parser.add_argument(
-        "--budget-seconds", default=None, help="time for the whole investigation (default 10x the original run, >= 60)"
-    )
-    parser.add_argument(
-        "--hints-file", action="append", default=[], type=Path, help="more failure signatures (TOML, under --cwd)"
-    )
-    noise = parser.add_mutually_exclusive_group()
-    noise.add_argument("--quiet", "-q", action="store_true", help="only the verdict")
-    noise.add_argument("--verbose", "-v", action="store_true", help="also every run made")
 
 
 def _add_speed_options(parser: argparse.ArgumentParser) -> None:
@@ -142,6 +154,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the suite and investigate every failure")
     _add_run_options(run)
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
+    _add_scale_commands(commands)
     bisect = commands.add_parser("bisect", help="find the test that makes VICTIM fail, and what it leaves behind")
     bisect.add_argument("--victim", required=True, help="node id of the test that fails after others")
     where = bisect.add_mutually_exclusive_group()
@@ -168,16 +181,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_scale_commands(commands: argparse._SubParsersAction[_Parser]) -> None:
+    plan = commands.add_parser("plan", help="split the investigation of the original run across N jobs")
+    _add_investigation_options(plan)
+    plan.add_argument("--shards", type=int, required=True, help="jobs in the matrix (fewer if fewer failures)")
+    plan.add_argument("--out", type=Path, default=Path("flakehound-plan.json"), help="where the plan goes")
+    plan.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
+    plan.set_defaults(report=Path("flakehound-report.json"), junit_out=None)
+    shard = commands.add_parser("investigate", help="investigate one shard of a plan into a partial report")
+    shard.add_argument("--plan", type=Path, required=True, help="the plan `flakehound plan` wrote")
+    shard.add_argument("--shard", type=int, required=True, help="which shard (a value of the plan's matrix)")
+    shard.add_argument("--report", type=Path, default=None, help="partial report (default flakehound-part-N.json)")
+    shard.add_argument("--cwd", type=Path, default=Path(), help="project folder (default: here)")
+    shard.add_argument("--python", default=sys.executable, help="interpreter that runs pytest")
+    _add_speed_options(shard)
+    _add_shard_options(shard)
+    shard.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments (default: the plan's)")
+    merge = commands.add_parser("merge", help="merge the partial reports of a plan; exit with the gate's verdict")
+    merge.add_argument("parts", type=Path, nargs="+", help="every shard's partial report")
+    merge.add_argument("--report", type=Path, default=Path("flakehound-report.json"), help="JSON report path")
+
+
 def _check_cwd(cwd: Path) -> None:
     if not cwd.is_dir():
         msg = f"--cwd {str(cwd)!r} is not a folder; pass the project folder"
         raise ConfigError(msg)
 
 
+def _pytest_args(args: argparse.Namespace) -> list[str]:
+    return list(args.pytest_args[args.pytest_args[:1] == ["--"] :])
+
+
 def _settings_from(args: argparse.Namespace) -> Settings:
-    pytest_args = list(args.pytest_args)
-    if pytest_args and pytest_args[0] == "--":
-        pytest_args = pytest_args[1:]
+    pytest_args = _pytest_args(args)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     values = {
         "cwd": args.cwd.resolve(),
@@ -264,13 +300,17 @@ def _progress_bar(stack: ExitStack, console: Console, quiet: bool) -> _Bar | Non
     return _Bar(bar)
 
 
-def _save(report: Report, settings: Settings, original: Run) -> None:
+def _write_json(text: str, path: Path, option: str) -> None:
     try:
-        settings.report.parent.mkdir(parents=True, exist_ok=True)
-        settings.report.write_text(report.model_dump_json(indent=2) + "\n", encoding="utf-8")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text + "\n", encoding="utf-8")
     except OSError as error:
-        msg = f"--report {str(settings.report)!r} cannot be written ({error.strerror}); pass a writable path"
+        msg = f"{option} {str(path)!r} cannot be written ({error.strerror}); pass a writable path"
         raise ConfigError(msg) from None
+
+
+def _save(report: Report, settings: Settings, original: Run) -> None:
+    _write_json(report.model_dump_json(indent=2), settings.report, "--report")
     if settings.junit_out is not None:
         from flakehound.junit import render_junit
 
@@ -344,8 +384,14 @@ def investigate(
     jobs: int = DEFAULT_JOBS,
     hints_files: Sequence[Path] = (),
     budget_seconds: float | None = None,
+    given: tuple[Run, CoverageSummary | None, str | None] | None = None,
+    shard: ShardOf | None = None,
+    commit: str | None = None,
 ) -> Report:
-    """Probe pytest, run the pipeline with ``jobs`` forking (or fresh-process) workers, save and print the report."""
+    """Probe pytest, run the pipeline with ``jobs`` forking (or fresh-process) workers, save and print the report.
+
+    ``given`` is an original run made elsewhere (a plan's), with its coverage and why that is missing.
+    """
     env = child_environment(environ)
     lab = _lab(settings, env, hints_files, budget_seconds, isolation)
     installed = _installed_plugins(settings, env)
@@ -358,7 +404,7 @@ def investigate(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
         progress = _progress_bar(stack, console, quiet)
-        original, coverage, coverage_note = _original_and_coverage(settings, executor, junit_results, workdir)
+        original, coverage, coverage_note = given or _original_and_coverage(settings, executor, junit_results, workdir)
         report = analyse(
             settings,
             executor,
@@ -367,11 +413,13 @@ def investigate(
             command=command,
             disabled_plugins=[name for name in ORDER_AND_RERUN_PLUGINS if name in installed],
             original=original,
-            original_from_junit=junit_results is not None,
+            original_from_junit=junit_results is not None or given is not None,
             coverage=coverage,
             snapshot=lambda order, after: executor.snapshot_state(order, after, settings.timeout or 120),
             progress=progress,
             lab=lab,
+            shard=shard,
+            commit=commit,
         )
     if coverage_note is not None:
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
@@ -402,6 +450,115 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
+def _commit(environ: Mapping[str, str], cwd: Path) -> str | None:
+    """The commit under test: ``GITHUB_SHA`` in a workflow, else git's HEAD in ``cwd``, else unknown."""
+    if environ.get("GITHUB_SHA"):
+        return environ["GITHUB_SHA"]
+    git = shutil.which("git", path=environ.get("PATH", ""))
+    if git is None:
+        return None
+    completed = subprocess.run(
+        [git, "rev-parse", "--verify", "HEAD"], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
+    )
+    return completed.stdout.strip() if completed.returncode == 0 else None
+
+
+def _read_input(path: Path, what: str, advice: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as error:
+        msg = f"{what} {str(path)!r} cannot be read ({error.strerror}); {advice}"
+        raise ConfigError(msg) from None
+
+
+def _plan(args: argparse.Namespace, environ: Mapping[str, str], console: Console, errors: Console) -> int:
+    settings = _settings_from(args)
+    given: tuple[Run, CoverageSummary | None, str | None]
+    with ExitStack() as stack:
+        if settings.junit:
+            from flakehound.sources import read_junit
+
+            given = (junit_run(read_junit(settings.junit, settings.cwd)), _read_coverage(settings, None), None)
+        else:
+            env = child_environment(environ)
+            installed = _installed_plugins(settings, env)
+            workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
+            executor = stack.enter_context(_open_executor(settings, env, installed, workdir, args.isolation, args.jobs))
+            given = _original_and_coverage(settings, executor, None, workdir)
+    original, coverage, coverage_note = given
+    plan = plan_shards(
+        original.results,
+        plan_settings(settings),
+        count=args.shards,
+        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        commit=_commit(environ, settings.cwd),
+        coverage=coverage,
+    ).model_copy(update={"notes": (coverage_note,) if coverage_note else ()})
+    _write_json(plan.model_dump_json(indent=2), args.out, "--out")
+    matrix = json.dumps(plan.matrix, separators=(",", ":"))
+    if environ.get("GITHUB_OUTPUT"):
+        with Path(environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as output:
+            output.write(f"matrix={matrix}\nshards={len(plan.shards)}\n")
+    for shard in plan.shards:
+        errors.print(
+            f"shard {shard.index}: {len(shard.failures)} failure(s), about {shard.estimated_seconds:.0f} s"
+            + (", and the shuffled orders in full (latent tests)" if shard.finds_latent else ""),
+            markup=False,
+        )
+    errors.print(f"plan {plan.plan_id} (seed {settings.seed}): {args.out}", markup=False)
+    console.out(matrix, highlight=False)
+    return ExitCode.OK
+
+
+def _investigate_shard(
+    args: argparse.Namespace, environ: Mapping[str, str], console: Console, argv: Sequence[str]
+) -> int:
+    plan = read_plan(_read_input(args.plan, "--plan", "pass the file `flakehound plan` wrote"), str(args.plan))
+    share = share_of(plan, args.shard)
+    _check_cwd(args.cwd)
+    commit = _commit(environ, args.cwd)
+    if plan.commit and commit and commit != plan.commit:
+        msg = (
+            f"--plan {str(args.plan)!r} was made for commit {plan.commit}, but this checkout is {commit};"
+            " run the plan and its shards on one commit"
+        )
+        raise ConfigError(msg)
+    values = {
+        **plan.settings.model_dump(),
+        "cwd": args.cwd.resolve(),
+        "python": args.python,
+        "pytest_args": tuple(_pytest_args(args) or plan.settings.pytest_args),
+        "report": args.report or Path(f"flakehound-part-{args.shard}.json"),
+    }
+    settings = build_settings(values, _NAMES)
+    investigate(
+        settings,
+        environ=environ,
+        console=console,
+        quiet=args.quiet,
+        verbose=args.verbose,
+        command=["flakehound", *argv],
+        isolation=args.isolation,
+        jobs=args.jobs,
+        hints_files=args.hints_file,
+        budget_seconds=_budget_seconds(args.budget_seconds),
+        given=(junit_run(plan.original), plan.coverage, plan.notes[0] if plan.notes else None),
+        shard=share,
+        commit=plan.commit or commit,
+    )
+    return ExitCode.OK
+
+
+def _merge(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    advice = "pass the files `flakehound investigate --plan` wrote"
+    parts = {str(path): read_part(_read_input(path, "part", advice), str(path)) for path in args.parts}
+    report = merge_reports(parts, command=["flakehound", *argv])
+    _write_json(report.model_dump_json(indent=2), args.report, "--report")
+    console.print(render_terminal(report))
+    console.print(f"report: {args.report}", style="dim", soft_wrap=True)
+    return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+
+
 def _failing_order(args: argparse.Namespace, collected: Sequence[str]) -> list[str]:
     if args.order_file is not None:
         try:
@@ -416,7 +573,7 @@ def _failing_order(args: argparse.Namespace, collected: Sequence[str]) -> list[s
 
 
 def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Console) -> int:
-    pytest_args = list(args.pytest_args[args.pytest_args[:1] == ["--"] :])
+    pytest_args = _pytest_args(args)
     values = {"cwd": args.cwd.resolve(), "python": args.python, "pytest_args": tuple(pytest_args), "seed": 0}
     if args.seed is not None:
         values["seed"] = args.seed
@@ -567,6 +724,9 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
         stack.enter_context(_terminate_as_interrupt())
         commands = {
             "run": lambda: _run(args, environ, console, argv),
+            "plan": lambda: _plan(args, environ, console, errors),
+            "investigate": lambda: _investigate_shard(args, environ, console, argv),
+            "merge": lambda: _merge(args, console, argv),
             "demo": lambda: _demo(args, environ, console),
             "bisect": lambda: _bisect(args, environ, console),
             "report": lambda: _report(args, console),

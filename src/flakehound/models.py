@@ -34,6 +34,7 @@ __all__ = [
     "RunEnd",
     "RunPurpose",
     "RunRecord",
+    "ShardOf",
     "StateChange",
     "Summary",
     "TestResult",
@@ -349,6 +350,17 @@ class ReportSettings(_Frozen):
     disabled_plugins: tuple[str, ...] = ()
 
 
+class ShardOf(_Frozen):
+    """Which share of a plan a partial report covers (``flakehound investigate --plan``)."""
+
+    plan_id: str
+    index: int = Field(ge=0)
+    count: int = Field(ge=1)
+    failures: tuple[str, ...] = ()
+    planned: tuple[str, ...] = ()
+    finds_latent: bool = False
+
+
 class Report(_Frozen):
     """Everything flakehound found, in one document (schema_version 1)."""
 
@@ -368,3 +380,5 @@ class Report(_Frozen):
     runs: tuple[RunRecord, ...] = ()
     coverage: CoverageSummary | None = None
     gate: GateResult
+    commit: str | None = None
+    shard: ShardOf | None = None

@@ -47,12 +47,14 @@ from flakehound.models import (
     RunEnd,
     RunPurpose,
     RunRecord,
+    ShardOf,
     Summary,
     TestResult,
     Tool,
 )
 from flakehound.plan import permutations, prefix_through
 from flakehound.runner import RunRequest
+from flakehound.shards import label_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -363,6 +365,16 @@ class _Latent:
     result: TestResult
 
 
+def _watched(shuffles: Sequence[_Shuffle], watch: Sequence[str]) -> list[_Shuffle]:
+    """Each shuffled order cut after the last watched test in it (what a shard's failures need)."""
+    cut = []
+    for configuration, order in shuffles:
+        present = [nodeid for nodeid in watch if nodeid in order]
+        if present:
+            cut.append((configuration, prefix_through(order, max(present, key=order.index))))
+    return cut
+
+
 def _run_shuffles(
     investigation: _Investigation, shuffles: Sequence[_Shuffle], results: Sequence[TestResult]
 ) -> tuple[list[tuple[Configuration, Run]], dict[str, _Latent]]:
@@ -377,19 +389,6 @@ def _run_shuffles(
             if result.nodeid in passed and result.outcome.is_failure:
                 latent.setdefault(result.nodeid, _Latent(configuration, order, result))
     return runs, latent
-
-
-def _labelled(summary: Summary, failures: Sequence[ClassifiedFailure], latent: Sequence[ClassifiedFailure]) -> Summary:
-    counts = {kind: sum(1 for failure in failures if failure.classification is kind) for kind in FailureKind}
-    return summary.model_copy(
-        update={
-            "deterministic": counts[FailureKind.DETERMINISTIC],
-            "intermittent": counts[FailureKind.INTERMITTENT],
-            "order_dependent": counts[FailureKind.ORDER_DEPENDENT],
-            "brittle": counts[FailureKind.BRITTLE],
-            "latent": len(latent),
-        }
-    )
 
 
 def _diagnosed(
@@ -474,10 +473,14 @@ def analyse(
     snapshot: Snapshot | None = None,
     progress: Progress | None = None,
     lab: Lab | None = None,
+    shard: ShardOf | None = None,
+    commit: str | None = None,
 ) -> Report:
     """Run and investigate the suite; return the report with its gate verdict.
 
     With a ``lab``, root-cause experiments follow the diagnosis and every failure gets ranked hints.
+    With a ``shard``, only its share of the failures is investigated, and only the shard that finds
+    latent tests runs the shuffled orders in full (the others run each up to their last failure in it).
     """
     first = original if original is not None else run_original(settings, executor)
     results = first.results
@@ -489,6 +492,8 @@ def analyse(
         "created_at": created_at,
         "command": tuple(command),
         "settings": report_settings,
+        "commit": commit,
+        "shard": shard,
     }
     broken = _broken_reason(first, summary)
     if broken is not None:
@@ -524,13 +529,21 @@ def analyse(
     if not original_from_junit:
         investigation.record(first, RunPurpose.ORIGINAL, None, len(results))
     shuffles = _shuffles(results, settings.seed, report_settings.orders)
-    progress.plan(len(shuffles) + settings.reruns * min(len(failing), settings.max_failures) + settings.replays)
-    shuffled_runs, latent_found = _run_shuffles(investigation, shuffles, results)
+    planned = failing[: settings.max_failures]
+    investigated = planned if shard is None else [nodeid for nodeid in planned if nodeid in shard.failures]
+    finds_latent = shard is None or shard.finds_latent
+    progress.plan(len(shuffles) + settings.reruns * len(investigated) + settings.replays)
+    # A shard that does not look for latent tests cuts the orders short, and passes no original
+    # results: with no test that passed originally, none can be latent.
+    shuffled_runs, latent_found = (
+        _run_shuffles(investigation, shuffles, results)
+        if finds_latent
+        else _run_shuffles(investigation, _watched(shuffles, investigated), ())
+    )
 
-    investigated = failing[: settings.max_failures]
-    room = max(settings.max_failures - len(investigated), 0)
+    room = max(settings.max_failures - len(planned), 0)
     latent_ids = list(latent_found)[:room]
-    skipped = failing[settings.max_failures :] + list(latent_found)[room:]
+    skipped = (failing[settings.max_failures :] if finds_latent else []) + list(latent_found)[room:]
     investigation.focus([*investigated, *latent_ids])
     for configuration, run in shuffled_runs:
         investigation.observe(run, configuration, [*investigated, *latent_ids])
@@ -572,7 +585,7 @@ def analyse(
         failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
     if lab is not None and not investigation.interrupted:
         failures, latent, lab_notes = _explained(investigation, (failures, latent), lab, first.duration)
-    summary = _labelled(summary, failures, latent)
+    summary = label_summary(summary, failures, latent)
     stopped = None
     if investigation.interrupted:
         stopped = (
