@@ -115,3 +115,27 @@ def test_huge_junit_is_refused_in_one_line(run_cli, copy_project, sample_env):
         "the most flakehound reads; pass a smaller report: split the suite over several --junitxml files "
         "or drop captured output (pytest -o junit_logging=no)\n"
     )
+
+
+@ISOLATIONS
+def test_segfault_is_attributed_to_the_crashing_test(run_cli, copy_project, sample_env, tmp_path, isolation):
+    """A real SIGSEGV inside a test is reported as that test's crash, with the signal, and reruns go on."""
+    args = ("--isolation", isolation, "--no-coverage")
+    report = investigate(run_cli, copy_project("segfault"), sample_env, tmp_path / "r.json", *args)
+    (failure,) = report.failures
+    assert failure.nodeid == "tests/test_segfault.py::test_segfaults"
+    assert failure.original.exception == "flakehound.Crash"
+    assert "killed by signal 11" in (failure.original.message or "")
+    assert failure.classification is FailureKind.DETERMINISTIC
+    assert failure.evidence.alone.runs == 2  # each rerun crashed on its own and the next one still ran
+
+
+def test_broken_conftest_is_one_line_and_exit_2(run_cli, copy_project, sample_env):
+    """A conftest.py that cannot be imported stops flakehound with one line naming it and exit 2."""
+    project = copy_project("all_green")
+    (project / "tests" / "conftest.py").write_text("raise ImportError('broken conftest')\n")
+    completed = run_cli(["run", "--seed", "1"], project, sample_env)
+    assert completed.returncode == ExitCode.USAGE
+    assert completed.stderr.startswith("flakehound: error: ")
+    assert f"ImportError while loading conftest '{project / 'tests' / 'conftest.py'}'" in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
