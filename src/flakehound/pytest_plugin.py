@@ -11,14 +11,17 @@ through files only:
 It also switches off what would change the order or hide failures: pytest-randomly,
 pytest-rerunfailures and flaky are unregistered once their options and markers are known (so a
 project's ``addopts`` and markers stay valid), pytest-xdist is told not to distribute, and
-``-x``/``--maxfail`` are neutralised. This module
-uses only the standard library and pytest, because it runs in the project's interpreter.
+``-x``/``--maxfail`` are neutralised. Threads a test left running cannot keep a finished run
+from exiting (see ``pytest_sessionfinish``). This module uses only the standard library and
+pytest, because it runs in the project's interpreter.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import threading
+import time
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, cast
 
@@ -34,6 +37,8 @@ NEUTRALISED_PLUGINS = ("randomly", "rerunfailures", "flaky")
 TRACEBACK_LIMIT = 4000
 OUTPUT_LIMIT = 2000
 MESSAGE_LIMIT = 1000
+#: Seconds the finished interpreter waits for threads a test left running before it exits without them.
+THREAD_GRACE = 3.0
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -198,6 +203,39 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if isinstance(recorder, _Recorder):
         recorder.stream.close()
         config.pluginmanager.unregister(recorder)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(exitstatus: int) -> None:
+    """Let the run exit with pytest's status even if a test left a non-daemon thread running.
+
+    Python joins every non-daemon thread before it exits, so a thread that never ends would keep a
+    finished run alive until flakehound's timeout killed it, and its coverage data and clean exit
+    code with it. When such threads are alive, a daemon thread waits for the interpreter to start
+    shutting down (the main thread has stopped: the results stream is closed and ``coverage run``
+    has saved its data), gives the threads ``THREAD_GRACE`` seconds, and then leaves with pytest's
+    exit status, naming the threads on stderr.
+    """
+    if _lingering_threads():
+        threading.Thread(target=_exit_without_threads, args=(int(exitstatus),), daemon=True).start()
+
+
+def _lingering_threads() -> list[str]:
+    """The names of the non-daemon threads, other than the main thread, that are still running."""
+    main = threading.main_thread()
+    return [thread.name for thread in threading.enumerate() if thread is not main and not thread.daemon]
+
+
+def _exit_without_threads(exitstatus: int) -> None:
+    threading.main_thread().join()  # returns once the interpreter starts shutting down
+    time.sleep(THREAD_GRACE)
+    names = _lingering_threads()
+    # Without lingering threads the interpreter is already past the join and exits on its own,
+    # stopping this daemon thread with it, so the "no threads" way out is never measured.
+    if names:  # pragma: no branch
+        message = f"flakehound: exiting without {len(names)} thread(s) a test left running: {', '.join(names)}\n"
+        os.write(2, message.encode("utf-8", "backslashreplace"))
+        os._exit(exitstatus)
 
 
 @pytest.hookimpl(trylast=True)

@@ -2,6 +2,13 @@
 
 This is the thin shell around the pure parser: glob expansion, reading and decoding files, and
 listing the project's ``.py`` files that map pytest's dotted class names back to node ids.
+
+Size. A file larger than ``MAX_JUNIT_BYTES`` is refused once that many bytes and one more have
+been read (a pipe or a special file has no size to ask for beforehand), so memory stays bounded.
+The parser holds the whole document, its tree and one result per testcase in memory: about 30 times the file's
+size for a file of passing testcases (10 MiB, 150,000 tests: 300 MiB and 7 s). 32 MiB, about
+300,000 tests as pytest writes them, keeps that near 1 GiB and half a minute, which a CI runner
+can afford; a bigger file is almost always captured output or a file that is not a test report.
 """
 
 from __future__ import annotations
@@ -21,7 +28,10 @@ if TYPE_CHECKING:
 
     from flakehound.models import TestResult
 
-__all__ = ["find_project_files", "read_junit"]
+__all__ = ["MAX_JUNIT_BYTES", "find_project_files", "read_junit"]
+
+#: The largest ``--junit`` file read (see the module docstring).
+MAX_JUNIT_BYTES = 32 * 1024 * 1024
 
 #: Directories never searched for project files: tooling, environments and caches.
 SKIPPED_DIRS = frozenset({".git", ".venv", "venv", "node_modules", "__pycache__", ".tox", ".nox", "site-packages"})
@@ -31,14 +41,17 @@ _PATTERN_ADVICE = "pass the path pytest wrote with --junitxml"
 _ENCODING = re.compile(rb"""<\?xml\s[^>]*?encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
 
 
-def read_junit(patterns: Sequence[str], cwd: Path) -> list[TestResult]:
-    """Read every file the glob ``patterns`` match (relative to ``cwd``), in the order given."""
+def read_junit(patterns: Sequence[str], cwd: Path, *, max_bytes: int = MAX_JUNIT_BYTES) -> list[TestResult]:
+    """Read every file the glob ``patterns`` match (relative to ``cwd``), in the order given.
+
+    A file larger than ``max_bytes`` is refused with a ``ConfigError`` before it is read.
+    """
     paths: list[Path] = []
     for pattern in patterns:
         for path in _expand(pattern, cwd):
             if path not in paths:  # a file two patterns match is read once
                 paths.append(path)
-    documents = [(str(path), _read_text(path)) for path in paths]
+    documents = [(str(path), _read_text(path, max_bytes)) for path in paths]
     return parse_junit(documents, find_project_files(cwd))
 
 
@@ -64,13 +77,21 @@ def _expand(pattern: str, cwd: Path) -> list[Path]:
     return [cwd / match for match in matches]
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path, max_bytes: int) -> str:
     """Decode a JUnit file: UTF-16 by its byte-order mark, else the declared encoding, else UTF-8."""
     try:
-        data = path.read_bytes()
+        with path.open("rb") as file:
+            data = file.read(max_bytes + 1)  # never more than one byte past the limit, whatever stat says
     except OSError as exc:
         msg = f"--junit file {str(path)!r} could not be read ({exc.strerror}); {_ADVICE}"
         raise ConfigError(msg) from exc
+    if len(data) > max_bytes:
+        msg = (
+            f"--junit file {str(path)!r} is larger than {max_bytes:,} bytes, the most flakehound reads; "
+            "pass a smaller report: split the suite over several --junitxml files or drop captured output "
+            "(pytest -o junit_logging=no)"
+        )
+        raise ConfigError(msg)
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         encoding = "utf-16"
     elif b"\x00" in data:

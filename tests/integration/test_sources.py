@@ -106,6 +106,20 @@ def test_directory_is_a_config_error_saying_it_could_not_be_read(project):
         read_junit(["reports"], project)
 
 
+@pytest.mark.parametrize(("extra", "is_read"), [(0, True), (1, False)], ids=["at-the-limit", "one-byte-over"])
+def test_file_over_the_size_limit_is_refused_naming_it(project, extra, is_read):
+    """A --junit file of max_bytes is read; one byte more is a ConfigError naming the file and the limit."""
+    path = project / "reports" / "big.xml"
+    path.write_bytes(junit("test_a").encode("utf-8"))
+    limit = path.stat().st_size - extra
+    if is_read:
+        assert nodeids(read_junit(["reports/big.xml"], project, max_bytes=limit)) == ["tests/sub/test_mod.py::test_a"]
+        return
+    with pytest.raises(ConfigError) as raised:
+        read_junit(["reports/big.xml"], project, max_bytes=limit)
+    assert str(raised.value).startswith(f"--junit file {str(path)!r} is larger than {limit:,} bytes, ")
+
+
 @pytest.mark.parametrize(
     ("encoded", "name"),
     [
