@@ -12,10 +12,17 @@ at. ``from_env`` turns them into the same ``Settings`` the CLI builds, plus a ``
    request from a fork (read-only token): then the comment is saved beside the report, for
    ``flakehound publish`` to post from a ``workflow_run`` workflow;
 5. exits with the gate's code. Publishing problems are warnings, or exit 3 with ``fail_on_publish_error``.
+
+The ``mode`` input splits one investigation across a job matrix, as ``flakehound plan``,
+``investigate`` and ``merge`` do: ``plan`` runs ``setup`` and the suite once and saves the plan
+(step outputs ``matrix`` and ``shards``); ``shard`` runs ``setup`` and one shard's share into a
+partial report; neither publishes. ``merge`` merges the parts (no ``setup``, no pytest) and then
+does steps 3 to 5 exactly as ``run`` does.
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import random
 import secrets
@@ -31,7 +38,7 @@ from github import Auth, Github, GithubException
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
 from rich.console import Console
 
-from flakehound.cli import ExitCode, investigate
+from flakehound.cli import ExitCode, describe_plan, investigate, investigate_shard, make_plan, merge_parts
 from flakehound.config import Settings, build_model, build_settings
 from flakehound.errors import ConfigError, FlakehoundError, PublishError
 from flakehound.gate import format_percent
@@ -39,6 +46,7 @@ from flakehound.github import CHECK_SUMMARY_LIMIT, CommentMode, GitHubTarget, Pu
 from flakehound.markdown import render_comment, render_summary
 from flakehound.models import Report
 from flakehound.runner import child_environment
+from flakehound.terminal import render_terminal
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
@@ -46,6 +54,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ACTION_INPUTS",
     "ActionConfig",
+    "ActionMode",
     "ActionOptions",
     "StatusMode",
     "escape_data",
@@ -59,6 +68,7 @@ __all__ = [
 ]
 
 StatusMode = Literal["check-run", "commit-status", "both", "none"]
+ActionMode = Literal["run", "plan", "shard", "merge"]
 
 COMMENT_FILE = "flakehound-comment.md"
 """Where the comment is saved, beside the report, when it is not posted (fork, dry run)."""
@@ -69,6 +79,10 @@ EVENT_FILE = "flakehound-event.json"
 _READ_ONLY_ACTORS = frozenset({"dependabot[bot]"})
 _PULL_REQUEST_EVENTS = frozenset({"pull_request", "pull_request_target"})
 _DEFAULT_CHECK_NAME = "flakehound"
+_DEFAULT_REPORT = "flakehound-report.json"
+_DEFAULT_PLAN = "flakehound-plan.json"
+_DEFAULT_PARTS = "flakehound-part-*.json"
+_COMMAND = ("flakehound", "action")
 _T = TypeVar("_T")
 
 # Inputs that are Settings fields under the same name.
@@ -104,6 +118,11 @@ _OPTION_INPUTS = (
     "fail_on_publish_error",
     "dry_run",
     "allow_pull_request_target",
+    "mode",
+    "shards",
+    "plan",
+    "shard",
+    "parts",
 )
 # Inputs that become Settings fields of another name or shape.
 _RESHAPED_INPUTS = ("working_directory", "pytest_args", "junit", "coverage_file", "coverage", "base", "report")
@@ -136,6 +155,11 @@ class ActionOptions(_Frozen):
     fail_on_publish_error: bool = False
     dry_run: bool = False
     allow_pull_request_target: bool = False
+    mode: ActionMode = "run"
+    shards: int = Field(default=2, ge=1)
+    plan: str = Field(default=_DEFAULT_PLAN, min_length=1)
+    shard: int | None = Field(default=None, ge=0)
+    parts: str = Field(default=_DEFAULT_PARTS, min_length=1)
 
 
 class ActionConfig(_Frozen):
@@ -241,7 +265,7 @@ def _settings(environ: Mapping[str, str], workspace: Path, base: str | None) -> 
     values["coverage_files"] = tuple((_input(environ, "coverage_file") or "").split())
     values["measure_coverage"] = _input(environ, "coverage") or "true"
     values["base"] = _input(environ, "base") or base
-    values["report"] = workspace / (_input(environ, "report") or "flakehound-report.json")
+    values["report"] = workspace / (_input(environ, "report") or _DEFAULT_REPORT)
     return build_settings(values, _SETTINGS_NAMES)
 
 
@@ -510,28 +534,85 @@ def _save_comment(report: Report, config: ActionConfig, log: _Log) -> None:
     )
 
 
-def _act(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> int:
-    options = config.options
-    if config.event_name == "pull_request_target" and not options.allow_pull_request_target:
+def _run_setup_input(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> None:
+    if config.options.setup:
+        _run_setup(config.options.setup, config.settings.cwd, environ, log.stream)
+
+
+def _console(log: _Log) -> Console:
+    return Console(file=log.stream, highlight=False)
+
+
+def _investigate(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> Report:
+    """Mode run: ``setup``, then the whole investigation."""
+    with log.commands_stopped():
+        _run_setup_input(config, environ, log)
+        return investigate(config.settings, environ=environ, console=_console(log), command=_COMMAND)
+
+
+def _plan(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> int:
+    """Mode plan: ``setup``, the suite once, the plan saved; step outputs ``matrix`` and ``shards``."""
+    out = config.workspace / config.options.plan
+    with log.commands_stopped():
+        _run_setup_input(config, environ, log)
+        plan = make_plan(config.settings, count=config.options.shards, out=out, environ=environ, out_name="INPUT_PLAN")
+    for line in describe_plan(plan, _shown_path(out, config.workspace)):
+        log.stream.write(line + "\n")
+    outputs = {"matrix": json.dumps(plan.matrix, separators=(",", ":")), "shards": str(len(plan.shards))}
+    _append(config.output_file, format_outputs(outputs, _random_delimiter))
+    return ExitCode.OK
+
+
+def _shard(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> int:
+    """Mode shard: ``setup``, then one shard of the plan into a partial report; step output ``report``."""
+    index, settings = config.options.shard, config.settings
+    if index is None:
+        msg = "INPUT_SHARD is empty, but mode is shard; pass the job's matrix value (shard: ${{ matrix.shard }})"
+        raise ConfigError(msg)
+    part = settings.report
+    if part == config.workspace / _DEFAULT_REPORT:
+        part = config.workspace / f"flakehound-part-{index}.json"
+    with log.commands_stopped():
+        _run_setup_input(config, environ, log)
+        investigate_shard(
+            config.workspace / config.options.plan,
+            index,
+            cwd=settings.cwd,
+            python=settings.python,
+            pytest_args=settings.pytest_args,
+            report=part,
+            environ=environ,
+            console=_console(log),
+            command=_COMMAND,
+            names={**_SETTINGS_NAMES, "plan": "INPUT_PLAN", "shard": "INPUT_SHARD"},
+        )
+    _append(config.output_file, format_outputs({"report": _shown_path(part, config.workspace)}, _random_delimiter))
+    return ExitCode.OK
+
+
+def _merge(config: ActionConfig, log: _Log) -> Report:
+    """Mode merge: the parts matching ``parts`` (globs under the workspace) merged into one report."""
+    workspace, parts = config.workspace, config.options.parts
+    # Path.glob takes no absolute pattern, and a workflow may download the parts anywhere.
+    matches = {match for pattern in parts.split() for match in glob.glob(pattern, root_dir=workspace)}  # noqa: PTH207
+    paths = sorted(workspace / match for match in matches)
+    if not paths:
         msg = (
-            "this workflow runs on pull_request_target, where the pull request's code (possibly from a fork)"
-            " would run with a write token; run flakehound on pull_request (forks publish through"
-            " 'flakehound publish' in a workflow_run workflow), or set allow_pull_request_target: true"
-            " only if the checked-out code is trusted"
+            f"INPUT_PARTS {parts!r} matches no file in {str(workspace)!r}; download every shard's part there first"
+            " (actions/download-artifact with merge-multiple: true)"
         )
         raise ConfigError(msg)
-    settings, target = config.settings, config.target
+    report = merge_parts(paths, report=config.settings.report, command=_COMMAND, report_name="INPUT_REPORT")
     with log.commands_stopped():
-        if options.setup:
-            _run_setup(options.setup, settings.cwd, environ, log.stream)
-        report = investigate(
-            settings,
-            environ=environ,
-            console=Console(file=log.stream, highlight=False),
-            command=("flakehound", "action"),
-        )
+        _console(log).print(render_terminal(report))
+    return report
+
+
+def _conclude(report: Report, config: ActionConfig, log: _Log) -> int:
+    """After the investigation: summary and outputs, then publishing (or saving the comment); the gate's code."""
+    options, target = config.options, config.target
     _append(config.summary_file, render_summary(report, run_url=target.run_url, file_url=target.file_url))
-    outputs = report_outputs(report, _shown_path(settings.report, config.workspace))
+    outputs = report_outputs(report, _shown_path(config.settings.report, config.workspace))
     _append(config.output_file, format_outputs(outputs, _random_delimiter))
     comment_url = check_url = None
     failed = False
@@ -544,6 +625,24 @@ def _act(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> int:
     if failed and options.fail_on_publish_error:
         return ExitCode.INTERNAL
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
+
+
+def _act(config: ActionConfig, environ: Mapping[str, str], log: _Log) -> int:
+    options = config.options
+    if config.event_name == "pull_request_target" and not options.allow_pull_request_target:
+        msg = (
+            "this workflow runs on pull_request_target, where the pull request's code (possibly from a fork)"
+            " would run with a write token; run flakehound on pull_request (forks publish through"
+            " 'flakehound publish' in a workflow_run workflow), or set allow_pull_request_target: true"
+            " only if the checked-out code is trusted"
+        )
+        raise ConfigError(msg)
+    if options.mode == "plan":
+        return _plan(config, environ, log)
+    if options.mode == "shard":
+        return _shard(config, environ, log)
+    report = _merge(config, log) if options.mode == "merge" else _investigate(config, environ, log)
+    return _conclude(report, config, log)
 
 
 def main(environ: Mapping[str, str], out: TextIO) -> int:

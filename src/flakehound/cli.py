@@ -55,6 +55,7 @@ if TYPE_CHECKING:
     from flakehound.forking import Isolation, WorkerPool
     from flakehound.models import CoverageSummary, ShardOf
     from flakehound.runner import Executor
+    from flakehound.shards import ShardPlan
 
 __all__ = ["ExitCode", "main"]
 
@@ -471,8 +472,20 @@ def _read_input(path: Path, what: str, advice: str) -> str:
         raise ConfigError(msg) from None
 
 
-def _plan(args: argparse.Namespace, environ: Mapping[str, str], console: Console, errors: Console) -> int:
-    settings = _settings_from(args)
+def make_plan(
+    settings: Settings,
+    *,
+    count: int,
+    out: Path,
+    environ: Mapping[str, str],
+    isolation: Isolation = DEFAULT_ISOLATION,
+    jobs: int = DEFAULT_JOBS,
+    out_name: str = "--out",
+) -> ShardPlan:
+    """Run the suite once (or read its JUnit results), split its failures into ``count`` shards, save the plan.
+
+    ``out_name`` is how the user spells ``out`` (``--out``, ``INPUT_PLAN``) in the error when it cannot be written.
+    """
     given: tuple[Run, CoverageSummary | None, str | None]
     with ExitStack() as stack:
         if settings.junit:
@@ -483,77 +496,152 @@ def _plan(args: argparse.Namespace, environ: Mapping[str, str], console: Console
             env = child_environment(environ)
             installed = _installed_plugins(settings, env)
             workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
-            executor = stack.enter_context(_open_executor(settings, env, installed, workdir, args.isolation, args.jobs))
+            executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
             given = _original_and_coverage(settings, executor, None, workdir)
     original, coverage, coverage_note = given
     plan = plan_shards(
         original.results,
         plan_settings(settings),
-        count=args.shards,
+        count=count,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         commit=_commit(environ, settings.cwd),
         coverage=coverage,
     ).model_copy(update={"notes": (coverage_note,) if coverage_note else ()})
-    _write_json(plan.model_dump_json(indent=2), args.out, "--out")
+    _write_json(plan.model_dump_json(indent=2), out, out_name)
+    return plan
+
+
+def describe_plan(plan: ShardPlan, out: str) -> list[str]:
+    """What each shard will do, then the plan's id, seed and file: the lines printed after planning."""
+    lines = [
+        f"shard {shard.index}: {len(shard.failures)} failure(s), about {shard.estimated_seconds:.0f} s"
+        + (", and the shuffled orders in full (latent tests)" if shard.finds_latent else "")
+        for shard in plan.shards
+    ]
+    return [*lines, f"plan {plan.plan_id} (seed {plan.settings.seed}): {out}"]
+
+
+def _plan(args: argparse.Namespace, environ: Mapping[str, str], console: Console, errors: Console) -> int:
+    settings = _settings_from(args)
+    plan = make_plan(
+        settings, count=args.shards, out=args.out, environ=environ, isolation=args.isolation, jobs=args.jobs
+    )
     matrix = json.dumps(plan.matrix, separators=(",", ":"))
     if environ.get("GITHUB_OUTPUT"):
         with Path(environ["GITHUB_OUTPUT"]).open("a", encoding="utf-8") as output:
             output.write(f"matrix={matrix}\nshards={len(plan.shards)}\n")
-    for shard in plan.shards:
-        errors.print(
-            f"shard {shard.index}: {len(shard.failures)} failure(s), about {shard.estimated_seconds:.0f} s"
-            + (", and the shuffled orders in full (latent tests)" if shard.finds_latent else ""),
-            markup=False,
-        )
-    errors.print(f"plan {plan.plan_id} (seed {settings.seed}): {args.out}", markup=False)
+    for line in describe_plan(plan, str(args.out)):
+        errors.print(line, markup=False)
     console.out(matrix, highlight=False)
     return ExitCode.OK
 
 
-def _investigate_shard(
-    args: argparse.Namespace, environ: Mapping[str, str], console: Console, argv: Sequence[str]
-) -> int:
-    plan = read_plan(_read_input(args.plan, "--plan", "pass the file `flakehound plan` wrote"), str(args.plan))
-    share = share_of(plan, args.shard)
-    _check_cwd(args.cwd)
-    commit = _commit(environ, args.cwd)
+_SHARD_NAMES = {**_NAMES, "plan": "--plan", "shard": "--shard"}
+
+
+def investigate_shard(
+    plan_file: Path,
+    index: int,
+    *,
+    cwd: Path,
+    python: str,
+    pytest_args: Sequence[str],
+    report: Path | None,
+    environ: Mapping[str, str],
+    console: Console,
+    command: Sequence[str],
+    quiet: bool = False,
+    verbose: bool = False,
+    isolation: Isolation = DEFAULT_ISOLATION,
+    jobs: int = DEFAULT_JOBS,
+    hints_files: Sequence[Path] = (),
+    budget_seconds: float | None = None,
+    names: Mapping[str, str] = _SHARD_NAMES,
+) -> Report:
+    """Investigate shard ``index`` of the plan in ``plan_file`` and save the partial report.
+
+    The plan fixes the investigation's options; ``pytest_args`` (when not empty) replaces the plan's.
+    ``report`` defaults to ``flakehound-part-INDEX.json``. ``names`` spells ``plan``, ``shard`` and the
+    settings as the user does (``--plan``, ``INPUT_PLAN``) in errors.
+    """
+    advice = "pass the file `flakehound plan` wrote"
+    plan = read_plan(_read_input(plan_file, names["plan"], advice), str(plan_file))
+    if not 0 <= index < len(plan.shards):
+        msg = (
+            f"{names['shard']} must be one of the plan's shards 0 to {len(plan.shards) - 1}, got {index};"
+            " pass a matrix value"
+        )
+        raise ConfigError(msg)
+    share = share_of(plan, index)
+    _check_cwd(cwd)
+    commit = _commit(environ, cwd)
     if plan.commit and commit and commit != plan.commit:
         msg = (
-            f"--plan {str(args.plan)!r} was made for commit {plan.commit}, but this checkout is {commit};"
+            f"{names['plan']} {str(plan_file)!r} was made for commit {plan.commit}, but this checkout is {commit};"
             " run the plan and its shards on one commit"
         )
         raise ConfigError(msg)
     values = {
         **plan.settings.model_dump(),
-        "cwd": args.cwd.resolve(),
-        "python": args.python,
-        "pytest_args": tuple(_pytest_args(args) or plan.settings.pytest_args),
-        "report": args.report or Path(f"flakehound-part-{args.shard}.json"),
+        "cwd": cwd.resolve(),
+        "python": python,
+        "pytest_args": tuple(pytest_args or plan.settings.pytest_args),
+        "report": report or Path(f"flakehound-part-{index}.json"),
     }
-    settings = build_settings(values, _NAMES)
-    investigate(
+    settings = build_settings(values, names)
+    return investigate(
         settings,
         environ=environ,
         console=console,
-        quiet=args.quiet,
-        verbose=args.verbose,
-        command=["flakehound", *argv],
-        isolation=args.isolation,
-        jobs=args.jobs,
-        hints_files=args.hints_file,
-        budget_seconds=_budget_seconds(args.budget_seconds),
+        quiet=quiet,
+        verbose=verbose,
+        command=command,
+        isolation=isolation,
+        jobs=jobs,
+        hints_files=hints_files,
+        budget_seconds=budget_seconds,
         given=(junit_run(plan.original), plan.coverage, plan.notes[0] if plan.notes else None),
         shard=share,
         commit=plan.commit or commit,
     )
+
+
+def _investigate_shard(
+    args: argparse.Namespace, environ: Mapping[str, str], console: Console, argv: Sequence[str]
+) -> int:
+    investigate_shard(
+        args.plan,
+        args.shard,
+        cwd=args.cwd,
+        python=args.python,
+        pytest_args=_pytest_args(args),
+        report=args.report,
+        environ=environ,
+        console=console,
+        command=["flakehound", *argv],
+        quiet=args.quiet,
+        verbose=args.verbose,
+        isolation=args.isolation,
+        jobs=args.jobs,
+        hints_files=args.hints_file,
+        budget_seconds=_budget_seconds(args.budget_seconds),
+    )
     return ExitCode.OK
 
 
-def _merge(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+def merge_parts(
+    parts: Sequence[Path], *, report: Path, command: Sequence[str], report_name: str = "--report"
+) -> Report:
+    """Read every shard's partial report, merge them into one report with the gate decided again, and save it."""
     advice = "pass the files `flakehound investigate --plan` wrote"
-    parts = {str(path): read_part(_read_input(path, "part", advice), str(path)) for path in args.parts}
-    report = merge_reports(parts, command=["flakehound", *argv])
-    _write_json(report.model_dump_json(indent=2), args.report, "--report")
+    read = {str(path): read_part(_read_input(path, "part", advice), str(path)) for path in parts}
+    merged = merge_reports(read, command=command)
+    _write_json(merged.model_dump_json(indent=2), report, report_name)
+    return merged
+
+
+def _merge(args: argparse.Namespace, console: Console, argv: Sequence[str]) -> int:
+    report = merge_parts(args.parts, report=args.report, command=["flakehound", *argv])
     console.print(render_terminal(report))
     console.print(f"report: {args.report}", style="dim", soft_wrap=True)
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
