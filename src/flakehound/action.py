@@ -288,13 +288,22 @@ def from_env(environ: Mapping[str, str]) -> ActionConfig:
     """Read the Action's inputs, the workflow's variables and the event payload into one config.
 
     Errors name the variable (``INPUT_RERUNS``, ``GITHUB_EVENT_PATH``), show the value and say what
-    was expected. Unknown ``INPUT_*`` names are ignored: GitHub passes only declared inputs.
+    was expected. An ``INPUT_*`` name flakehound does not know is refused: GitHub passes every key of
+    the step's ``with:`` (only warning about undeclared ones), so a typo or a hyphenated name
+    (``INPUT_MIN-COVERAGE``) would otherwise be silently ignored.
     """
     _required(
         environ,
         ("GITHUB_REPOSITORY", "GITHUB_SHA", "GITHUB_OUTPUT", "GITHUB_STEP_SUMMARY"),
         "'flakehound action' runs inside GitHub Actions (use 'flakehound run' elsewhere)",
     )
+    unknown = sorted(name for name in environ if name.startswith("INPUT_") and name[6:].lower() not in ACTION_INPUTS)
+    if unknown:
+        msg = (
+            f"{unknown[0]} is not an input of flakehound (input names use underscores, not hyphens);"
+            f" its inputs are {', '.join(sorted(ACTION_INPUTS))}"
+        )
+        raise ConfigError(msg)
     options = _options(
         {name: _input(environ, name) for name in _OPTION_INPUTS},
         {name: f"INPUT_{name.upper()}" for name in _OPTION_INPUTS},

@@ -19,6 +19,7 @@ from flakehound.action import (
     workflow_command,
 )
 from flakehound.cli import ExitCode
+from flakehound.errors import ConfigError
 from flakehound.github import GitHubTarget
 from flakehound.models import CoverageSummary, DiffCoverage
 
@@ -85,6 +86,17 @@ def test_push_event_defaults(environ, tmp_path):
     assert (config.output_file, config.summary_file) == (tmp_path / "output.txt", tmp_path / "summary.md")
 
 
+@pytest.mark.parametrize("name", ["INPUT_MIN-COVERAGE", "INPUT_RERUN", "INPUT_"], ids=["hyphen", "typo", "empty"])
+def test_unknown_input_is_refused_naming_it(environ, name):
+    """An input flakehound does not declare (a typo, a hyphen) is one error naming it, not silently ignored."""
+    with pytest.raises(ConfigError) as caught:
+        from_env({**environ, name: "5"})
+    message = str(caught.value)
+    assert message.startswith(f"{name} is not an input of flakehound (input names use underscores, not hyphens);")
+    assert "min_coverage" in message
+    assert "\n" not in message
+
+
 def test_inputs_become_settings_and_target(environ, tmp_path):
     """Each input lands in its field: shell-split pytest args, space/newline lists, paths under the workspace."""
     config = from_env(
@@ -102,7 +114,6 @@ def test_inputs_become_settings_and_target(environ, tmp_path):
             "INPUT_CHECK_NAME": "flakehound (3.12)",
             "INPUT_STATUS": "both",
             "INPUT_GITHUB_TOKEN": "ghs_x",
-            "INPUT_UNKNOWN": "ignored",
             "GITHUB_RUN_ID": "99",
             "GITHUB_API_URL": "https://ghe.test/api/v3",
             "GITHUB_SERVER_URL": "https://ghe.test",
