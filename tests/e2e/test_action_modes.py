@@ -13,167 +13,28 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pytest
-from ruamel.yaml import YAML
-from werkzeug import Request, Response
+from actionkit import API, COMMENTS, HEAD, MERGE, REPO, ROOT, FakeGitHub, Workflow
 
 from flakehound.cli import ExitCode
-from flakehound.github import ACTIONS_BOT
-from flakehound.models import Report
 
 if TYPE_CHECKING:
-    from pytest_httpserver import HTTPServer
+    from flakehound.models import Report
 
-ROOT = Path(__file__).parent.parent.parent
 FIXTURES = ROOT / "tests" / "fixture_projects"
-API = "/api/v3"
-REPO = f"{API}/repos/o/r"
-COMMENTS = f"{REPO}/issues/7/comments"
-HEAD, BASE, MERGE = "1" * 40, "2" * 40, "3" * 40
-TOKEN = "ghs_e2eToken0123456789"  # noqa: S105 - a fake token the test server accepts
-DEFAULTS = {
-    name: spec["default"] for name, spec in YAML(typ="safe").load((ROOT / "action.yml").read_text())["inputs"].items()
-}
 # The investigation's inputs, the same in every step (the plan fixes them for the shards).
 INVESTIGATION = {"reruns": "2", "replays": "1", "orders": "1", "seed": "7", "status": "both"}
 
 
-class FakeGitHub:
-    """The REST endpoints flakehound publishes through, with state: comments persist across steps."""
-
-    def __init__(self, httpserver: HTTPServer) -> None:
-        """Serve o/r's pull request 7."""
-        self.server = httpserver
-        self.comments: list[dict[str, Any]] = []
-        self.routes = {
-            f"GET {API}/user": lambda _: ({"message": "Resource not accessible by integration"}, 403),
-            f"GET {COMMENTS}": lambda _: (self.comments, 200),
-            f"POST {COMMENTS}": self.create_comment,
-            f"POST {REPO}/check-runs": lambda _: (self.check_run(), 201),
-            f"POST {REPO}/statuses/{HEAD}": lambda body: ({"id": 1, "state": body["state"]}, 201),
-        }
-        httpserver.expect_request(re.compile(f"^{API}/.*")).respond_with_handler(self.handle)
-
-    def check_run(self) -> dict[str, Any]:
-        """GitHub's answer for check run 5."""
-        return {
-            "id": 5,
-            "html_url": "https://github.com/o/r/runs/5",
-            "url": self.server.url_for(f"{REPO}/check-runs/5"),
-        }
-
-    def create_comment(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
-        """Store a new comment written by the Actions bot."""
-        number = 1000 + len(self.comments)
-        self.comments.append(
-            {
-                "id": number,
-                "body": body["body"],
-                "user": {"login": ACTIONS_BOT, "type": "Bot"},
-                "html_url": f"https://github.com/o/r/pull/7#issuecomment-{number}",
-                "url": self.server.url_for(f"{REPO}/issues/comments/{number}"),
-            }
-        )
-        return self.comments[-1], 201
-
-    def handle(self, request: Request) -> Response:
-        """Answer one request from the route table, or 404."""
-        key = f"{request.method} {request.path}"
-        route = self.routes.get(key)
-        data, status = route(json.loads(request.get_data() or b"null")) if route else ({"message": "Not Found"}, 404)
-        return Response(json.dumps(data), status=status, headers={"Content-Type": "application/json"})
-
-    def requests(self) -> list[tuple[str, str, Any]]:
-        """Every request seen: method, path, JSON body (None when empty)."""
-        made = []
-        for request, _ in self.server.log:
-            data = request.get_data(as_text=True)
-            made.append((request.method, request.path, json.loads(data) if data else None))
-        return made
-
-
-def pull_request_payload() -> dict[str, Any]:
-    """A pull_request "synchronize" payload shaped like GitHub's (trimmed), from a branch of o/r."""
-    return {
-        "action": "synchronize",
-        "number": 7,
-        "pull_request": {
-            "number": 7,
-            "head": {"ref": "fast", "sha": HEAD, "repo": {"full_name": "o/r"}},
-            "base": {"ref": "main", "sha": BASE, "repo": {"full_name": "o/r"}},
-        },
-        "repository": {"full_name": "o/r"},
-        "sender": {"login": "octocat", "type": "User"},
-    }
-
-
-class Workflow:
-    """One job's GitHub Actions variables around a workspace (the sample project) and its counter folder."""
-
-    def __init__(self, root: Path, sample: str, sample_env: dict[str, str], api_url: str) -> None:
-        """Copy ``sample`` into ``root``, with the files GitHub provides (event, outputs, summary) beside it."""
-        root.mkdir(exist_ok=True)
-        self.workspace = Path(shutil.copytree(FIXTURES / sample, root / sample))
-        state = root / "counters"
-        state.mkdir()
-        self.event = root / "event.json"
-        self.output = root / "output.txt"
-        self.summary = root / "summary.md"
-        base = {k: v for k, v in sample_env.items() if not k.startswith(("GITHUB_", "INPUT_", "ACTIONS_", "RUNNER_"))}
-        self.env = {
-            **base,
-            "FLAKEHOUND_SAMPLE_STATE": str(state),
-            **{f"INPUT_{name.upper()}": value for name, value in DEFAULTS.items()},
-            "INPUT_GITHUB_TOKEN": TOKEN,
-            "INPUT_COVERAGE": "false",
-            "GITHUB_ACTIONS": "true",
-            "GITHUB_EVENT_NAME": "pull_request",
-            "GITHUB_EVENT_PATH": str(self.event),
-            "GITHUB_REPOSITORY": "o/r",
-            "GITHUB_SHA": MERGE,
-            "GITHUB_API_URL": api_url,
-            "GITHUB_SERVER_URL": "https://github.com",
-            "GITHUB_RUN_ID": "99",
-            "GITHUB_WORKSPACE": str(self.workspace),
-            "GITHUB_OUTPUT": str(self.output),
-            "GITHUB_STEP_SUMMARY": str(self.summary),
-        }
-        self.event.write_text(json.dumps(pull_request_payload()))
-
-    def run(self, **inputs: str) -> subprocess.CompletedProcess[str]:
-        """Run the entry point once with these inputs set (fresh output and summary files, as per step)."""
-        self.output.write_text("")
-        self.summary.write_text("")
-        env = {**self.env, **{f"INPUT_{name.upper()}": value for name, value in inputs.items()}}
-        return subprocess.run(
-            [sys.executable, "-m", "flakehound", "action"],
-            cwd=self.workspace,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-
-    def outputs(self) -> dict[str, str]:
-        """Parse GITHUB_OUTPUT's heredoc blocks (a name written twice keeps its last value, as GitHub does)."""
-        values: dict[str, str] = {}
-        lines = iter(self.output.read_text().splitlines())
-        for line in lines:
-            name, delimiter = line.split("<<", 1)
-            value = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                value.append(inner)
-            values[name] = "\n".join(value)
-        return values
-
-    def report(self, path: str) -> Report:
-        """The report the Action saved at ``path`` (relative to the workspace)."""
-        return Report.model_validate_json((self.workspace / path).read_text())
+def sample_workflow(root: Path, sample: str, sample_env: dict[str, str], api_url: str) -> Workflow:
+    """A job's variables around a copy of ``sample`` in ``root``, with a counter folder of its own."""
+    root.mkdir(exist_ok=True)
+    workspace = Path(shutil.copytree(FIXTURES / sample, root / sample))
+    state = root / "counters"
+    state.mkdir()
+    return Workflow(root, workspace, {**sample_env, "FLAKEHOUND_SAMPLE_STATE": str(state)}, api_url)
 
 
 @pytest.fixture
@@ -198,7 +59,7 @@ def verdict(report: Report):
 
 def test_plan_two_shards_then_merge_publish_once_and_gate_like_one_run(tmp_path, sample_env, httpserver, github):
     """Plan (2 shards), two shard steps, merge: one comment, one check run, the verdict and exit code of mode run."""
-    sharded = Workflow(tmp_path / "sharded", "planted", sample_env, httpserver.url_for(API))
+    sharded = sample_workflow(tmp_path / "sharded", "planted", sample_env, httpserver.url_for(API))
 
     plan = sharded.run(mode="plan", shards="2", setup="touch setup-ran-in-plan", **INVESTIGATION)
     assert plan.returncode == ExitCode.OK, plan.stdout + plan.stderr
@@ -248,7 +109,7 @@ def test_plan_two_shards_then_merge_publish_once_and_gate_like_one_run(tmp_path,
 
     github.server.clear_log()
     github.comments.clear()
-    whole = Workflow(tmp_path / "whole", "planted", sample_env, httpserver.url_for(API))
+    whole = sample_workflow(tmp_path / "whole", "planted", sample_env, httpserver.url_for(API))
     run = whole.run(**INVESTIGATION)
     assert merged.returncode == run.returncode == ExitCode.GATE_FAILED, merged.stdout + run.stdout
     assert verdict(report) == verdict(whole.report("flakehound-report.json"))
@@ -280,7 +141,7 @@ BAD_INPUTS = {
 @pytest.mark.parametrize(("inputs", "message"), BAD_INPUTS.values(), ids=BAD_INPUTS.keys())
 def test_bad_mode_inputs_exit_2_naming_them(tmp_path, sample_env, httpserver, github, inputs, message):
     """A wrong mode, shard, shards, plan or parts input: exit 2, one ::error:: naming it, nothing run or published."""
-    workflow = Workflow(tmp_path, "all_green", sample_env, httpserver.url_for(API))
+    workflow = sample_workflow(tmp_path, "all_green", sample_env, httpserver.url_for(API))
     completed = workflow.run(setup="touch setup-ran", **inputs)
     assert completed.returncode == ExitCode.USAGE, completed.stdout + completed.stderr
     [error] = [line for line in completed.stdout.splitlines() if line.startswith("::error")]
