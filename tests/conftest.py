@@ -69,7 +69,7 @@ def update_goldens(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--update-goldens"))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_cli():
     """Run ``python -m flakehound ARGS`` in a folder with an environment, exactly as a user would."""
     return _run_cli

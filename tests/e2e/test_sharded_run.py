@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,27 +24,15 @@ def _environment(state: Path, **more: str) -> dict[str, str]:
     return {**env, "FLAKEHOUND_SAMPLE_STATE": str(state), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", **more}
 
 
-def _cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flakehound", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-
-
 @pytest.fixture(scope="module")
-def sharded(tmp_path_factory):
+def sharded(tmp_path_factory, run_cli):
     """The planted suite (seed 7) planned into 3 shards, each investigated by its own process, then merged."""
     root = tmp_path_factory.mktemp("sharded")
     project = shutil.copytree(FIXTURES / "planted", root / "planted")
     (root / "state").mkdir()
     output = root / "github-output"
     env = _environment(root / "state", GITHUB_SHA=SHA)
-    plan = _cli(
+    plan = run_cli(
         ["plan", "--seed", "7", "--shards", "3", "--out", str(root / "plan.json")],
         project,
         {**env, "GITHUB_OUTPUT": str(output)},
@@ -55,10 +42,10 @@ def sharded(tmp_path_factory):
     for index in range(3):
         part = root / f"part-{index}.json"
         args = ["investigate", "--plan", str(root / "plan.json"), "--shard", str(index), "--report", str(part)]
-        completed = _cli([*args, "--budget-seconds", "0", "--quiet"], project, env)
+        completed = run_cli([*args, "--budget-seconds", "0", "--quiet"], project, env)
         assert completed.returncode == ExitCode.OK, completed.stderr
         parts.append(part)
-    merged = _cli(["merge", *map(str, parts), "--report", str(root / "merged.json")], project, env)
+    merged = run_cli(["merge", *map(str, parts), "--report", str(root / "merged.json")], project, env)
     return {
         "root": root,
         "plan": plan,
