@@ -143,6 +143,15 @@ def test_blocked_change_fails_the_check_with_annotations(tmp_path, copy_project,
     assert outputs["order_dependent"] == str(report.summary.order_dependent)
     assert "Blocked" in workflow.summary.read_text()
     assert commands_outside_stopped_stretches(completed.stdout) == [f"::add-mask::{TOKEN}"]
+    assert_token_kept_secret(workflow, completed)
+
+
+def assert_token_kept_secret(workflow: Workflow, completed: subprocess.CompletedProcess[str]) -> None:
+    """The token is in the log once (the add-mask command) and nowhere else: report, summary, outputs, stderr."""
+    assert completed.stdout.count(TOKEN) == 1
+    assert TOKEN not in completed.stderr
+    written = [workflow.workspace / "flakehound-report.json", workflow.summary, workflow.output]
+    assert [path for path in written if TOKEN in path.read_text()] == []
 
 
 def test_fork_publishes_nothing_and_flakehound_publish_posts_it_later(workflow, github, tmp_path):
@@ -217,6 +226,7 @@ def test_publishing_failures_are_warnings(workflow, httpserver, status, inputs, 
     outputs = workflow.outputs()
     assert (outputs["verdict"], outputs["check_url"]) == ("pass", "")
     assert outputs["comment_url"] == "https://github.com/o/r/pull/7#issuecomment-1000"
+    assert_token_kept_secret(workflow, completed)  # GitHub's refusal, and our error about it, carry no token
 
 
 def test_server_error_is_retried(workflow, httpserver):
