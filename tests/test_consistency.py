@@ -27,6 +27,7 @@ PURE = [
     "bisect",
     "experiments",
     "hints",
+    "shards",
 ]
 FORBIDDEN_IMPORTS = {"subprocess", "os", "github", "httpx", "shutil", "socket"}
 
