@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from importlib.metadata import version
 from pathlib import Path
 
@@ -79,6 +81,26 @@ def test_public_api_is_sorted_and_complete():
     """The package's __all__ is sorted and every name in it exists."""
     assert flakehound.__all__ == sorted(flakehound.__all__)
     assert all(hasattr(flakehound, name) for name in flakehound.__all__)
+
+
+def test_public_names_are_the_modules_objects():
+    """Each lazily loaded public name is the object its module defines; an unknown name is an AttributeError."""
+    from flakehound import errors, models
+
+    assert flakehound.Report is models.Report
+    assert flakehound.ConfigError is errors.ConfigError
+    with pytest.raises(AttributeError, match="no attribute 'Nope'"):
+        _ = flakehound.Nope
+
+
+def test_pytest_plugins_load_without_the_report_models():
+    """Every pytest process flakehound starts imports its plugins: no pydantic, no report models."""
+    code = (
+        "import sys, flakehound.pytest_plugin, flakehound._fork_server, flakehound._experiment_plugin;"
+        " print(sorted(n for n in ('pydantic', 'flakehound.models') if n in sys.modules))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert completed.stdout.strip() == "[]"
 
 
 def test_version_matches_installed_metadata():
