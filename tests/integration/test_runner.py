@@ -214,12 +214,18 @@ def test_sigterm_ignoring_hang_is_killed(tmp_path):
 
 
 def test_probe_finds_pytest_and_its_plugins(tmp_path):
-    """The probe reports pytest's version and the pytest11 plugins installed for the interpreter."""
-    probed = probe_plugins(sys.executable, tmp_path, os.environ)
-    assert probed is not None
-    version, plugins = probed
+    """The probe reports pytest's version and the pytest11 plugins installed for the interpreter.
+
+    This interpreter is probed in place; another ``PYTHONPATH`` needs a probe in a child interpreter,
+    and both see the same here.
+    """
+    here = probe_plugins(sys.executable, tmp_path, os.environ)
+    elsewhere = probe_plugins(sys.executable, tmp_path, {**os.environ, "PYTHONPATH": str(tmp_path)})
+    assert here is not None
+    version, plugins = here
     assert version == pytest.__version__
     assert "randomly" in plugins
+    assert elsewhere == here
 
 
 @pytest.mark.parametrize(
