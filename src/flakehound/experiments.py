@@ -322,6 +322,22 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
     return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
 
 
+def _deduced(failure: ClassifiedFailure, lab: Lab) -> list[ExperimentResult]:
+    """What the reruns already show without an experiment: a flip under one hash seed rules the hash seed out.
+
+    Forked reruns all share one hash seed; a test that failed and passed alone among them flips
+    whatever decides it, and it is not the hash seed.
+    """
+    alone = failure.evidence.alone
+    if lab.reruns_vary_hash_seed or lab.pinned_hash_seed or not 0 < alone.failures < alone.runs:
+        return []
+    evidence = (
+        f"not run: it flipped alone ({alone.failures}/{alone.runs} failed) in forked reruns that all share one"
+        " PYTHONHASHSEED, so the hash seed does not decide its outcome"
+    )
+    return [ExperimentResult("hash-seed", "no-effect", evidence)]
+
+
 def _hash_seed_hidden(lab: Lab, suggested: AbstractSet[str]) -> bool:
     """Whether a failure that looks deterministic may have met one hash seed only, and its text blames an order.
 
@@ -377,11 +393,13 @@ def explain(
     by_label = sorted(failures, key=lambda failure: failure.classification is not FailureKind.INTERMITTENT)
     for failure in by_label:
         context = _Context(failure=failure, trial=measured, lab=lab, seed=seed)
-        found = results.setdefault(failure.nodeid, [])
+        found = results.setdefault(failure.nodeid, _deduced(failure, lab))
         for factor in _factors(failure, lab, unavailable):
             runs, experiment = _EXPERIMENTS[factor]
             if any(result.outcome == "tracks" for result in found):
                 break
+            if any(result.factor == factor for result in found):  # deduced from the reruns
+                continue
             if not budget.allows(runs):
                 skipped.append((failure.nodeid, factor))
                 continue

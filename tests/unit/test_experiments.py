@@ -189,6 +189,28 @@ def test_forked_reruns_share_a_hash_seed_so_it_is_still_varied(make_failure):
     assert failure.hints[0].category == "unordered-collection"
 
 
+def test_a_flip_among_forked_reruns_rules_the_hash_seed_out_without_a_run(make_failure):
+    """Forked reruns share one hash seed: failing and passing alone among them proves it is not the cause."""
+    bench = Bench(lambda condition, _: (False,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 2))], bench.lab(reruns_vary_hash_seed=False))
+    assert "hash-seed" not in bench.factors()
+    assert "random-seed" in bench.factors()
+    assert (
+        "experiment hash-seed (no-effect): not run: it flipped alone (2/5 failed) in forked reruns that all share"
+        " one PYTHONHASHSEED, so the hash seed does not decide its outcome" in failure.notes
+    )
+
+
+def test_a_flip_among_fresh_reruns_says_nothing_about_the_hash_seed(make_failure):
+    """Fresh interpreters draw a hash seed each, so a flip among them leaves the hash seed to the experiment."""
+    bench = Bench(
+        lambda condition, _: (seed_of(condition) % 2 == 0,) if describe(condition) == "hash-seed" else (False,)
+    )
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 2))], bench.lab(reruns_vary_hash_seed=True))
+    assert "hash-seed" in bench.factors()
+    assert failure.hints[0].category == "unordered-collection"
+
+
 def test_pinned_hash_seed_is_not_varied(make_failure):
     """When the environment pins PYTHONHASHSEED, the hash seed cannot be the cause and is not tried."""
     bench = Bench(lambda condition, _: (False,))
