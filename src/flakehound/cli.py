@@ -405,7 +405,14 @@ def investigate(
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
         progress = _progress_bar(stack, console, quiet)
+        # Fork servers collect side by side: from the start when the original run is forked too (or
+        # already made), else once it has failed; a green run under coverage starts none.
+        measured = given is None and junit_results is None and settings.measure_coverage and not settings.coverage_files
+        if isolation == "fork" and not measured:
+            executor.warm()
         original, coverage, coverage_note = given or _original_and_coverage(settings, executor, junit_results, workdir)
+        if isolation == "fork" and any(result.outcome.is_failure for result in original.results):
+            executor.warm()
         report = analyse(
             settings,
             executor,

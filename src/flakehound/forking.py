@@ -37,7 +37,7 @@ import shutil
 import signal
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -223,6 +223,10 @@ class ForkExecutor:
         server.stop(self.stop_timeout)
         self._restore()
 
+    def warm(self) -> None:
+        """Start the server now, so it collects while something else goes on."""
+        self._server()
+
     def run(self, request: RunRequest) -> Run:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
         server = self._server() if is_forkable(request) else None
@@ -390,6 +394,8 @@ def run_batch(executor: Executor, requests: Sequence[RunRequest]) -> list[Run]:
 class _Worker(Protocol):
     def run(self, request: RunRequest) -> Run: ...
 
+    def warm(self) -> None: ...
+
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None: ...
 
     def collect(self, timeout: float) -> Run: ...
@@ -436,7 +442,8 @@ class WorkerPool:
     """Independent runs spread over ``jobs`` workers; worker 0 runs in the project, the others in copies.
 
     ``make_worker(cwd, workdir, snapshot)`` builds one worker. Runs that are not independent
-    (:meth:`run`) always go to worker 0.
+    (:meth:`run`) always go to worker 0. :meth:`warm` gets every worker ready at once in the
+    background (fork servers collect side by side); a worker is used only once it is ready.
     """
 
     home: Path
@@ -446,6 +453,8 @@ class WorkerPool:
     workers: list[_Worker] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
     retired: set[int] = field(default_factory=set)
+    warming: dict[int, Future[None]] = field(default_factory=dict)
+    starter: ThreadPoolExecutor | None = None
 
     def __post_init__(self) -> None:
         """Take the project's snapshot and make worker 0, which runs in the project itself."""
@@ -464,21 +473,42 @@ class WorkerPool:
         self.close()
 
     def close(self) -> None:
-        """Close every worker."""
-        for worker in self.workers:
-            worker.close()
+        """Close every worker, side by side (a fork server's session may take a while to end)."""
+        if self.starter is not None:
+            self.starter.shutdown(wait=True)  # a worker that failed to start is still closed below
+        if len(self.workers) == 1:
+            self.workers[0].close()
+            return
+        with ThreadPoolExecutor(max_workers=len(self.workers), thread_name_prefix="flakehound-close") as pool:
+            list(pool.map(lambda worker: worker.close(), self.workers))
+
+    def warm(self) -> None:
+        """Make every worker and get each one ready in the background, all at once."""
+        self._grow(self.jobs)
+        if self.starter is None:
+            self.starter = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="flakehound-warm")
+        for index, worker in enumerate(self.workers):
+            if index not in self.warming:
+                self.warming[index] = self.starter.submit(worker.warm)
+
+    def _ready(self, index: int) -> _Worker:
+        """Worker ``index``, once the warm-up started for it (if any) is over."""
+        warming = self.warming.get(index)
+        if warming is not None:
+            warming.result()
+        return self.workers[index]
 
     def run(self, request: RunRequest) -> Run:
         """Run one request in the project itself."""
-        return self.workers[0].run(request)
+        return self._ready(0).run(request)
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
         """Take process-state snapshots in the project itself."""
-        return self.workers[0].snapshot_state(order, after, timeout)
+        return self._ready(0).snapshot_state(order, after, timeout)
 
     def collect(self, timeout: float) -> Run:
         """What pytest collects in the project, without running a test."""
-        return self.workers[0].collect(timeout)
+        return self._ready(0).collect(timeout)
 
     def _grow(self, wanted: int) -> None:
         """Make worker copies of the project up to ``wanted`` workers."""
@@ -503,7 +533,7 @@ class WorkerPool:
         def work(request: RunRequest) -> tuple[int, Run]:
             index = free.get()
             try:
-                return index, self.workers[index].run(request)
+                return index, self._ready(index).run(request)
             finally:
                 free.put(index)
 
@@ -575,6 +605,9 @@ class _Closing:
 
     def collect(self, timeout: float) -> Run:
         return self.process.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
+
+    def warm(self) -> None:
+        pass
 
     def close(self) -> None:
         pass

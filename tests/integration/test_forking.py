@@ -740,6 +740,44 @@ def test_impossible_executor_settings_are_one_sentence(tmp_path, isolation, jobs
         pass
 
 
+def test_warm_servers_collect_side_by_side_before_the_first_run(tmp_path):
+    """Warming a fork pool makes every worker and starts its server in the background; runs wait for it."""
+    root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
+    env = environment(tmp_path, "f")
+    requests = [RunRequest(order=None, timeout=60)] * 2
+    with open_executor(
+        isolation="fork", jobs=2, python=sys.executable, cwd=root, pytest_args=(), env=env, workdir=tmp_path / "work"
+    ) as pool:
+        pool.warm()
+        assert len(pool.workers) == 2
+        runs = pool.run_many(requests)
+        servers = [worker.server for worker in pool.workers]
+        pool.warm()  # again: nothing new starts
+        assert [worker.server for worker in pool.workers] == servers
+    assert all(server is not None and server.process.returncode is not None for server in servers)
+    assert all(worker.fork_runs == 1 for worker in pool.workers)
+    plain = run_batch(process_executor(root, tmp_path / "plain", env), requests)
+    assert [comparable(run) for run in runs] == [comparable(run) for run in plain]
+
+
+def test_warming_a_fresh_process_pool_only_makes_the_copies(tmp_path):
+    """Fresh-process workers have nothing to start: warming makes their project copies, which runs then use."""
+    root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
+    with open_executor(
+        isolation="process",
+        jobs=2,
+        python=sys.executable,
+        cwd=root,
+        pytest_args=(),
+        env=environment(tmp_path, "p"),
+        workdir=tmp_path / "work",
+    ) as pool:
+        pool.warm()
+        assert pool.roots[1].is_dir()
+        runs = pool.run_many([RunRequest(order=None, timeout=60)] * 2)
+    assert [run.ended for run in runs] == [RunEnd.COMPLETED] * 2
+
+
 def test_a_pool_that_is_never_used_closes_quietly(tmp_path):
     """Closing a pool whose workers never ran starts and stops nothing."""
     made = []
