@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import shlex
-from collections import defaultdict
+from collections import Counter, defaultdict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -71,6 +71,10 @@ BROKEN_SHARE = 0.8
 #: The share rule needs at least this many tests to mean anything.
 BROKEN_MIN_TESTS = 10
 _FIRST_ERRORS = 5
+#: Alone reruns go in rounds of at least this many runs, replays of an order this many at a time: enough
+#: to keep parallel workers busy, few enough that a test settled early costs little.
+ALONE_ROUND = 4
+REPLAY_ROUND = 2
 _RERUN_SLACK = 30.0
 _PYTEST_USAGE_ERROR = 4
 _PYTEST_NO_TESTS = 5
@@ -414,27 +418,38 @@ def _explained(
 ) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]]:
     """Run the root-cause experiments on the failures and the latent ones; rank every failure's hints."""
 
-    def trial(nodeid: str, condition: Condition) -> tuple[bool, ...] | None:
-        order = (nodeid,) * condition.repeat
-        request = RunRequest(
-            order=order,
-            timeout=investigation.timeout_for(order),
-            env=condition.env,
-            tweaks=condition.tweaks,
-        )
+    def trial(nodeid: str, conditions: Sequence[Condition]) -> list[tuple[bool, ...] | None]:
+        """Independent runs, one per condition: together on every core, or one by one while the cores are busy."""
+        requests = [
+            RunRequest(
+                order=(nodeid,) * condition.repeat,
+                timeout=investigation.timeout_for((nodeid,) * condition.repeat),
+                env=condition.env,
+                tweaks=condition.tweaks,
+            )
+            for condition in conditions
+        ]
         if investigation.interrupted:
-            return None
+            return [None] * len(requests)
+        busy = any(condition.busy for condition in conditions)
         try:
-            with lab.busy() if condition.busy and lab.busy is not None else nullcontext():
-                run = investigation.executor.run(request)
+            with lab.busy() if busy and lab.busy is not None else nullcontext():
+                executor = investigation.executor
+                runs = [executor.run(request) for request in requests] if busy else run_batch(executor, requests)
         except KeyboardInterrupt:
             investigation.interrupted = True
-            return None
-        investigation.record(run, RunPurpose.EXPERIMENT, None, len(order))
-        investigation.progress.advance("experiment run")
-        if run.ended is not RunEnd.COMPLETED:
-            return None
-        return tuple(result.outcome.is_failure for result in run.results if result.nodeid == nodeid)
+            return [None] * len(requests)
+        outcomes: list[tuple[bool, ...] | None] = []
+        for request, run in zip(requests, runs, strict=True):
+            investigation.record(run, RunPurpose.EXPERIMENT, None, len(request.order or ()))
+            investigation.progress.advance("experiment run")
+            completed = run.ended is RunEnd.COMPLETED
+            outcomes.append(
+                tuple(result.outcome.is_failure for result in run.results if result.nodeid == nodeid)
+                if completed
+                else None
+            )
+        return outcomes
 
     failures, latent = groups
     alone = [record.duration for record in investigation.records if record.purpose is RunPurpose.ALONE]
@@ -628,27 +643,41 @@ def _broken_reason(run: Run, summary: Summary) -> str | None:
 
 
 def _run_alone(investigation: _Investigation, targets: Sequence[str]) -> None:
-    """Up to ``reruns`` rounds; each runs every unsettled target alone once (in parallel where possible)."""
+    """Rounds of at least ``ALONE_ROUND`` runs (one batch each): every unsettled target alone, as often as fits.
+
+    A target stops once it is settled or has had ``reruns`` runs. The rounds depend on the targets
+    only, never on ``--jobs``, so the runs made are the same on one worker or many.
+    """
     alone = Configuration(purpose=RunPurpose.ALONE)
-    for _ in range(investigation.settings.reruns):
-        open_targets = [nodeid for nodeid in targets if not investigation.settled(nodeid)]
+    made: Counter[str] = Counter()
+    reruns = investigation.settings.reruns
+    while True:
+        open_targets = [n for n in targets if made[n] < reruns and not investigation.settled(n)]
         if not open_targets:
             return
-        runs = investigation.execute_many([([nodeid], RunPurpose.ALONE, None) for nodeid in open_targets])
-        for nodeid, run in zip(open_targets, runs, strict=True):
+        each = max(1, ALONE_ROUND // len(open_targets))
+        planned = [n for turn in range(each) for n in open_targets if made[n] + turn < reruns]
+        runs = investigation.execute_many([([nodeid], RunPurpose.ALONE, None) for nodeid in planned])
+        for nodeid, run in zip(planned, runs, strict=True):
+            made[nodeid] += 1
             investigation.observe(run, alone, [nodeid])
 
 
 def _replay(
     investigation: _Investigation, order: Sequence[str], configuration: Configuration, victims: Sequence[str]
 ) -> None:
+    """Up to ``replays`` runs of ``order`` through its last unsettled victim, ``REPLAY_ROUND`` at a time (one batch)."""
     if configuration.purpose is RunPurpose.ORIGINAL:
         configuration = Configuration(purpose=RunPurpose.ORIGINAL_ORDER)
-    for _ in range(investigation.settings.replays):
+    left = investigation.settings.replays
+    while left > 0:
         open_victims = [nodeid for nodeid in victims if not investigation.settled(nodeid)]
         if not open_victims:
             return
         last = max(open_victims, key=list(order).index)
         prefix = prefix_through(order, last)
-        run = investigation.execute(prefix, configuration.purpose, configuration.seed)
-        investigation.observe(run, configuration, open_victims)
+        count = min(REPLAY_ROUND, left)
+        left -= count
+        runs = investigation.execute_many([(prefix, configuration.purpose, configuration.seed)] * count)
+        for run in runs:
+            investigation.observe(run, configuration, open_victims)

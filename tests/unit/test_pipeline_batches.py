@@ -54,15 +54,18 @@ def _victim_after_a(nodeid: str, before: Sequence[str]) -> bool:
 
 
 def test_shuffles_and_alone_reruns_reach_the_executor_as_batches():
-    """The shuffled orders come as one batch; the alone reruns as rounds of one run per failing test."""
+    """The shuffled orders come as one batch; the alone reruns in rounds of four, each failing test in turn."""
     executor = BatchFake(lambda nodeid, before: nodeid in {SUITE[2], SUITE[4]})
     assert isinstance(executor, BatchExecutor)
     report = _investigate(executor)
     shuffles = executor.batches[0]
     assert len(shuffles) == 4
     assert shuffles[-1] == tuple(reversed(SUITE))
-    rounds = executor.batches[1:6]
-    assert rounds == [[(SUITE[2],), (SUITE[4],)]] * 5
+    rounds = executor.batches[1:4]
+    assert rounds == [[(SUITE[2],), (SUITE[4],)] * 2] * 2 + [[(SUITE[2],), (SUITE[4],)]]
+    replays = executor.batches[4:6]
+    assert [len(batch) for batch in replays] == [2, 1]
+    assert all(order == SUITE[:5] for batch in replays for order in batch)
     purposes = [record.purpose for record in report.runs]
     assert purposes[:5] == [RunPurpose.ORIGINAL] + [RunPurpose.PERMUTED] * 3 + [RunPurpose.REVERSED]
     assert [record.outcomes for record in report.runs if record.purpose is RunPurpose.ALONE][:2] == [
@@ -83,3 +86,24 @@ def test_a_polluter_search_reuses_the_alone_runs_already_made():
     assert failure.polluters[0].alone_runs >= 1
     bisect = [record for record in report.runs if record.purpose is RunPurpose.BISECT]
     assert all(record.tests > 1 for record in bisect)
+
+
+def test_one_flaky_test_is_rerun_four_at_a_time_until_it_flips():
+    """A single target fills a round alone; once it has flipped, no further round starts."""
+    calls = Counter[str]()
+
+    def flips_on_the_third_alone_run(nodeid: str, before: Sequence[str]) -> bool:
+        if nodeid != SUITE[3]:
+            return False
+        if not before:  # alone (no shuffle of this suite and seed starts with it)
+            calls[nodeid] += 1
+            return calls[nodeid] != 3  # the third run alone passes
+        return True
+
+    executor = BatchFake(flips_on_the_third_alone_run)
+    report = _investigate(executor)
+    (failure,) = report.failures
+    assert failure.classification is FailureKind.INTERMITTENT
+    alone_batches = [batch for batch in executor.batches if batch and all(order == (SUITE[3],) for order in batch)]
+    assert alone_batches == [[(SUITE[3],)] * 4]
+    assert (failure.evidence.alone.runs, failure.evidence.alone.failures) == (4, 3)
