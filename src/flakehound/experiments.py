@@ -11,15 +11,23 @@ that may pollute themselves) is run alone under small sets of conditions:
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed;
 * **repetition**: the test three times in one process; passing once then failing means it pollutes itself.
 
+Network, CPU load and clock compare their runs with the test's own alone failure rate. A test that
+flips anyway ends several runs the same way by chance, so the outcome follows the factor only when
+chance would give that many such outcomes less often than ``SIGNIFICANCE`` (a binomial tail over the
+alone rate, smoothed so that 0/5 is not taken for "never"); runs that all end the unusual way but do
+not prove it yet are extended up to ``MAX_RUNS``.
+
 Experiments go in an order the failure's matched signatures suggest, stop at the first one the
 outcome follows, and stay within the time budget (``--budget-seconds``, by default ten times the
 original run and at least a minute, counted from the start of the investigation). IO comes in as a
-callable: ``trial(nodeid, condition)`` runs the test under the condition and says whether each
-occurrence failed (None when the run did not finish).
+callable: ``trial(nodeid, conditions)`` runs the test once under each condition (independent runs,
+in parallel where the executor can) and says, per run, whether each occurrence failed (None when
+the run did not finish).
 """
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,8 +45,8 @@ if TYPE_CHECKING:
     from flakehound.models import ClassifiedFailure, ConfigurationCount
     from flakehound.signatures import Catalog
 
-    #: Run one test under a condition: whether each occurrence failed, or None when the run did not finish.
-    Trial = Callable[[str, "Condition"], "tuple[bool, ...] | None"]
+    #: Run one test once under each condition: per run, whether each occurrence failed, or None when it did not finish.
+    Trial = Callable[[str, "Sequence[Condition]"], "list[tuple[bool, ...] | None]"]
 
 __all__ = [
     "CLOCK_TIMES",
@@ -62,8 +70,12 @@ REPEAT_RUNS = 2
 #: Occurrences of the test in one repetition run: three, so a test that flips on every run is not taken for one
 #: that breaks itself (pass, fail, pass against pass, fail, fail).
 REPEATS = 3
-#: A change of at least this much in the failure rate counts as the outcome following a factor.
-TRACK_GAP = 0.5
+#: Runs per clock moment.
+CLOCK_RUNS = 2
+#: The outcome follows a factor when chance, at the test's own alone rate, gives that result less often than this.
+SIGNIFICANCE = 0.05
+#: Runs under one condition that all end the unusual way are extended up to this many to prove it.
+MAX_RUNS = 6
 _ORDER: tuple[Factor, ...] = ("random-seed", "hash-seed", "network", "cpu-load", "clock", "repetition")
 _SHOWN_SKIPS = 4
 
@@ -122,15 +134,52 @@ class _Context:
     seed: int
 
     def once(self, condition: Condition) -> bool | None:
-        outcomes = self.trial(self.failure.nodeid, condition)
+        outcomes = self.trial(self.failure.nodeid, [condition])[0]
         return outcomes[0] if outcomes else None
+
+    def runs(self, condition: Condition, count: int) -> tuple[list[bool], int]:
+        """``count`` independent runs under ``condition``: the outcomes of those that finished, and how many did not."""
+        outcomes = self.trial(self.failure.nodeid, [condition] * count)
+        done = [occurrences[0] for occurrences in outcomes if occurrences]
+        return done, count - len(done)
+
+    def failing_chance(self) -> float:
+        """The chance the test fails alone, smoothed (one imagined failure and one pass): 0/5 is not "never"."""
+        alone = self.failure.evidence.alone
+        return (alone.failures + 1) / (alone.runs + 2)
+
+    def sample(self, condition: Condition, count: int, looked_for: bool | None = None) -> tuple[list[bool], int]:
+        """``count`` runs, extended while they all ended the way ``looked_for`` says but do not prove it yet.
+
+        ``looked_for``: True for failures, False for passes, None for either; extended only while that
+        outcome is no likelier than not alone, up to the runs that would prove it (at most ``MAX_RUNS``).
+        """
+        done, lost = self.runs(condition, count)
+        if done and len(set(done)) == 1 and looked_for in {None, done[0]}:
+            chance = self.failing_chance() if done[0] else 1 - self.failing_chance()
+            needed = min(math.ceil(math.log(SIGNIFICANCE) / math.log(chance)), MAX_RUNS)
+            if chance <= 0.5 and needed > len(done):  # noqa: PLR2004 - no likelier than not
+                more, more_lost = self.runs(condition, needed - len(done))
+                done, lost = done + more, lost + more_lost
+        return done, lost
 
     def alone(self) -> ConfigurationCount:
         return self.failure.evidence.alone
 
 
-def _rate(failures: int, runs: int) -> float:
-    return failures / runs if runs else 0.0
+def _tail(hits: int, runs: int, chance: float) -> float:
+    """The chance of at least ``hits`` of ``runs`` independent tries when each hits with ``chance``."""
+    return sum(math.comb(runs, k) * chance**k * (1 - chance) ** (runs - k) for k in range(hits, runs + 1))
+
+
+def _more_failures(done: Sequence[bool], chance: float) -> bool:
+    """Whether this many failures is more than chance explains at the alone failure rate."""
+    return _tail(sum(done), len(done), chance) < SIGNIFICANCE
+
+
+def _fewer_failures(done: Sequence[bool], chance: float) -> bool:
+    """Whether this many passes is more than chance explains at the alone failure rate."""
+    return _tail(len(done) - sum(done), len(done), 1 - chance) < SIGNIFICANCE
 
 
 def _lost(count: int) -> str:
@@ -197,58 +246,49 @@ def _random_seed(context: _Context) -> ExperimentResult:
     )
 
 
-def _runs(context: _Context, condition: Condition, count: int) -> tuple[list[bool], int]:
-    outcomes = [context.once(condition) for _ in range(count)]
-    done = [failed for failed in outcomes if failed is not None]
-    return done, len(outcomes) - len(done)
-
-
-def _compare(factor: Factor, done: list[bool], lost: int, text: str, gap: float) -> ExperimentResult:
+def _compare(factor: Factor, done: list[bool], lost: int, text: str, *, tracks: bool) -> ExperimentResult:
     if not done:
         condition = text.split(",", maxsplit=1)[0]
         return ExperimentResult(factor, "inconclusive", f"no run finished {condition}{_lost(lost)}")
     evidence = f"fails {sum(done)}/{len(done)} {text}{_lost(lost)}"
-    return ExperimentResult(factor, "tracks" if gap >= TRACK_GAP else "no-effect", evidence)
+    return ExperimentResult(factor, "tracks" if tracks else "no-effect", evidence)
 
 
 def _cpu_load(context: _Context) -> ExperimentResult:
-    done, lost = _runs(context, Condition(busy=True), LOAD_RUNS)
+    done, lost = context.sample(Condition(busy=True), LOAD_RUNS, looked_for=True)
     alone = context.alone()
     text = (
         f"with every core busy ({context.lab.busy_processes} busy processes),"
         f" {alone.failures}/{alone.runs} alone on an idle machine"
     )
-    gap = _rate(sum(done), len(done)) - _rate(alone.failures, alone.runs)
-    return _compare("cpu-load", done, lost, text, gap)
+    return _compare("cpu-load", done, lost, text, tracks=_more_failures(done, context.failing_chance()))
 
 
 def _network(context: _Context) -> ExperimentResult:
-    condition = Condition(tweaks=Tweaks(no_network=True))
-    done, lost = _runs(context, condition, NETWORK_RUNS)
+    done, lost = context.sample(Condition(tweaks=Tweaks(no_network=True)), NETWORK_RUNS)
     alone = context.alone()
     text = f"with outbound connections refused, {alone.failures}/{alone.runs} alone with the network as is"
-    gap = abs(_rate(sum(done), len(done)) - _rate(alone.failures, alone.runs))
-    return _compare("network", done, lost, text, gap)
+    chance = context.failing_chance()
+    return _compare("network", done, lost, text, tracks=_more_failures(done, chance) or _fewer_failures(done, chance))
 
 
 def _clock(context: _Context) -> ExperimentResult:
+    """Each moment in turn: runs that all end the usual way move on; a proven change tracks; a mix rules it out."""
     alone = context.alone()
-    usually_fails = _rate(alone.failures, alone.runs) > TRACK_GAP
+    chance = context.failing_chance()
+    usually_fails = chance > 0.5  # noqa: PLR2004 - more likely than not
     tried: list[tuple[str, list[bool]]] = []
     lost = 0
     tracks = False
     for moment in CLOCK_TIMES:
         condition = Condition(env={"LD_PRELOAD": str(context.lab.faketime), "FAKETIME": f"@{moment}"})
-        done, missed = _runs(context, condition, 1)
+        done, missed = context.sample(condition, CLOCK_RUNS, looked_for=not usually_fails)
         lost += missed
         if not done:
             continue
         tried.append((moment, done))
-        if done[0] != usually_fails:  # the outcome flipped at this moment: does it flip again?
-            again, missed = _runs(context, condition, 1)
-            lost += missed
-            done += again
-            tracks = bool(again) and again[0] == done[0]
+        if set(done) != {usually_fails}:  # the outcome changed at this moment: proven, or it flips anyway
+            tracks = _fewer_failures(done, chance) if usually_fails else _more_failures(done, chance)
             break
     note = _lost(lost).replace("did not finish", "hung or crashed under libfaketime")
     if not tried:
@@ -259,7 +299,7 @@ def _clock(context: _Context) -> ExperimentResult:
 
 
 def _repetition(context: _Context) -> ExperimentResult:
-    runs = [context.trial(context.failure.nodeid, Condition(repeat=REPEATS)) for _ in range(REPEAT_RUNS)]
+    runs = context.trial(context.failure.nodeid, [Condition(repeat=REPEATS)] * REPEAT_RUNS)
     done = [outcomes for outcomes in runs if outcomes is not None and len(outcomes) == REPEATS]
     lost = len(runs) - len(done)
     if not done:
@@ -278,7 +318,7 @@ _EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
     "random-seed": (SEED_VARIED + 2 * SEED_CONFIRM, _random_seed),
     "network": (NETWORK_RUNS, _network),
     "cpu-load": (LOAD_RUNS, _cpu_load),
-    "clock": (len(CLOCK_TIMES) + 1, _clock),
+    "clock": (CLOCK_RUNS * len(CLOCK_TIMES), _clock),
     "repetition": (REPEAT_RUNS, _repetition),
 }
 
@@ -381,10 +421,11 @@ def explain(
     seconds = lab.budget_seconds if lab.budget_seconds is not None else default_budget(original_seconds)
     budget = _Budget(clock=lab.clock, deadline=lab.started + seconds, per_run=per_run)
 
-    def measured(nodeid: str, condition: Condition) -> tuple[bool, ...] | None:
+    def measured(nodeid: str, conditions: Sequence[Condition]) -> list[tuple[bool, ...] | None]:
         started = lab.clock()
-        outcomes = trial(nodeid, condition)
-        budget.record(lab.clock() - started)
+        outcomes = trial(nodeid, conditions)
+        for _ in conditions:
+            budget.record((lab.clock() - started) / len(conditions))
         return outcomes
 
     results: dict[str, list[ExperimentResult]] = {}

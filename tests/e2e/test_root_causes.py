@@ -278,7 +278,7 @@ def test_moved_clock_explains_the_leap_day_failure(experiments):
     top = failure.hints[0]
     assert top.category == "clock", failure.hints
     assert top.evidence == (
-        "with the clock moved, fails 0/1 at 2025-12-31 23:59:50, 2/2 at 2028-02-29 12:00:00;"
+        "with the clock moved, fails 0/2 at 2025-12-31 23:59:50, 2/2 at 2028-02-29 12:00:00;"
         " 0/8 alone with the real clock"
     )
 

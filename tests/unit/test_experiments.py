@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 
@@ -26,14 +26,19 @@ class Bench:
 
     decide: Decide
     calls: list[tuple[str, Condition]] = field(default_factory=list)
+    batches: list[int] = field(default_factory=list)
     now: float = 0.0
     step: float = 1.0
 
-    def trial(self, nodeid: str, condition: Condition) -> tuple[bool, ...] | None:
-        """Record the run and answer it."""
-        self.calls.append((nodeid, condition))
-        self.now += self.step
-        return self.decide(condition, len(self.calls))
+    def trial(self, nodeid: str, conditions: Sequence[Condition]) -> list[tuple[bool, ...] | None]:
+        """Record each run, answer it, and remember how the runs came in batches."""
+        self.batches.append(len(conditions))
+        answers = []
+        for condition in conditions:
+            self.calls.append((nodeid, condition))
+            self.now += self.step
+            answers.append(self.decide(condition, len(self.calls)))
+        return answers
 
     def clock(self) -> float:
         """Seconds since the investigation began."""
@@ -244,7 +249,7 @@ def test_clock_moved_to_a_leap_day_flips_twice(make_failure):
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
     assert failure.hints[0].category == "clock"
     assert failure.hints[0].evidence == (
-        f"with the clock moved, fails 0/1 at {CLOCK_TIMES[0]}, 2/2 at {CLOCK_TIMES[1]}; 0/5 alone with the real clock"
+        f"with the clock moved, fails 0/2 at {CLOCK_TIMES[0]}, 2/2 at {CLOCK_TIMES[1]}; 0/5 alone with the real clock"
     )
     assert bench.calls[-1][1].env["LD_PRELOAD"] == "/usr/lib/faketime/libfaketime.so.1"
 
@@ -262,35 +267,44 @@ def test_clock_flip_that_does_not_repeat_is_no_effect(make_failure):
 
 
 @pytest.mark.parametrize(
-    ("hangs", "note"),
+    ("alone", "hangs", "fails", "note"),
     [
         (
+            (5, 0),
             {1},
+            {2},
             (
-                f"experiment clock (no-effect): with the clock moved, fails 1/2 at {CLOCK_TIMES[1]}; 0/5 alone with the"
+                f"experiment clock (no-effect): with the clock moved, fails 1/2 at {CLOCK_TIMES[0]}; 0/5 alone with the"
                 " real clock (1 run(s) hung or crashed under libfaketime and are not counted)"
             ),
         ),
         (
-            {1, 2},
+            (5, 0),
+            {1, 2, 3, 4},
+            set(),
             (
-                "experiment clock (inconclusive): no run finished with the clock moved (2 run(s) hung or crashed under"
+                "experiment clock (inconclusive): no run finished with the clock moved (4 run(s) hung or crashed under"
                 " libfaketime and are not counted)"
             ),
         ),
         (
+            (5, 1),
             {3},
+            {1, 2},
             (
-                f"experiment clock (no-effect): with the clock moved, fails 0/1 at {CLOCK_TIMES[0]}, 1/1 at"
-                f" {CLOCK_TIMES[1]}; 0/5 alone with the real clock (1 run(s) hung or crashed under libfaketime and are"
-                " not counted)"
+                f"experiment clock (no-effect): with the clock moved, fails 2/2 at {CLOCK_TIMES[0]}; 1/5 alone with the"
+                " real clock (1 run(s) hung or crashed under libfaketime and are not counted)"
             ),
         ),
     ],
-    ids=["one-hang", "all-hang", "confirmation-hangs"],
+    ids=["one-hang", "all-hang", "extension-hangs"],
 )
-def test_clock_runs_that_hang_under_libfaketime_are_not_counted(make_failure, hangs, note):
-    """Runs that hang under libfaketime are left out and named (here only the second clock run fails)."""
+def test_clock_runs_that_hang_under_libfaketime_are_not_counted(make_failure, alone, hangs, fails, note):
+    """Runs that hang under libfaketime are left out and named; the clock runs listed in ``fails`` fail.
+
+    With 1/5 alone, two failures at a moved clock are not proof yet (a third is needed), and the
+    third hangs: no effect shown.
+    """
     clock_calls = []
 
     def decide(condition: Condition, _: int) -> tuple[bool, ...] | None:
@@ -299,11 +313,52 @@ def test_clock_runs_that_hang_under_libfaketime_are_not_counted(make_failure, ha
         clock_calls.append(condition)
         if len(clock_calls) in hangs:
             return None
-        return (len(clock_calls) == 2,)
+        return (len(clock_calls) in fails,)
 
     bench = Bench(decide)
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=alone)], bench.lab(busy=None))
     assert note in failure.notes
+
+
+def _coin_flip_under(factor: str, outcomes: list[bool]) -> Bench:
+    """A test that fails 2/4 alone; the runs varying ``factor`` end as ``outcomes`` say, the others flip in turn."""
+    answers = iter(outcomes)
+    return Bench(lambda condition, call: (next(answers),) if describe(condition) == factor else (call % 2 == 0,))
+
+
+def test_a_coin_flip_test_needs_five_failures_without_network_to_blame_it(make_failure):
+    """At 2/4 alone, two failures with the network refused happen by chance a quarter of the time: five prove it."""
+    bench = _coin_flip_under("network", [True] * 5)
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(4, 2), original=REFUSED)])
+    assert failure.hints[0].category == "network"
+    assert failure.hints[0].evidence == "fails 5/5 with outbound connections refused, 2/4 alone with the network as is"
+    assert bench.batches[:2] == [2, 3], "two runs at once, then the three that can prove it at once"
+
+
+def test_a_coin_flip_test_that_flips_without_network_too_is_not_network(make_failure):
+    """Two failures, then a pass among the extra runs: what the test does anyway, not the network."""
+    bench = _coin_flip_under("network", [True, True, True, False, True])
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(4, 2), original=REFUSED)])
+    assert (
+        "experiment network (no-effect): fails 4/5 with outbound connections refused, 2/4 alone with the network as is"
+        in failure.notes
+    )
+
+
+def test_a_coin_flip_test_failing_three_times_under_load_is_not_yet_timing(make_failure):
+    """Under load, 3/3 failures of a test that fails 2/4 alone are extended to five runs before they count."""
+    bench = _coin_flip_under("cpu-load", [True, True, True, True, False])
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(4, 2))], bench.lab(faketime=None))
+    assert bench.factors().count("cpu-load") == 5
+    assert not any(hint.category == "timing" for hint in failure.hints)
+
+
+def test_a_rare_failure_that_always_fails_under_load_is_timing_after_three_runs(make_failure):
+    """At 0/5 alone, three failures out of three under load is far beyond chance: no extra runs."""
+    bench = Bench(lambda condition, _: (describe(condition) == "cpu-load",))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(faketime=None))
+    assert bench.factors().count("cpu-load") == 3
+    assert failure.hints[0].category == "timing"
 
 
 def test_missing_equipment_is_named_once_in_the_report_notes(make_failure):
