@@ -36,6 +36,7 @@ import selectors
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,8 @@ FORK_AVAILABLE = hasattr(os, "fork") and hasattr(os, "setpgid")
 DEFAULT_ISOLATION: Isolation = "fork" if FORK_AVAILABLE else "process"
 DEFAULT_JOBS = os.cpu_count() or 1
 _TAIL = 3000
+#: How often a server that is still starting checks whether it should stop (seconds).
+_STARTING_SLICE = 0.2
 
 
 def is_forkable(request: RunRequest) -> bool:
@@ -179,6 +182,8 @@ class ForkExecutor:
     #: ``PYTHONHASHSEED`` for the server and for the fresh processes of this investigation that do not set
     #: their own, so every run shares one hash seed (None: the server draws one of its own, unknown to us).
     hash_seed: str | None = None
+    #: Set by :meth:`cancel`: a server still starting (in a warm-up thread) is stopped instead of waited for.
+    stopping: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def __enter__(self) -> Self:
         """Nothing starts until the first run."""
@@ -226,6 +231,10 @@ class ForkExecutor:
     def warm(self) -> None:
         """Start the server now, so it collects while something else goes on."""
         self._server()
+
+    def cancel(self) -> None:
+        """Stop waiting for a server that is still starting: it is killed and fresh processes take over."""
+        self.stopping.set()
 
     def run(self, request: RunRequest) -> Run:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
@@ -299,8 +308,11 @@ class ForkExecutor:
         os.close(requests_read)
         os.close(replies_write)
         server = _Server(process, requests_write, _Replies(replies_read), output, (), home / "tmp")
+        deadline = time.monotonic() + self.startup_timeout
         try:
-            ready = server.replies.read(self.startup_timeout)
+            ready = None
+            while ready is None and not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+                ready = server.replies.read(min(left, _STARTING_SLICE))
         except _ServerGoneError:
             server.stop(self.stop_timeout)
             reason = f"pytest ended without serving (exit code {process.returncode})"
@@ -310,7 +322,11 @@ class ForkExecutor:
                 server.tmp_as_collected = ProjectSnapshot.take(server.tmp, home / "tmp-as-collected")
                 return server
             server.stop(0)
-            reason = f"the fork server was not ready after {self.startup_timeout:g} s"
+            reason = (
+                "the fork server was stopped before it was ready"
+                if self.stopping.is_set()
+                else f"the fork server was not ready after {self.startup_timeout:g} s"
+            )
         self.unavailable = f"{reason}; every run is a fresh process"
         self._restore()
         return None
@@ -396,6 +412,8 @@ class _Worker(Protocol):
 
     def warm(self) -> None: ...
 
+    def cancel(self) -> None: ...
+
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None: ...
 
     def collect(self, timeout: float) -> Run: ...
@@ -475,7 +493,9 @@ class WorkerPool:
     def close(self) -> None:
         """Close every worker, side by side (a fork server's session may take a while to end)."""
         if self.starter is not None:
-            self.starter.shutdown(wait=True)  # a worker that failed to start is still closed below
+            for worker in self.workers:
+                worker.cancel()  # a server still starting is stopped, not waited for
+            self.starter.shutdown(wait=True)
         if len(self.workers) == 1:
             self.workers[0].close()
             return
@@ -607,6 +627,9 @@ class _Closing:
         return self.process.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
 
     def warm(self) -> None:
+        pass
+
+    def cancel(self) -> None:
         pass
 
     def close(self) -> None:

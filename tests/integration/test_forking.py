@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -758,6 +759,39 @@ def test_warm_servers_collect_side_by_side_before_the_first_run(tmp_path):
     assert all(worker.fork_runs == 1 for worker in pool.workers)
     plain = run_batch(process_executor(root, tmp_path / "plain", env), requests)
     assert [comparable(run) for run in runs] == [comparable(run) for run in plain]
+
+
+def test_closing_stops_servers_that_are_still_collecting(tmp_path):
+    """A cancelled investigation does not wait for warming servers: their hung collections are killed."""
+    state = tmp_path / "pids"
+    state.mkdir()
+    root = write_files(
+        tmp_path / "project",
+        {
+            "conftest.py": """
+                import os, time
+                from pathlib import Path
+
+                Path(os.environ["PIDS"], str(os.getpid())).touch()
+                time.sleep(600)
+            """,
+            "test_x.py": "def test_x():\n    pass\n",
+        },
+    )
+    env = {**environment(tmp_path, "f"), "PIDS": str(state)}
+    with open_executor(
+        isolation="fork", jobs=2, python=sys.executable, cwd=root, pytest_args=(), env=env, workdir=tmp_path / "work"
+    ) as pool:
+        pool.warm()
+        while len(list(state.iterdir())) < 2:  # both servers are inside their collection
+            time.sleep(0.05)
+    pids = [int(path.name) for path in state.iterdir()]
+    assert [worker.unavailable for worker in pool.workers] == [
+        "the fork server was stopped before it was ready; every run is a fresh process"
+    ] * 2
+    for pid in pids:
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid, 0)
 
 
 def test_warming_a_fresh_process_pool_only_makes_the_copies(tmp_path):
