@@ -59,6 +59,19 @@ def fork_executor(
     return ForkExecutor(process_executor(root, work, env, pytest_args, restores=restores), **kwargs)
 
 
+def pool_over(root: Path, tmp_path: Path, env: dict[str, str], *, isolation: str = "fork", jobs: int = 1):
+    """The investigation's executor over root: ``jobs`` workers, forking or fresh, working under tmp_path/work."""
+    return open_executor(
+        isolation=isolation,
+        jobs=jobs,
+        python=sys.executable,
+        cwd=root,
+        pytest_args=(),
+        env=env,
+        workdir=tmp_path / "work",
+    )
+
+
 def comparable(run):
     """A run without what differs between two executions of the same thing: time and pytest's chatter."""
     data = run.model_dump(exclude={"duration", "output_tail"})
@@ -598,15 +611,7 @@ def test_state_snapshots_survive_a_missing_or_lost_server(tmp_path, files, order
 def test_collecting_needs_no_test_run(tmp_path, isolation):
     """The pool lists what pytest collects: the server's collection, or a fresh --collect-only run."""
     root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
-    with open_executor(
-        isolation=isolation,
-        jobs=1,
-        python=sys.executable,
-        cwd=root,
-        pytest_args=(),
-        env=environment(tmp_path, "f"),
-        workdir=tmp_path / "work",
-    ) as pool:
+    with pool_over(root, tmp_path, environment(tmp_path, "f"), isolation=isolation, jobs=1) as pool:
         collected = pool.collect(60)
     expected = process_executor(root, tmp_path / "plain", environment(tmp_path, "p")).run(
         RunRequest(order=None, timeout=60)
@@ -658,15 +663,7 @@ def test_parallel_runs_use_their_own_project_copy_and_report_project_paths(tmp_p
     module = "tests/test_write.py"
     requests = [RunRequest(order=(f"{module}::test_takes_lock[{n}]",), timeout=60) for n in range(4)]
     requests.append(RunRequest(order=(f"{module}::test_names_its_file",), timeout=60))
-    with open_executor(
-        isolation=isolation,
-        jobs=3,
-        python=sys.executable,
-        cwd=root,
-        pytest_args=(),
-        env=environment(tmp_path, "f"),
-        workdir=tmp_path / "work",
-    ) as pool:
+    with pool_over(root, tmp_path, environment(tmp_path, "f"), isolation=isolation, jobs=3) as pool:
         runs = run_batch(pool, requests)
         copies = pool.roots[1:]
     assert [run.results[0].outcome for run in runs] == [Outcome.PASSED] * 4 + [Outcome.FAILED]
@@ -684,15 +681,7 @@ def test_a_copy_that_collects_other_node_ids_is_retired(tmp_path):
         {"pytest.ini": "[pytest]\n", "sub/tests/test_x.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n"},
     )
     requests = [RunRequest(order=(f"sub/tests/test_x.py::test_{name}",), timeout=60) for name in "ab"]
-    with open_executor(
-        isolation="fork",
-        jobs=2,
-        python=sys.executable,
-        cwd=repo / "sub",
-        pytest_args=(),
-        env=environment(tmp_path, "f"),
-        workdir=tmp_path / "work",
-    ) as pool:
+    with pool_over(repo / "sub", tmp_path, environment(tmp_path, "f"), isolation="fork", jobs=2) as pool:
         first = pool.run_many(requests)
         second = pool.run_many(requests)
         retired = set(pool.retired)
@@ -706,9 +695,7 @@ def test_one_job_runs_everything_in_the_project(tmp_path):
     root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
     requests = [RunRequest(order=None, timeout=60)] * 2
     env = environment(tmp_path, "f")
-    with open_executor(
-        isolation="fork", jobs=1, python=sys.executable, cwd=root, pytest_args=(), env=env, workdir=tmp_path / "work"
-    ) as pool:
+    with pool_over(root, tmp_path, env, isolation="fork", jobs=1) as pool:
         runs = pool.run_many(requests)
         assert pool.roots == [root]
     plain = run_batch(process_executor(root, tmp_path / "plain", env), requests)
@@ -746,9 +733,7 @@ def test_warm_servers_collect_side_by_side_before_the_first_run(tmp_path):
     root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
     env = environment(tmp_path, "f")
     requests = [RunRequest(order=None, timeout=60)] * 2
-    with open_executor(
-        isolation="fork", jobs=2, python=sys.executable, cwd=root, pytest_args=(), env=env, workdir=tmp_path / "work"
-    ) as pool:
+    with pool_over(root, tmp_path, env, isolation="fork", jobs=2) as pool:
         pool.warm()
         assert len(pool.workers) == 2
         runs = pool.run_many(requests)
@@ -779,9 +764,7 @@ def test_closing_stops_servers_that_are_still_collecting(tmp_path):
         },
     )
     env = {**environment(tmp_path, "f"), "PIDS": str(state)}
-    with open_executor(
-        isolation="fork", jobs=2, python=sys.executable, cwd=root, pytest_args=(), env=env, workdir=tmp_path / "work"
-    ) as pool:
+    with pool_over(root, tmp_path, env, isolation="fork", jobs=2) as pool:
         pool.warm()
         while len(list(state.iterdir())) < 2:  # both servers are inside their collection
             time.sleep(0.05)
@@ -797,15 +780,7 @@ def test_closing_stops_servers_that_are_still_collecting(tmp_path):
 def test_warming_a_fresh_process_pool_only_makes_the_copies(tmp_path):
     """Fresh-process workers have nothing to start: warming makes their project copies, which runs then use."""
     root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
-    with open_executor(
-        isolation="process",
-        jobs=2,
-        python=sys.executable,
-        cwd=root,
-        pytest_args=(),
-        env=environment(tmp_path, "p"),
-        workdir=tmp_path / "work",
-    ) as pool:
+    with pool_over(root, tmp_path, environment(tmp_path, "p"), isolation="process", jobs=2) as pool:
         pool.warm()
         assert pool.roots[1].is_dir()
         runs = pool.run_many([RunRequest(order=None, timeout=60)] * 2)
