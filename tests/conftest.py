@@ -33,6 +33,12 @@ def _sample_environment(state: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture(scope="session")
+def sample_env_at():
+    """Build a sample environment around a given counter folder (for several runs in one test)."""
+    return _sample_environment
+
+
 @pytest.fixture
 def sample_env(tmp_path):
     """A fresh sample environment whose counter folder lives beside (not inside) the project."""
