@@ -71,7 +71,7 @@ BROKEN_SHARE = 0.8
 #: The share rule needs at least this many tests to mean anything.
 BROKEN_MIN_TESTS = 10
 _FIRST_ERRORS = 5
-#: Alone reruns go in rounds of at least this many runs, replays of an order this many at a time: enough
+#: Alone reruns go in rounds of this many runs or more, replays of an order this many at a time: enough
 #: to keep parallel workers busy, few enough that a test settled early costs little.
 ALONE_ROUND = 4
 REPLAY_ROUND = 2
@@ -643,10 +643,11 @@ def _broken_reason(run: Run, summary: Summary) -> str | None:
 
 
 def _run_alone(investigation: _Investigation, targets: Sequence[str]) -> None:
-    """Rounds of at least ``ALONE_ROUND`` runs (one batch each): every unsettled target alone, as often as fits.
+    """Rounds (one batch each) of ``ALONE_ROUND`` runs or more: every unsettled target alone, as often as fits.
 
-    A target stops once it is settled or has had ``reruns`` runs. The rounds depend on the targets
-    only, never on ``--jobs``, so the runs made are the same on one worker or many.
+    A target stops once it is settled or has had ``reruns`` runs (so a round can be smaller when
+    few reruns are left). The rounds depend on the targets only, never on ``--jobs``, so the runs
+    made are the same on one worker or many.
     """
     alone = Configuration(purpose=RunPurpose.ALONE)
     made: Counter[str] = Counter()
