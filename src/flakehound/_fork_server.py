@@ -10,7 +10,8 @@ has collected, this plugin takes over ``pytest_runtestloop`` and answers JSON li
   :mod:`flakehound._experiment_plugin` would) it forks, replies
   ``{"event": "forked", "pid": CHILD}``, waits for the child and replies
   ``{"event": "exited", "code": CODE}`` (a negative code is the signal that killed it);
-* at the end of the requests pipe it returns, and pytest ends its (empty) session as usual.
+* at the end of the requests pipe it leaves with ``os._exit(0)``: its session ran no test, so ending it as
+  pytest would (terminal summary, cache writes, ``pytest_sessionfinish`` hooks) would only cost time.
 
 Each child puts itself in its own process group (so the parent can kill a hang together with
 whatever it started), streams its results to ``FILE`` through the same recorder as a fresh run
@@ -18,8 +19,9 @@ whatever it started), streams its results to ``FILE`` through the same recorder 
 :mod:`flakehound._state_plugin` before the first test and after NODEID),
 runs exactly the requested items in the requested order with pytest's own run-test protocol (so
 fixtures are set up and torn down as pytest would, the last item tearing down the session), and
-leaves with ``os._exit``: atexit handlers and ``pytest_sessionfinish``/``pytest_unconfigure`` belong to
-the server, which ran ``pytest_sessionstart`` once for all children. A suite with collection
+leaves with ``os._exit``, as the server does at the end: ``pytest_sessionstart`` ran once in the
+server for all children, and atexit handlers, ``pytest_sessionfinish`` and ``pytest_unconfigure`` run in
+neither. A suite with collection
 errors, no tests or ``--collect-only`` is not served: pytest ends the server exactly as it would
 end a fresh run, and the parent runs fresh processes instead. This module uses only the standard
 library and pytest, because it runs in the project's interpreter.
@@ -86,7 +88,11 @@ def pytest_runtestloop(session: pytest.Session) -> bool | None:
         gc.freeze()  # keep the collected suite in pages the children share instead of copying them
         for line in requests:
             _serve_one(session, recorder, json.loads(line), (replayed, by_id), (requests_fd, replies_fd), replies)
-    return True
+    # The children ran every test; the server's own session end (plugins' summaries and caches, conftest
+    # hooks) would only cost time (pytest-hypothesis imports hypothesis there) and write what close() removes.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _warm_caches() -> None:

@@ -140,7 +140,7 @@ class _Server:
             data = data[os.write(self.requests, data) :]
 
     def stop(self, timeout: float) -> None:
-        """End the requests pipe, let pytest finish the server's session, kill it if it does not."""
+        """End the requests pipe, let the server leave, kill it if it does not."""
         with contextlib.suppress(OSError):
             os.close(self.requests)
         try:
@@ -221,7 +221,7 @@ class ForkExecutor:
         return Run(results=(), collected=server.collected, exit_code=0)
 
     def close(self) -> None:
-        """Stop the server (its session ends as pytest ends one) and restore what it left in the project."""
+        """Stop the server and restore what it left in the project."""
         if self.server is None:
             return
         server, self.server = self.server, None
@@ -491,7 +491,7 @@ class WorkerPool:
         self.close()
 
     def close(self) -> None:
-        """Close every worker, side by side (a fork server's session may take a while to end)."""
+        """Close every worker, side by side (a fork server may still be collecting, or slow to leave)."""
         if self.starter is not None:
             for worker in self.workers:
                 worker.cancel()  # a server still starting is stopped, not waited for

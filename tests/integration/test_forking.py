@@ -384,16 +384,17 @@ def test_every_forked_run_starts_from_the_state_after_collection(tmp_path):
     assert draws[0] != draws[1]
 
 
-def test_project_files_are_restored_after_forked_runs_and_after_the_server(tmp_path):
-    """What a forked run leaves in the project is removed before the next run, and the server's leftovers at close."""
+def test_project_files_are_restored_after_forked_runs_and_no_session_ends(tmp_path):
+    """What a forked run leaves in the project is removed before the next run; no child or server ends a session."""
+    outside = tmp_path / "session-finished"
     files = {
         "pytest.ini": "[pytest]\ntestpaths = tests\n",
-        "tests/conftest.py": """
+        "tests/conftest.py": f"""
             from pathlib import Path
 
 
             def pytest_sessionfinish(session):
-                (Path(__file__).parent.parent / "server-finished").write_text("x")
+                Path({str(outside)!r}).write_text("x")
         """,
         "tests/test_lock.py": """
             import os
@@ -411,7 +412,7 @@ def test_project_files_are_restored_after_forked_runs_and_after_the_server(tmp_p
     assert [run.results[0].outcome for run in runs] == [Outcome.PASSED, Outcome.PASSED]
     assert [run.restored for run in runs] == [("run.lock",), ("run.lock",)]
     assert not (root / "run.lock").exists()
-    assert not (root / "server-finished").exists()
+    assert not outside.exists()  # outside the project, where nothing would remove it
 
 
 @pytest.mark.parametrize(
