@@ -2,18 +2,20 @@
 
 For every ``order-dependent`` failure, the tests that ran before it in a failing order are searched
 for its polluter(s); for every ``brittle`` failure, a passing order is searched for its
-state-setter(s) (:mod:`flakehound.bisect`). Victims that failed in the same order share one search.
-Each finding is confirmed, then run once more in a fresh process with state snapshots around it, so
-the report can say what the polluter leaves behind (:mod:`flakehound.statediff`). IO comes in as
-two callables: ``execute`` (one executor run of an order) and ``snapshot`` (one run that records
-process state before the first test and after a named one).
+state-setter(s) (:mod:`flakehound.bisect`). Victims that failed in the same order share one search,
+and the searches go side by side where the caller can run them so. Each finding is confirmed, then
+run once more with state snapshots around it, so the report can say what the polluter leaves behind
+(:mod:`flakehound.statediff`). IO comes in as callables: ``search`` (a new search's way to run an
+order once, each call a run), ``snapshot`` (one run that records process state before the first test
+and after a named one) and ``side_by_side`` (run tasks, maybe together; the results in their order).
 """
 
 from __future__ import annotations
 
 import shlex
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from flakehound.bisect import find_polluters, find_state_setters, to_polluter
 from flakehound.models import ClassifiedFailure, FailureKind
@@ -28,6 +30,8 @@ if TYPE_CHECKING:
     #: One run of an order that records process state before its first test and after the named one.
     Snapshot = Callable[[Sequence[str], str], Mapping[str, Any] | None]
 
+_T = TypeVar("_T")
+
 __all__ = ["diagnose", "minimal_reproduce"]
 #: The state changes a finding keeps, most relevant to the victim first.
 KEPT_CHANGES = 8
@@ -37,6 +41,10 @@ _PREFERRED_ORDER = "original order"
 def minimal_reproduce(python: str, before: Sequence[str], victim: str) -> str:
     """``python -m pytest -p no:randomly -p no:cacheprovider POLLUTER... VICTIM``: pytest keeps argument order."""
     return shlex.join([python, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *before, victim])
+
+
+def _in_turn(tasks: Sequence[Callable[[], _T]]) -> list[_T]:
+    return [task() for task in tasks]
 
 
 def _probe(execute: Callable[[Sequence[str]], Run]) -> Probe:
@@ -91,19 +99,22 @@ def _victim_text(failure: ClassifiedFailure) -> str:
 def diagnose(
     failures: Sequence[ClassifiedFailure],
     orders: Mapping[str, Sequence[str]],
-    execute: Callable[[Sequence[str]], Run],
+    search: Callable[[], Callable[[Sequence[str]], Run]],
     *,
     python: str,
     snapshot: Snapshot | None = None,
     budget: int = 200,
+    side_by_side: Callable[[Sequence[Callable[[], dict[str, SearchResult]]]], list[dict[str, SearchResult]]] = _in_turn,
 ) -> tuple[ClassifiedFailure, ...]:
     """The failures with their polluters or state-setters found, confirmed and explained."""
-    probe = _probe(execute)
+    tasks = [
+        partial(find, victims, _before(orders[label], victims), _probe(search()), budget=budget)
+        for kind, find in ((FailureKind.ORDER_DEPENDENT, find_polluters), (FailureKind.BRITTLE, find_state_setters))
+        for label, victims in _group(failures, kind).items()
+    ]
     results: dict[str, SearchResult] = {}
-    for label, victims in _group(failures, FailureKind.ORDER_DEPENDENT).items():
-        results.update(find_polluters(victims, _before(orders[label], victims), probe, budget=budget))
-    for label, victims in _group(failures, FailureKind.BRITTLE).items():
-        results.update(find_state_setters(victims, _before(orders[label], victims), probe, budget=budget))
+    for found in side_by_side(tasks):
+        results.update(found)
     diagnosed = []
     for failure in failures:
         result = results.get(failure.nodeid)

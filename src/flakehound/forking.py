@@ -18,7 +18,9 @@ that do not reseed themselves after a fork (the ``random`` module does); ``--iso
 gives each run its own interpreter. A forked child's temporary folder is the server's (paths a
 module computed at import time point there), put back as collection left it after every run.
 
-``WorkerPool`` runs independent requests in parallel, one worker per job. Project files are shared
+``WorkerPool`` runs independent requests in parallel, one worker per job, and serves several threads
+at once (polluter searches side by side): a worker runs one request at a time, held by the thread
+whose request it is, and a thread waits for a free one. Project files are shared
 state: the snapshot restore after one run would undo files another run is using, so every worker
 beyond the first runs in its own copy of the project folder (made on first use, without the folders
 the snapshot skips), and paths in its results are rewritten to the project's own. A copy that does
@@ -31,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import queue
 import selectors
 import shutil
 import signal
@@ -459,9 +460,11 @@ def _ignore_skipped(directory: str, names: list[str]) -> set[str]:
 class WorkerPool:
     """Independent runs spread over ``jobs`` workers; worker 0 runs in the project, the others in copies.
 
-    ``make_worker(cwd, workdir, snapshot)`` builds one worker. Runs that are not independent
-    (:meth:`run`) always go to worker 0. :meth:`warm` gets every worker ready at once in the
-    background (fork servers collect side by side); a worker is used only once it is ready.
+    ``make_worker(cwd, workdir, snapshot)`` builds one worker. Runs that must happen in the project
+    itself (:meth:`run`: the original run, whose coverage data stays there; state snapshots) go to
+    worker 0; :meth:`run_many` uses whichever workers are free, so threads that each make one run
+    after another (searches side by side) share the workers. :meth:`warm` gets every worker ready at
+    once in the background (fork servers collect side by side); a worker is used only once it is ready.
     """
 
     home: Path
@@ -473,6 +476,9 @@ class WorkerPool:
     retired: set[int] = field(default_factory=set)
     warming: dict[int, Future[None]] = field(default_factory=dict)
     starter: ThreadPoolExecutor | None = None
+    #: Guards ``busy`` (the workers some thread holds) and the growth of ``workers``.
+    free: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    busy: set[int] = field(default_factory=set)
 
     def __post_init__(self) -> None:
         """Take the project's snapshot and make worker 0, which runs in the project itself."""
@@ -504,7 +510,8 @@ class WorkerPool:
 
     def warm(self) -> None:
         """Make every worker and get each one ready in the background, all at once."""
-        self._grow(self.jobs)
+        with self.free:
+            self._grow(self.jobs)
         if self.starter is None:
             self.starter = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="flakehound-warm")
         for index, worker in enumerate(self.workers):
@@ -518,17 +525,45 @@ class WorkerPool:
             warming.result()
         return self.workers[index]
 
+    @contextlib.contextmanager
+    def _holding(self, *, home: bool) -> Iterator[int]:
+        """A worker no other thread is using (waiting for one): worker 0 if ``home``, else any not retired."""
+        with self.free:
+            while (index := self._pick(home=home)) is None:
+                self.free.wait()
+            self.busy.add(index)
+        try:
+            yield index
+        finally:
+            with self.free:
+                self.busy.discard(index)
+                self.free.notify_all()
+
+    def _pick(self, *, home: bool) -> int | None:
+        """The first free worker, preferring one whose warm-up is over (or never started)."""
+        free = [
+            index
+            for index in ([0] if home else range(len(self.workers)))
+            if index not in self.busy and index not in self.retired
+        ]
+        ready = [index for index in free if index not in self.warming or self.warming[index].done()]
+        chosen = ready or free
+        return chosen[0] if chosen else None
+
     def run(self, request: RunRequest) -> Run:
         """Run one request in the project itself."""
-        return self._ready(0).run(request)
+        with self._holding(home=True):
+            return self._ready(0).run(request)
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
         """Take process-state snapshots in the project itself."""
-        return self._ready(0).snapshot_state(order, after, timeout)
+        with self._holding(home=True):
+            return self._ready(0).snapshot_state(order, after, timeout)
 
     def collect(self, timeout: float) -> Run:
         """What pytest collects in the project, without running a test."""
-        return self._ready(0).collect(timeout)
+        with self._holding(home=True):
+            return self._ready(0).collect(timeout)
 
     def _grow(self, wanted: int) -> None:
         """Make worker copies of the project up to ``wanted`` workers."""
@@ -542,31 +577,25 @@ class WorkerPool:
 
     def run_many(self, requests: Sequence[RunRequest]) -> list[Run]:
         """Run independent requests on the free workers; the runs come back in the order of the requests."""
-        self._grow(min(self.jobs, len(requests)))
-        usable = [index for index in range(len(self.workers)) if index not in self.retired]
-        if len(requests) < 2 or len(usable) < 2:  # noqa: PLR2004 - parallel needs two of each
-            return [self.run(request) for request in requests]
-        free: queue.Queue[int] = queue.Queue()
-        for index in usable:
-            free.put(index)
+        with self.free:
+            self._grow(self.jobs)  # a single run too: another thread may hold worker 0
+            usable = len(self.workers) - len(self.retired)
+        if len(requests) < 2 or usable < 2:  # noqa: PLR2004 - parallel needs two of each
+            return [self._run_anywhere(request) for request in requests]
+        with ThreadPoolExecutor(max_workers=min(usable, len(requests)), thread_name_prefix="flakehound-worker") as pool:
+            return list(pool.map(self._run_anywhere, requests))
 
-        def work(request: RunRequest) -> tuple[int, Run]:
-            index = free.get()
-            try:
-                return index, self._ready(index).run(request)
-            finally:
-                free.put(index)
-
-        with ThreadPoolExecutor(max_workers=len(usable), thread_name_prefix="flakehound-worker") as pool:
-            done = list(pool.map(work, requests))
-        runs = []
-        for request, (index, run) in zip(requests, done, strict=True):
-            if index and run.missing:  # the copy collects other node ids: never use it again
+    def _run_anywhere(self, request: RunRequest) -> Run:
+        """Run ``request`` on a free worker; a copy's run comes back as if it had run in the project."""
+        with self._holding(home=False) as index:
+            run = self._ready(index).run(request)
+        if not index:
+            return run
+        if run.missing:  # the copy collects other node ids: never use it again
+            with self.free:
                 self.retired.add(index)
-                runs.append(self.run(request))
-            else:
-                runs.append(_relocate(run, self.roots[index], self.home) if index else run)
-        return runs
+            return self.run(request)
+        return _relocate(run, self.roots[index], self.home)
 
 
 @contextlib.contextmanager

@@ -14,10 +14,12 @@
 from __future__ import annotations
 
 import shlex
+import threading
 from collections import Counter, defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flakehound.classify import (
     Observation,
@@ -65,6 +67,8 @@ if TYPE_CHECKING:
     from flakehound.runner import Executor
 
 __all__ = ["BROKEN_SHARE", "Progress", "analyse", "junit_run", "run_original", "summarize"]
+
+_T = TypeVar("_T")
 
 #: Over this share of failing tests the run is a broken environment or build, not a set of failures.
 BROKEN_SHARE = 0.8
@@ -163,6 +167,8 @@ class _Investigation:
     observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
     records: list[RunRecord] = field(default_factory=list)
     runs_of: dict[tuple[str, ...], list[Run]] = field(default_factory=dict)
+    #: Held while a run is recorded: searches side by side record theirs from their own threads.
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def timeout_for(self, order: Sequence[str]) -> float:
         if self.settings.timeout is not None:
@@ -171,18 +177,19 @@ class _Investigation:
 
     def record(self, run: Run, purpose: RunPurpose, seed: int | None, tests: int) -> None:
         outcomes = {result.nodeid: result.outcome for result in run.results if result.nodeid in self.tracked}
-        self.records.append(
-            RunRecord(
-                id=len(self.records) + 1,
-                purpose=purpose,
-                seed=seed,
-                tests=tests,
-                outcomes=outcomes,
-                duration=round(run.duration, 3),
-                ended=run.ended,
-                restored=run.restored,
+        with self.lock:
+            self.records.append(
+                RunRecord(
+                    id=len(self.records) + 1,
+                    purpose=purpose,
+                    seed=seed,
+                    tests=tests,
+                    outcomes=outcomes,
+                    duration=round(run.duration, 3),
+                    ended=run.ended,
+                    restored=run.restored,
+                )
             )
-        )
 
     def execute(self, order: Sequence[str], purpose: RunPurpose, seed: int | None = None) -> Run:
         return self.execute_many([(order, purpose, seed)])[0]
@@ -212,27 +219,53 @@ class _Investigation:
                 " regenerate the --junit results from the current code"
             )
             raise ConfigError(msg)
-        self.record(run, purpose, seed, len(order))
-        self.runs_of.setdefault(tuple(order), []).append(run)
-        self.progress.advance(f"{purpose.value} run")
+        with self.lock:
+            self.record(run, purpose, seed, len(order))
+            self.runs_of.setdefault(tuple(order), []).append(run)
+            self.progress.advance(f"{purpose.value} run")
 
-    def reusing(self) -> Callable[[Sequence[str]], Run]:
-        """Run orders for a search: its ``k``-th run of an order is the ``k``-th run of it made so far, if any.
+    def searches(self) -> Callable[[], Callable[[Sequence[str]], Run]]:
+        """Run orders for searches: a search's ``k``-th run of an order is the ``k``-th run of it made before.
 
         Runs of the same order under the same conditions are samples of the same thing, so a search
-        never pays again for a run the investigation already made (the victim alone, above all).
+        never pays again for a run the investigation already made (the victim alone, above all). Only
+        runs made before the searches began are reused: searches side by side never see each other's
+        runs, so what each one runs does not depend on ``--jobs``.
         """
-        served: dict[tuple[str, ...], int] = defaultdict(int)
+        made_before = {key: list(runs) for key, runs in self.runs_of.items()}
 
-        def execute(order: Sequence[str]) -> Run:
-            key = tuple(order)
-            made = self.runs_of.get(key, [])
-            served[key] += 1
-            if served[key] <= len(made):
-                return made[served[key] - 1]
-            return self.execute(order, RunPurpose.BISECT)
+        def search() -> Callable[[Sequence[str]], Run]:
+            served: dict[tuple[str, ...], int] = defaultdict(int)
 
-        return execute
+            def execute(order: Sequence[str]) -> Run:
+                key = tuple(order)
+                made = made_before.get(key, [])
+                served[key] += 1
+                if served[key] <= len(made):
+                    return made[served[key] - 1]
+                return self.execute(order, RunPurpose.BISECT)
+
+            return execute
+
+        return search
+
+    def side_by_side(self, tasks: Sequence[Callable[[], _T]]) -> list[_T]:
+        """Tasks that each make one run after another, together when the executor has several workers.
+
+        An interruption (which Python delivers to the main thread, waiting here) stops every task's
+        further runs; the tasks then end on their own.
+        """
+        jobs = int(getattr(self.executor, "jobs", 1))
+        if jobs < 2 or len(tasks) < 2:  # noqa: PLR2004 - side by side needs two of each
+            return [task() for task in tasks]
+        futures: list[Future[_T]] = []
+        with ThreadPoolExecutor(max_workers=min(jobs, len(tasks)), thread_name_prefix="flakehound-search") as threads:
+            try:
+                futures.extend(threads.submit(task) for task in tasks)
+                return [future.result() for future in futures]
+            except KeyboardInterrupt:
+                self.interrupted = True
+                return [future.result() for future in futures] + [task() for task in tasks[len(futures) :]]
 
     def observe(self, run: Run, configuration: Configuration, nodeids: Sequence[str]) -> None:
         for nodeid in nodeids:
@@ -404,10 +437,9 @@ def _diagnosed(
     """Find polluters and state-setters for the original failures and the latent ones."""
     python = investigation.settings.python
     failures, latent = groups
-    return (
-        diagnose(failures, orders, investigation.reusing(), python=python, snapshot=snapshot),
-        diagnose(latent, orders, investigation.reusing(), python=python, snapshot=snapshot),
-    )
+    search = investigation.searches()
+    options: dict[str, Any] = {"python": python, "snapshot": snapshot, "side_by_side": investigation.side_by_side}
+    return diagnose(failures, orders, search, **options), diagnose(latent, orders, search, **options)
 
 
 def _explained(

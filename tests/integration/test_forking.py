@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -673,6 +674,45 @@ def test_parallel_runs_use_their_own_project_copy_and_report_project_paths(tmp_p
     assert len(copies) == 2
     assert all(not (copy / name).exists() for copy in copies for name in (".venv", "build.egg-info", ".git"))
     assert (copies[0] / "tests" / "test_write.py").exists()
+
+
+def test_threads_share_the_workers_and_never_one_at_once(tmp_path):
+    """While one thread's run holds the project's worker, another thread's run goes to the free copy."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    root = write_files(
+        tmp_path / "project",
+        {
+            "test_x.py": f"""
+                import os, time
+                from pathlib import Path
+
+                SIGNALS = Path({str(signals)!r})
+
+
+                def test_waits():
+                    (SIGNALS / "started").touch()
+                    while not (SIGNALS / "go").exists():
+                        time.sleep(0.02)
+
+
+                def test_where():
+                    assert Path.cwd().name == "nowhere", str(Path.cwd())
+            """,
+        },
+    )
+    with pool_over(root, tmp_path, environment(tmp_path, "f"), isolation="fork", jobs=2) as pool:
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            held = thread.submit(pool.run, RunRequest(order=("test_x.py::test_waits",), timeout=60))
+            while not (signals / "started").exists():
+                time.sleep(0.02)
+            (beside,) = pool.run_many([RunRequest(order=("test_x.py::test_where",), timeout=60)])
+            (signals / "go").touch()
+            waited = held.result()
+        runs = [worker.fork_runs for worker in pool.workers]
+    assert runs == [1, 1]
+    assert waited.results[0].outcome is Outcome.PASSED
+    assert str(root) in (beside.results[0].message or "")  # the copy's path, given back as the project's
 
 
 def test_a_copy_that_collects_other_node_ids_is_retired(tmp_path):

@@ -27,10 +27,12 @@ def failure(nodeid: str, kind: FailureKind, *, failing=(), passing=()) -> Classi
     )
 
 
-def executor(fails):
-    """An execute callable: ``fails(nodeid, tests_before)`` decides each outcome."""
+def executor(fails, runs=None):
+    """A search callable whose runs ``fails(nodeid, tests_before)`` decides; each run's order goes to ``runs``."""
 
     def execute(order):
+        if runs is not None:
+            runs.append(tuple(order))
         return Run(
             results=tuple(
                 TestResult(nodeid=n, outcome=Outcome.FAILED if fails(n, order[:i]) else Outcome.PASSED)
@@ -38,7 +40,7 @@ def executor(fails):
             )
         )
 
-    return execute
+    return lambda: execute
 
 
 STATE = {
@@ -112,3 +114,35 @@ def test_snapshot_without_an_after_state_gives_no_changes():
 def test_result_of_a_test_that_did_not_run_is_none():
     """Run.result_of answers None for a node id the run never reached."""
     assert Run(results=()).result_of("t::x") is None
+
+
+def test_searches_go_to_side_by_side_and_their_findings_back_to_their_victims():
+    """One task per search (a polluter search and a state-setter search here), whatever order they finish in."""
+    reversed_order = tuple(reversed(ORDER))
+    runs = []
+
+    def fails(nodeid, before):
+        if nodeid == "t::victim":
+            return "t::polluter" in before
+        return nodeid == "t::a" and "t::c" not in before
+
+    handed = []
+
+    def last_first(tasks):
+        handed.append(len(tasks))
+        return list(reversed([task() for task in reversed(tasks)]))
+
+    victim, brittle = diagnose(
+        [
+            failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("original order",)),
+            failure("t::a", FailureKind.BRITTLE, passing=("reversed",)),
+        ],
+        {"original order": ORDER, "reversed": reversed_order},
+        executor(fails, runs),
+        python="py",
+        side_by_side=last_first,
+    )
+    assert handed == [2]
+    assert victim.polluters[0].nodeids == ("t::polluter",)
+    assert brittle.state_setters[0].nodeids == ("t::c",)
+    assert ("t::a",) in runs  # the setter search proved the test fails alone

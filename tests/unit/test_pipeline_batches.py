@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -107,3 +109,66 @@ def test_one_flaky_test_is_rerun_four_at_a_time_until_it_flips():
     alone_batches = [batch for batch in executor.batches if batch and all(order == (SUITE[3],) for order in batch)]
     assert alone_batches == [[(SUITE[3],)] * 4]
     assert (failure.evidence.alone.runs, failure.evidence.alone.failures) == (4, 3)
+
+
+@dataclass
+class Workers(BatchFake):
+    """A BatchFake with several workers: remembers which threads its runs came from."""
+
+    jobs: int = 2
+    threads: set[str] = field(default_factory=set)
+
+    def run(self, request: RunRequest) -> Run:
+        """Answer one request, noting the thread it came from."""
+        self.threads.add(threading.current_thread().name)
+        return super().run(request)
+
+
+def _victims_of_a_and_setter_f(nodeid: str, before: Sequence[str]) -> bool:
+    """test_g fails after test_a; test_b fails unless test_f ran before it (it does in the reversed order)."""
+    if nodeid == SUITE[6]:
+        return SUITE[0] in before
+    return nodeid == SUITE[1] and SUITE[5] not in before
+
+
+def _findings(report):
+    return [
+        (failure.nodeid, failure.classification, [p.nodeids for p in failure.polluters + failure.state_setters])
+        for failure in report.failures
+    ]
+
+
+def test_searches_go_side_by_side_with_several_workers_and_find_the_same():
+    """Two searches (a polluter's, a state-setter's) run in their own threads; the findings match one worker's."""
+    alone = _investigate(BatchFake(_victims_of_a_and_setter_f))
+    workers = Workers(_victims_of_a_and_setter_f)
+    together = _investigate(workers)
+    assert _findings(together) == _findings(alone)
+    assert [kind for _, kind, _ in _findings(together)] == [FailureKind.BRITTLE, FailureKind.ORDER_DEPENDENT]
+    assert any(name.startswith("flakehound-search") for name in workers.threads)
+    bisect = [record for record in together.runs if record.purpose is RunPurpose.BISECT]
+    assert sorted(record.id for record in together.runs) == list(range(1, len(together.runs) + 1))
+    assert len(bisect) == len([record for record in alone.runs if record.purpose is RunPurpose.BISECT])
+
+
+@dataclass
+class Interrupting(Workers):
+    """Workers whose first run in a search thread interrupts the investigation, as Ctrl-C would."""
+
+    raised: bool = False
+
+    def run(self, request: RunRequest) -> Run:
+        """Send SIGINT once, from the first search thread's run; Python raises it in the waiting main thread."""
+        if not self.raised and threading.current_thread().name.startswith("flakehound-search"):
+            self.raised = True
+            signal.raise_signal(signal.SIGINT)
+        return super().run(request)
+
+
+def test_an_interruption_during_searches_side_by_side_stops_them():
+    """Ctrl-C while the main thread waits for the searches: no more runs, and the report says it was interrupted."""
+    executor = Interrupting(_victims_of_a_and_setter_f)
+    report = _investigate(executor)
+    assert executor.raised
+    assert report.status == "interrupted"
+    assert report.gate.passed is False
