@@ -479,6 +479,8 @@ class WorkerPool:
     #: Guards ``busy`` (the workers some thread holds) and the growth of ``workers``.
     free: threading.Condition = field(default_factory=threading.Condition, repr=False)
     busy: set[int] = field(default_factory=set)
+    #: Threads waiting for a free worker now.
+    waiting: int = 0
 
     def __post_init__(self) -> None:
         """Take the project's snapshot and make worker 0, which runs in the project itself."""
@@ -530,7 +532,9 @@ class WorkerPool:
         """A worker no other thread is using (waiting for one): worker 0 if ``home``, else any not retired."""
         with self.free:
             while (index := self._pick(home=home)) is None:
+                self.waiting += 1
                 self.free.wait()
+                self.waiting -= 1
             self.busy.add(index)
         try:
             yield index

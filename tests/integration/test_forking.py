@@ -715,6 +715,48 @@ def test_threads_share_the_workers_and_never_one_at_once(tmp_path):
     assert str(root) in (beside.results[0].message or "")  # the copy's path, given back as the project's
 
 
+def test_a_thread_waits_for_the_worker_another_thread_holds(tmp_path):
+    """With one job, a second thread's run waits until the first thread's run has ended."""
+    signals = tmp_path / "signals"
+    signals.mkdir()
+    root = write_files(
+        tmp_path / "project",
+        {
+            "test_x.py": f"""
+                import time
+                from pathlib import Path
+
+                SIGNALS = Path({str(signals)!r})
+
+
+                def test_first():
+                    (SIGNALS / "started").touch()
+                    while not (SIGNALS / "go").exists():
+                        time.sleep(0.02)
+                    (SIGNALS / "first-done").touch()
+
+
+                def test_second():
+                    assert (SIGNALS / "first-done").exists()
+            """,
+        },
+    )
+    with (
+        pool_over(root, tmp_path, environment(tmp_path, "f"), isolation="fork", jobs=1) as pool,
+        ThreadPoolExecutor(max_workers=2) as threads,
+    ):
+        first = threads.submit(pool.run, RunRequest(order=("test_x.py::test_first",), timeout=60))
+        while not (signals / "started").exists():
+            time.sleep(0.02)
+        second = threads.submit(pool.run_many, [RunRequest(order=("test_x.py::test_second",), timeout=60)])
+        while pool.waiting == 0:
+            time.sleep(0.02)
+        (signals / "go").touch()
+        runs = [first.result(), *second.result()]
+    assert [run.results[0].outcome for run in runs] == [Outcome.PASSED, Outcome.PASSED]
+    assert pool.waiting == 0
+
+
 def test_a_copy_that_collects_other_node_ids_is_retired(tmp_path):
     """A project whose rootdir is above it cannot run in a copy: those runs are made in the project itself."""
     repo = write_files(
@@ -884,7 +926,7 @@ def _essence(report: Report):
         )
         for failure in report.failures
     ]
-    runs = [
+    runs = (  # searches side by side record their runs as they end, so only their order may differ
         (
             run.purpose,
             run.seed,
@@ -895,15 +937,15 @@ def _essence(report: Report):
         )
         for run in report.runs
         if run.purpose is not RunPurpose.EXPERIMENT  # only the counter's experiments, which follow its count
-    ]
-    return failures, runs
+    )
+    return failures, sorted(runs, key=repr)
 
 
 @pytest.mark.parametrize(
     ("isolation", "jobs"), [("fork", "1"), ("fork", "2"), ("process", "2")], ids=["fork-1", "fork-2", "process-2"]
 )
 def test_labels_and_polluters_do_not_depend_on_isolation_or_jobs(baseline, tmp_path, isolation, jobs):
-    """The planted suite gets the same labels, polluters, setters and run records forked or fresh, on 1 or 2 jobs."""
+    """The planted suite gets the same labels, polluters, setters and runs forked or fresh, on 1 or 2 jobs."""
     report = _cli_report(tmp_path, "other", ["--isolation", isolation, "--jobs", jobs])
     assert _essence(report) == _essence(baseline)
     experiments = [run for run in report.runs if run.purpose is RunPurpose.EXPERIMENT]
