@@ -7,7 +7,8 @@ has collected, this plugin takes over ``pytest_runtestloop`` and answers JSON li
 * it replies ``{"event": "ready", "pid": ..., "collected": [...]}`` once;
 * for every request ``{"order": [...] | null, "results": FILE, "tmp": DIR, "state": null}`` (and, for an
   experiment, ``"tweaks": {"random_seed": N | null, "no_network": BOOL}``, applied in the child as
-  :mod:`flakehound._experiment_plugin` would) it forks, replies
+  :mod:`flakehound._experiment_plugin` would, and ``"clock": MOMENT``: the child sets ``FAKETIME=@MOMENT``,
+  which moves its clock there when the server runs under libfaketime with ``FAKETIME_NO_CACHE``) it forks, replies
   ``{"event": "forked", "pid": CHILD}``, waits for the child and replies
   ``{"event": "exited", "code": CODE}`` (a negative code is the signal that killed it);
 * at the end of the requests pipe it leaves with ``os._exit(0)``: its session ran no test, so ending it as
@@ -181,6 +182,9 @@ def _run_request(session: pytest.Session, recorder: _Recorder, request: dict[str
         if missing:
             recorder.emit("missing", nodeids=missing)
         session.items = selected
+    moment = request.get("clock")
+    if moment is not None:  # libfaketime reads FAKETIME again on every call: the clock starts at the moment now
+        os.environ["FAKETIME"] = f"@{moment}"
     tweaks = request.get("tweaks")
     if tweaks is not None:
         from flakehound._experiment_plugin import apply

@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from flakehound.hints import FACTOR_CATEGORY, ExperimentResult, match_signatures, rank_hints
 from flakehound.models import FailureKind
-from flakehound.runner import Tweaks
+from flakehound.runner import FakeClock, Tweaks
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -88,6 +88,7 @@ class Condition:
     tweaks: Tweaks = field(default_factory=Tweaks)
     busy: bool = False
     repeat: int = 1
+    clock: FakeClock | None = None
 
 
 @dataclass(frozen=True)
@@ -281,7 +282,7 @@ def _clock(context: _Context) -> ExperimentResult:
     lost = 0
     tracks = False
     for moment in CLOCK_TIMES:
-        condition = Condition(env={"LD_PRELOAD": str(context.lab.faketime), "FAKETIME": f"@{moment}"})
+        condition = Condition(clock=FakeClock(library=str(context.lab.faketime), moment=moment))
         done, missed = context.sample(condition, CLOCK_RUNS, looked_for=not usually_fails)
         lost += missed
         if not done:

@@ -13,7 +13,7 @@ extra pytest arguments such as the state plugin) go to the wrapped ``ProcessExec
 everything when fork is unavailable or the server cannot start (a collection error, no tests, a
 usage error): pytest then fails exactly as it would in a fresh run. A forked child shares the
 server's hash seed (``PYTHONHASHSEED``, drawn from the investigation's seed and given to the fresh
-processes too, so the clock experiment changes the clock only) and the state of random generators
+processes too, so an experiment in a fresh process changes its factor only) and the state of random generators
 that do not reseed themselves after a fork (the ``random`` module does); ``--isolation process``
 gives each run its own interpreter. A forked child's temporary folder is the server's (paths a
 module computed at import time point there), put back as collection left it after every run.
@@ -26,6 +26,13 @@ beyond the first runs in its own copy of the project folder (made on first use, 
 the snapshot skips), and paths in its results are rewritten to the project's own. A copy that does
 not collect the same node ids (a ``rootdir`` or ``conftest.py`` above the project folder) is retired
 and its requests run again in the project itself.
+
+The clock experiment's runs (requests with a ``clock``) go to one more worker, the clock worker: a
+copy of the project whose fork server runs under libfaketime at the real time (``FAKETIME=+0``,
+read again on every call), each child moving its clock to the request's moment before its tests. The
+pipeline has it made as soon as the original run failed, so it collects while the reruns go on, and
+a clock run costs a fork instead of a fresh interpreter. Fresh-process pools have none: each run
+starts under the library anyway.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 from flakehound.errors import ConfigError
 from flakehound.models import Run
@@ -71,6 +78,8 @@ __all__ = [
 ]
 
 Isolation = Literal["fork", "process"]
+#: Which workers a request may use: worker 0 (the project itself), the clock worker, or any other.
+_Which = Literal["home", "clock", "any"]
 
 #: Whether this platform can fork (POSIX); elsewhere every run is a fresh process.
 FORK_AVAILABLE = hasattr(os, "fork") and hasattr(os, "setpgid")
@@ -185,6 +194,9 @@ class ForkExecutor:
     hash_seed: str | None = None
     #: Set by :meth:`cancel`: a server still starting (in a warm-up thread) is stopped instead of waited for.
     stopping: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: libfaketime's preload library: the server runs under it (at the real time) and forks the requests whose
+    #: ``clock`` uses it, each child moving its clock; requests without a clock then go to fresh processes.
+    faketime: str | None = None
 
     def __enter__(self) -> Self:
         """Nothing starts until the first run."""
@@ -239,7 +251,8 @@ class ForkExecutor:
 
     def run(self, request: RunRequest) -> Run:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
-        server = self._server() if is_forkable(request) else None
+        library = request.clock.library if request.clock is not None else None
+        server = self._server() if is_forkable(request) and library == self.faketime else None
         if server is None:
             return self.fallback.run(self._pinned(request))
         try:
@@ -295,6 +308,8 @@ class ForkExecutor:
         ]
         tmp = str(home / "tmp")
         pinned = {} if self.hash_seed is None else {"PYTHONHASHSEED": self.hash_seed}
+        if self.faketime is not None:  # the real time until a child sets FAKETIME, read again on every call
+            pinned |= {"LD_PRELOAD": self.faketime, "FAKETIME": "+0", "FAKETIME_NO_CACHE": "1"}
         with output.open("ab") as sink:
             process = subprocess.Popen(
                 argv,
@@ -346,6 +361,8 @@ class ForkExecutor:
         message: dict[str, Any] = {"order": order, "results": str(stream), "tmp": str(tmp), "state": state}
         if request.tweaks != Tweaks():
             message["tweaks"] = {"random_seed": request.tweaks.random_seed, "no_network": request.tweaks.no_network}
+        if request.clock is not None:
+            message["clock"] = request.clock.moment
         server.send(message)
         forked = server.replies.read(self.reply_timeout)
         if forked is None:
@@ -481,6 +498,10 @@ class WorkerPool:
     busy: set[int] = field(default_factory=set)
     #: Threads waiting for a free worker now.
     waiting: int = 0
+    #: Makes the clock worker: ``make_worker`` and libfaketime's library (None: clock requests go to any worker).
+    make_clock_worker: Callable[[Path, Path, ProjectSnapshot, str], _Worker] | None = None
+    #: The clock worker's index in ``workers``, once made: it runs the requests with a ``clock``, and only those.
+    clock_index: int | None = None
 
     def __post_init__(self) -> None:
         """Take the project's snapshot and make worker 0, which runs in the project itself."""
@@ -514,11 +535,31 @@ class WorkerPool:
         """Make every worker and get each one ready in the background, all at once."""
         with self.free:
             self._grow(self.jobs)
-        if self.starter is None:
-            self.starter = ThreadPoolExecutor(max_workers=self.jobs, thread_name_prefix="flakehound-warm")
-        for index, worker in enumerate(self.workers):
-            if index not in self.warming:
-                self.warming[index] = self.starter.submit(worker.warm)
+            for index in range(len(self.workers)):
+                self._warm_up(index)
+
+    def warm_clock(self, library: str) -> None:
+        """Make the clock worker, under ``library``, and get it ready in the background (if there is one to make)."""
+        if self.make_clock_worker is not None:
+            with self.free:
+                self._clock_worker(self.make_clock_worker, library)
+
+    def _warm_up(self, index: int) -> None:
+        """Get worker ``index`` ready in the background, unless that has begun (hold ``free``)."""
+        if self.starter is None:  # one thread more than the jobs: the clock worker's
+            self.starter = ThreadPoolExecutor(max_workers=self.jobs + 1, thread_name_prefix="flakehound-warm")
+        if index not in self.warming:
+            self.warming[index] = self.starter.submit(self.workers[index].warm)
+
+    def _clock_worker(self, make: Callable[[Path, Path, ProjectSnapshot, str], _Worker], library: str) -> int:
+        """The clock worker's index: made by ``make`` in a project copy and warming up, if need be (hold ``free``)."""
+        if self.clock_index is None:
+            root, snapshot = self._copy("worker-clock")
+            self.workers.append(make(root, self.workdir / "worker-clock", snapshot, library))
+            self.roots.append(root)
+            self.clock_index = len(self.workers) - 1
+            self._warm_up(self.clock_index)
+        return self.clock_index
 
     def _ready(self, index: int) -> _Worker:
         """Worker ``index``, once the warm-up started for it (if any) is over."""
@@ -528,10 +569,10 @@ class WorkerPool:
         return self.workers[index]
 
     @contextlib.contextmanager
-    def _holding(self, *, home: bool) -> Iterator[int]:
-        """A worker no other thread is using (waiting for one): worker 0 if ``home``, else any not retired."""
+    def _holding(self, which: _Which) -> Iterator[int]:
+        """A worker no other thread is using (waiting for one): worker 0, the clock worker, or any other not retired."""
         with self.free:
-            while (index := self._pick(home=home)) is None:
+            while (index := self._pick(which)) is None:
                 self.waiting += 1
                 self.free.wait()
                 self.waiting -= 1
@@ -543,39 +584,49 @@ class WorkerPool:
                 self.busy.discard(index)
                 self.free.notify_all()
 
-    def _pick(self, *, home: bool) -> int | None:
+    def _pick(self, which: _Which) -> int | None:
         """The first free worker, preferring one whose warm-up is over (or never started)."""
-        free = [
-            index
-            for index in ([0] if home else range(len(self.workers)))
-            if index not in self.busy and index not in self.retired
-        ]
+        if which == "home":
+            candidates = [0]
+        elif which == "clock":
+            candidates = [cast("int", self.clock_index)]
+        else:
+            candidates = self._general()
+        free = [index for index in candidates if index not in self.busy and index not in self.retired]
         ready = [index for index in free if index not in self.warming or self.warming[index].done()]
         chosen = ready or free
         return chosen[0] if chosen else None
 
     def run(self, request: RunRequest) -> Run:
         """Run one request in the project itself."""
-        with self._holding(home=True):
+        with self._holding("home"):
             return self._ready(0).run(request)
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
         """Take process-state snapshots in the project itself."""
-        with self._holding(home=True):
+        with self._holding("home"):
             return self._ready(0).snapshot_state(order, after, timeout)
 
     def collect(self, timeout: float) -> Run:
         """What pytest collects in the project, without running a test."""
-        with self._holding(home=True):
+        with self._holding("home"):
             return self._ready(0).collect(timeout)
 
+    def _general(self) -> list[int]:
+        """The workers for requests without a clock: all but the clock worker."""
+        return [index for index in range(len(self.workers)) if index != self.clock_index]
+
+    def _copy(self, name: str) -> tuple[Path, ProjectSnapshot]:
+        """A copy of the project in ``workdir / name`` (without the folders the snapshot skips), and its snapshot."""
+        root = self.workdir / name / self.home.name
+        shutil.copytree(self.home, root, symlinks=True, ignore=_ignore_skipped)
+        return root, ProjectSnapshot.take(root, self.workdir / name / "backup")
+
     def _grow(self, wanted: int) -> None:
-        """Make worker copies of the project up to ``wanted`` workers."""
-        while len(self.workers) < wanted:
+        """Make worker copies of the project up to ``wanted`` workers besides the clock worker."""
+        while len(self._general()) < wanted:
             index = len(self.workers)
-            root = self.workdir / f"worker-{index}" / self.home.name
-            shutil.copytree(self.home, root, symlinks=True, ignore=_ignore_skipped)
-            snapshot = ProjectSnapshot.take(root, self.workdir / f"worker-{index}" / "backup")
+            root, snapshot = self._copy(f"worker-{index}")
             self.workers.append(self.make_worker(root, self.workdir / f"worker-{index}", snapshot))
             self.roots.append(root)
 
@@ -583,15 +634,15 @@ class WorkerPool:
         """Run independent requests on the free workers; the runs come back in the order of the requests."""
         with self.free:
             self._grow(self.jobs)  # a single run too: another thread may hold worker 0
-            usable = len(self.workers) - len(self.retired)
+            usable = len(set(self._general()) - self.retired)
         if len(requests) < 2 or usable < 2:  # noqa: PLR2004 - parallel needs two of each
             return [self._run_anywhere(request) for request in requests]
         with ThreadPoolExecutor(max_workers=min(usable, len(requests)), thread_name_prefix="flakehound-worker") as pool:
             return list(pool.map(self._run_anywhere, requests))
 
     def _run_anywhere(self, request: RunRequest) -> Run:
-        """Run ``request`` on a free worker; a copy's run comes back as if it had run in the project."""
-        with self._holding(home=False) as index:
+        """Run ``request`` on a free worker (the clock worker's if it has a clock); as if it had run in the project."""
+        with self._holding("clock" if self._clocked(request) else "any") as index:
             run = self._ready(index).run(request)
         if not index:
             return run
@@ -600,6 +651,13 @@ class WorkerPool:
                 self.retired.add(index)
             return self.run(request)
         return _relocate(run, self.roots[index], self.home)
+
+    def _clocked(self, request: RunRequest) -> bool:
+        """Whether ``request`` goes to the clock worker (made now if need be): it has a clock, and the worker serves."""
+        if request.clock is None or self.make_clock_worker is None:
+            return False
+        with self.free:
+            return self._clock_worker(self.make_clock_worker, request.clock.library) not in self.retired
 
 
 @contextlib.contextmanager
@@ -628,8 +686,8 @@ def open_executor(
         msg = "--isolation fork needs os.fork, which this platform lacks; pass --isolation process"
         raise ConfigError(msg)
 
-    def make_worker(root: Path, home: Path, snapshot: ProjectSnapshot) -> _Worker:
-        process = ProcessExecutor(
+    def process(root: Path, home: Path, snapshot: ProjectSnapshot) -> ProcessExecutor:
+        return ProcessExecutor(
             python=python,
             cwd=root,
             pytest_args=tuple(pytest_args),
@@ -638,9 +696,16 @@ def open_executor(
             extra_args=tuple(extra_args),
             snapshot=snapshot,
         )
-        return ForkExecutor(process, hash_seed=hash_seed) if isolation == "fork" else _Closing(process)
 
-    with WorkerPool(home=cwd, workdir=workdir, jobs=jobs, make_worker=make_worker) as pool:
+    def make_worker(root: Path, home: Path, snapshot: ProjectSnapshot) -> _Worker:
+        fresh = process(root, home, snapshot)
+        return ForkExecutor(fresh, hash_seed=hash_seed) if isolation == "fork" else _Closing(fresh)
+
+    def make_clock_worker(root: Path, home: Path, snapshot: ProjectSnapshot, library: str) -> _Worker:
+        return ForkExecutor(process(root, home, snapshot), hash_seed=hash_seed, faketime=library)
+
+    clock = make_clock_worker if isolation == "fork" else None  # fresh processes start under libfaketime anyway
+    with WorkerPool(home=cwd, workdir=workdir, jobs=jobs, make_worker=make_worker, make_clock_worker=clock) as pool:
         yield pool
 
 

@@ -458,6 +458,7 @@ def _explained(
                 timeout=investigation.timeout_for((nodeid,) * condition.repeat),
                 env=condition.env,
                 tweaks=condition.tweaks,
+                clock=condition.clock,
             )
             for condition in conditions
         ]
@@ -579,6 +580,10 @@ def analyse(
     planned = failing[: settings.max_failures]
     investigated = planned if shard is None else [nodeid for nodeid in planned if nodeid in shard.failures]
     finds_latent = shard is None or shard.finds_latent
+    if lab is not None and lab.faketime is not None and investigated:
+        # A forking executor's clock worker collects under libfaketime while the reruns go on, so the clock
+        # experiment, if a failure turns out intermittent, forks its runs at once.
+        getattr(executor, "warm_clock", lambda _library: None)(lab.faketime)
     progress.plan(len(shuffles) + settings.reruns * len(investigated) + settings.replays)
     # A shard that does not look for latent tests cuts the orders short, and passes no original
     # results: with no test that passed originally, none can be latent.

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Executor",
+    "FakeClock",
     "ProcessExecutor",
     "RunRequest",
     "Tweaks",
@@ -143,6 +144,22 @@ class Tweaks:
 
 
 @dataclass(frozen=True)
+class FakeClock:
+    """Run under libfaketime (``library``, the preload library) with the clock starting at ``moment``.
+
+    A fresh process gets ``LD_PRELOAD`` and ``FAKETIME=@moment``; a fork server started under the
+    library moves its child's clock to ``moment`` just before the child runs its tests.
+    """
+
+    library: str
+    moment: str
+
+    def env(self) -> dict[str, str]:
+        """The environment of a fresh process whose clock starts at ``moment``."""
+        return {"LD_PRELOAD": self.library, "FAKETIME": f"@{self.moment}"}
+
+
+@dataclass(frozen=True)
 class RunRequest:
     """One run: these node ids (None: whatever the pytest arguments select), in this order."""
 
@@ -153,6 +170,7 @@ class RunRequest:
     drop_env: frozenset[str] = frozenset()
     extra_args: tuple[str, ...] = ()
     tweaks: Tweaks = field(default_factory=Tweaks)
+    clock: FakeClock | None = None
 
 
 class Executor(Protocol):
@@ -252,7 +270,8 @@ class ProcessExecutor:
         tmp.mkdir(parents=True)
         if request.order is not None:
             (run_dir / "order.txt").write_text("".join(f"{nodeid}\n" for nodeid in request.order), encoding="utf-8")
-        env = {**self.env, **request.env, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
+        clock = request.clock.env() if request.clock is not None else {}
+        env = {**self.env, **request.env, **clock, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
         env = {name: value for name, value in env.items() if name not in request.drop_env}
         started = time.monotonic()
         with (run_dir / "output.txt").open("wb") as output:

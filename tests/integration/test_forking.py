@@ -10,14 +10,16 @@ import sys
 import textwrap
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from flakehound.errors import ConfigError
 from flakehound.forking import ForkExecutor, WorkerPool, is_forkable, open_executor, run_batch
+from flakehound.lab import find_libfaketime
 from flakehound.models import Outcome, Report, RunEnd, RunPurpose
-from flakehound.runner import ProcessExecutor, RunRequest
+from flakehound.runner import FakeClock, ProcessExecutor, RunRequest
 from flakehound.snapshot import ProjectSnapshot
 from flakehound.statediff import diff_states
 
@@ -868,6 +870,117 @@ def test_warming_a_fresh_process_pool_only_makes_the_copies(tmp_path):
         assert pool.roots[1].is_dir()
         runs = pool.run_many([RunRequest(order=None, timeout=60)] * 2)
     assert [run.ended for run in runs] == [RunEnd.COMPLETED] * 2
+
+
+LEAP_DAY = "2028-02-29 12:00:00"
+STAND_IN = "/nonexistent/libfaketime.so.1"  # the dynamic loader warns and runs on: the clock stays real
+
+
+def clock_project(root: Path, library: str) -> Path:
+    """Two tests: one wants the clock moved to the leap day (really moved under a real libfaketime), one does not."""
+    real = library != STAND_IN
+    return write_files(
+        root,
+        {
+            "test_x.py": f"""
+                import datetime
+                import os
+
+
+                def test_clock():
+                    assert os.environ["FAKETIME"] == "@{LEAP_DAY}"
+                    assert os.environ["LD_PRELOAD"] == {library!r}
+                    if {real!r}:
+                        assert datetime.datetime.now().strftime("%Y-%m-%d %H:%M") == "{LEAP_DAY[:-3]}"
+
+
+                def test_plain():
+                    assert "FAKETIME" not in os.environ
+                    assert "LD_PRELOAD" not in os.environ
+                    assert datetime.date.today().year < 2028
+            """,
+        },
+    )
+
+
+def libfaketime_or_stand_in(kind: str) -> str:
+    """The real preload library (the test is skipped where it is not installed), or a path that does not exist."""
+    if kind == "stand-in":
+        return STAND_IN
+    library = find_libfaketime()
+    if library is None:
+        pytest.skip("libfaketime is not installed here (apt-get install faketime)")
+    return library
+
+
+CLOCKED = RunRequest(order=("test_x.py::test_clock",), timeout=60)
+PLAIN = RunRequest(order=("test_x.py::test_plain",), timeout=60)
+
+
+@pytest.mark.parametrize("kind", ["stand-in", "libfaketime"])
+def test_a_clock_server_forks_clock_runs_and_sends_the_rest_to_fresh_processes(tmp_path, kind):
+    """Under libfaketime, a child moves its clock to the request's moment; requests without a clock start fresh."""
+    library = libfaketime_or_stand_in(kind)
+    root = clock_project(tmp_path / "project", library)
+    clock = FakeClock(library=library, moment=LEAP_DAY)
+    with fork_executor(root, tmp_path / "fork", environment(tmp_path, "f"), faketime=library) as fork:
+        clocked = [fork.run(replace(CLOCKED, clock=clock)) for _ in range(2)]
+        forked = fork.fork_runs
+        plain = fork.run(PLAIN)
+    assert [run.results[0].outcome for run in [*clocked, plain]] == [Outcome.PASSED] * 3, clocked[0].output_tail
+    assert (forked, fork.fork_runs) == (2, 2)
+
+
+@pytest.mark.parametrize("kind", ["stand-in", "libfaketime"])
+def test_a_clock_run_without_a_clock_server_starts_fresh_under_the_library(tmp_path, kind):
+    """A fork executor that is not under libfaketime, or a fresh-process one, preloads it in a fresh process."""
+    library = libfaketime_or_stand_in(kind)
+    root = clock_project(tmp_path / "project", library)
+    request = replace(CLOCKED, clock=FakeClock(library=library, moment=LEAP_DAY))
+    with fork_executor(root, tmp_path / "fork", environment(tmp_path, "f")) as fork:
+        run = fork.run(request)
+        assert fork.server is None
+    assert run.results[0].outcome is Outcome.PASSED, run.output_tail
+    assert process_executor(root, tmp_path / "fresh", environment(tmp_path, "p")).run(request).results[0].outcome is (
+        Outcome.PASSED
+    )
+
+
+@pytest.mark.parametrize("isolation", ["fork", "process"])
+def test_clock_requests_go_to_the_clock_worker_and_only_they_do(tmp_path, isolation):
+    """A forking pool makes one clock worker (warmed ahead, or at the first clock run); fresh-process pools, none."""
+    root = clock_project(tmp_path / "project", STAND_IN)
+    clocked = replace(CLOCKED, clock=FakeClock(library=STAND_IN, moment=LEAP_DAY))
+    with pool_over(root, tmp_path, environment(tmp_path, "f"), isolation=isolation, jobs=2) as pool:
+        pool.warm_clock(STAND_IN)
+        runs = pool.run_many([clocked, PLAIN, clocked, PLAIN])
+        clock_worker = pool.workers[pool.clock_index] if pool.clock_index is not None else None
+        general = [worker for worker in pool.workers if worker is not clock_worker]
+    assert [run.results[0].outcome for run in runs] == [Outcome.PASSED] * 4
+    assert all(str(tmp_path / "work") not in run.output_tail for run in runs)  # the copies' paths are the project's
+    if isolation == "process":
+        assert clock_worker is None
+        assert not (tmp_path / "work" / "worker-clock").exists()
+        return
+    assert isinstance(clock_worker, ForkExecutor)
+    assert clock_worker.fork_runs == 2
+    assert len(general) == 2
+    assert sum(worker.fork_runs for worker in general if isinstance(worker, ForkExecutor)) == 2
+
+
+def test_a_clock_worker_that_collects_other_node_ids_is_retired(tmp_path):
+    """Clock runs that cannot run in a copy start fresh under the library in the project itself, then and after."""
+    repo = write_files(tmp_path / "repo", {"pytest.ini": "[pytest]\n"})
+    clock_project(repo / "sub", STAND_IN)
+    clocked = RunRequest(
+        order=("sub/test_x.py::test_clock",), timeout=60, clock=FakeClock(library=STAND_IN, moment=LEAP_DAY)
+    )
+    with pool_over(repo / "sub", tmp_path, environment(tmp_path, "f"), isolation="fork", jobs=1) as pool:
+        runs = [*pool.run_many([clocked]), *pool.run_many([clocked])]
+        assert pool.clock_index is not None
+        assert pool.retired == {pool.clock_index}
+    assert [run.results[0].outcome for run in runs] == [Outcome.PASSED] * 2
+    assert not any(run.missing for run in runs)
 
 
 def test_a_pool_that_is_never_used_closes_quietly(tmp_path):

@@ -10,6 +10,7 @@ import pytest
 
 from flakehound.experiments import CLOCK_TIMES, Condition, Lab, default_budget, explain
 from flakehound.models import ConfigurationCount, Evidence, FailureKind, Original, Outcome, Polluter
+from flakehound.runner import FakeClock
 from flakehound.signatures import load_catalog
 
 CATALOG = load_catalog()
@@ -67,7 +68,7 @@ def describe(condition: Condition) -> str:
     """A short name for the factor a condition varies."""
     if "PYTHONHASHSEED" in condition.env:
         return "hash-seed"
-    if "FAKETIME" in condition.env:
+    if condition.clock is not None:
         return "clock"
     if condition.busy:
         return "cpu-load"
@@ -244,14 +245,13 @@ def test_network_runs_that_never_finish_are_inconclusive(make_failure):
 
 def test_clock_moved_to_a_leap_day_flips_twice(make_failure):
     """A failure that fails again and again at one moved time is clock, with counts per moment."""
-    leap = f"@{CLOCK_TIMES[1]}"
-    bench = Bench(lambda condition, _: (condition.env.get("FAKETIME") == leap,))
+    bench = Bench(lambda condition, _: (condition.clock is not None and condition.clock.moment == CLOCK_TIMES[1],))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
     assert failure.hints[0].category == "clock"
     assert failure.hints[0].evidence == (
         f"with the clock moved, fails 0/2 at {CLOCK_TIMES[0]}, 2/2 at {CLOCK_TIMES[1]}; 0/5 alone with the real clock"
     )
-    assert bench.calls[-1][1].env["LD_PRELOAD"] == "/usr/lib/faketime/libfaketime.so.1"
+    assert bench.calls[-1][1].clock == FakeClock(library="/usr/lib/faketime/libfaketime.so.1", moment=CLOCK_TIMES[1])
 
 
 def test_clock_flip_that_does_not_repeat_is_no_effect(make_failure):

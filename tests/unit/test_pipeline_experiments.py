@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flakehound.config import Settings
-from flakehound.experiments import Lab
+from flakehound.experiments import CLOCK_TIMES, Lab
 from flakehound.models import FailureKind, Outcome, Run, RunEnd, RunPurpose, TestResult
 from flakehound.pipeline import analyse
-from flakehound.runner import Tweaks
+from flakehound.runner import FakeClock, Tweaks
 from flakehound.signatures import load_catalog
 
 if TYPE_CHECKING:
@@ -31,6 +31,12 @@ class Machine:
     requests: list[RunRequest] = field(default_factory=list)
     busy: bool = False
     loaded_runs: int = 0
+    #: The libfaketime libraries the pipeline asked to get a clock worker ready under, and how many runs were made then.
+    warmed: list[tuple[str, int]] = field(default_factory=list)
+
+    def warm_clock(self, library: str) -> None:
+        """Note the request (a fork pool starts its clock worker in the background here)."""
+        self.warmed.append((library, len(self.requests)))
 
     def run(self, request: RunRequest) -> Run:
         """Answer one request; a hung run ends by timeout."""
@@ -97,6 +103,30 @@ def test_network_experiment_runs_alone_with_the_plugin_option_and_is_recorded():
     assert report.notes == (
         "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)",
     )
+
+
+def test_clock_runs_carry_the_moment_and_the_clock_worker_is_warmed_after_the_original_run():
+    """With libfaketime, a failing suite gets the clock worker started before the reruns; clock runs name the moment."""
+    library = "/opt/faketime/libfaketime.so.1"
+    leap_day = FakeClock(library=library, moment=CLOCK_TIMES[1])
+    machine = Machine(
+        lambda nodeid, request, busy: (
+            original_only(nodeid, request) or (nodeid == SUITE[1] and request.clock == leap_day)
+        )
+    )
+    report = investigate(machine, faketime=library, busy=None)
+    assert report.failures[0].hints[0].category == "clock"
+    assert machine.warmed == [(library, 1)]
+    clocks = [request.clock for request in machine.requests if request.clock is not None]
+    assert clocks == [FakeClock(library=library, moment=CLOCK_TIMES[0])] * 2 + [leap_day] * 2
+    assert all(request.env == {} for request in machine.requests)
+
+
+def test_a_green_suite_warms_no_clock_worker():
+    """Nothing failed, so no clock experiment can follow: the clock worker is not started."""
+    machine = Machine(lambda nodeid, request, busy: False)
+    investigate(machine, faketime="/opt/faketime/libfaketime.so.1")
+    assert machine.warmed == []
 
 
 def test_cpu_load_runs_inside_the_busy_context():
