@@ -678,30 +678,22 @@ def test_parallel_runs_use_their_own_project_copy_and_report_project_paths(tmp_p
     assert (copies[0] / "tests" / "test_write.py").exists()
 
 
-def test_threads_share_the_workers_and_never_one_at_once(tmp_path):
-    """While one thread's run holds the project's worker, another thread's run goes to the free copy."""
+def waiting_project(tmp_path: Path, waiting: str, rest: str, then: str = "pass") -> tuple[Path, Path]:
+    """A project: test ``waiting`` touches ``started``, waits for ``go``, runs ``then``; then the ``rest``."""
     signals = tmp_path / "signals"
     signals.mkdir()
-    root = write_files(
-        tmp_path / "project",
-        {
-            "test_x.py": f"""
-                import os, time
-                from pathlib import Path
-
-                SIGNALS = Path({str(signals)!r})
+    source = (
+        f"import time\nfrom pathlib import Path\n\nSIGNALS = Path({str(signals)!r})\n\n\n"
+        f"def {waiting}():\n    (SIGNALS / 'started').touch()\n    while not (SIGNALS / 'go').exists():\n"
+        f"        time.sleep(0.02)\n    {then}\n\n\n{rest}"
+    )
+    return signals, write_files(tmp_path / "project", {"test_x.py": source})
 
 
-                def test_waits():
-                    (SIGNALS / "started").touch()
-                    while not (SIGNALS / "go").exists():
-                        time.sleep(0.02)
-
-
-                def test_where():
-                    assert Path.cwd().name == "nowhere", str(Path.cwd())
-            """,
-        },
+def test_threads_share_the_workers_and_never_one_at_once(tmp_path):
+    """While one thread's run holds the project's worker, another thread's run goes to the free copy."""
+    signals, root = waiting_project(
+        tmp_path, "test_waits", "def test_where():\n    assert Path.cwd().name == 'nowhere', str(Path.cwd())\n"
     )
     with pool_over(root, tmp_path, environment(tmp_path, "f"), isolation="fork", jobs=2) as pool:
         with ThreadPoolExecutor(max_workers=1) as thread:
@@ -719,29 +711,11 @@ def test_threads_share_the_workers_and_never_one_at_once(tmp_path):
 
 def test_a_thread_waits_for_the_worker_another_thread_holds(tmp_path):
     """With one job, a second thread's run waits until the first thread's run has ended."""
-    signals = tmp_path / "signals"
-    signals.mkdir()
-    root = write_files(
-        tmp_path / "project",
-        {
-            "test_x.py": f"""
-                import time
-                from pathlib import Path
-
-                SIGNALS = Path({str(signals)!r})
-
-
-                def test_first():
-                    (SIGNALS / "started").touch()
-                    while not (SIGNALS / "go").exists():
-                        time.sleep(0.02)
-                    (SIGNALS / "first-done").touch()
-
-
-                def test_second():
-                    assert (SIGNALS / "first-done").exists()
-            """,
-        },
+    signals, root = waiting_project(
+        tmp_path,
+        "test_first",
+        "def test_second():\n    assert (SIGNALS / 'first-done').exists()\n",
+        then="(SIGNALS / 'first-done').touch()",
     )
     with (
         pool_over(root, tmp_path, environment(tmp_path, "f"), isolation="fork", jobs=1) as pool,
