@@ -434,12 +434,21 @@ def _diagnosed(
     groups: tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]],
     snapshot: Snapshot | None,
 ) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]]:
-    """Find polluters and state-setters for the original failures and the latent ones."""
-    python = investigation.settings.python
+    """Find polluters and state-setters for the original failures and the latent ones, all side by side.
+
+    One diagnosis serves both: their victims never share a search, since an original failure failed
+    in the original order and passed in another, and a latent one the other way round.
+    """
     failures, latent = groups
-    search = investigation.searches()
-    options: dict[str, Any] = {"python": python, "snapshot": snapshot, "side_by_side": investigation.side_by_side}
-    return diagnose(failures, orders, search, **options), diagnose(latent, orders, search, **options)
+    found = diagnose(
+        (*failures, *latent),
+        orders,
+        investigation.searches(),
+        python=investigation.settings.python,
+        snapshot=snapshot,
+        side_by_side=investigation.side_by_side,
+    )
+    return found[: len(failures)], found[len(failures) :]
 
 
 def _explained(

@@ -172,3 +172,36 @@ def test_an_interruption_during_searches_side_by_side_stops_them():
     assert executor.raised
     assert report.status == "interrupted"
     assert report.gate.passed is False
+
+
+@dataclass
+class SearchLog(Workers):
+    """Workers that remember the orders run in search threads (one search alone runs in the calling thread)."""
+
+    searched: list[tuple[str, ...]] = field(default_factory=list)
+
+    def run(self, request: RunRequest) -> Run:
+        """Answer one request, noting its order when a search thread asked."""
+        if request.order is not None and threading.current_thread().name.startswith("flakehound-search"):
+            self.searched.append(request.order)
+        return super().run(request)
+
+
+def _victim_of_a_and_latent_victim_of_h(nodeid: str, before: Sequence[str]) -> bool:
+    """test_g fails after test_a (it does in the original order); test_c after test_h (only in a shuffle)."""
+    if nodeid == SUITE[6]:
+        return SUITE[0] in before
+    return nodeid == SUITE[2] and SUITE[7] in before
+
+
+def test_the_latent_failures_searches_go_side_by_side_with_the_original_failures():
+    """One polluter search for a failure, one for a latent test: both in search threads, each its own polluter."""
+    workers = SearchLog(_victim_of_a_and_latent_victim_of_h)
+    report = _investigate(workers)
+    (failure,) = report.failures
+    (latent,) = report.latent
+    assert (failure.nodeid, latent.nodeid) == (SUITE[6], SUITE[2])
+    assert failure.polluters[0].nodeids == (SUITE[0],)
+    assert latent.polluters[0].nodeids == (SUITE[7],)
+    assert {order[-1] for order in workers.searched} == {SUITE[6], SUITE[2]}
+    assert _findings(_investigate(BatchFake(_victim_of_a_and_latent_victim_of_h))) == _findings(report)
