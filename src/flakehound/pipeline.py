@@ -19,6 +19,7 @@ from collections import Counter, defaultdict
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from flakehound.classify import (
@@ -169,6 +170,9 @@ class _Investigation:
     runs_of: dict[tuple[str, ...], list[Run]] = field(default_factory=dict)
     #: Held while a run is recorded: searches side by side record theirs from their own threads.
     lock: threading.RLock = field(default_factory=threading.RLock)
+    #: Called once, when the first test flips under one configuration (it is intermittent, so the
+    #: clock experiment may follow): a forking executor gets its clock worker ready then.
+    on_flip: Callable[[], None] | None = None
 
     def timeout_for(self, order: Sequence[str]) -> float:
         if self.settings.timeout is not None:
@@ -272,6 +276,9 @@ class _Investigation:
             result = run.result_of(nodeid)
             if result is not None and result.outcome is not Outcome.SKIPPED:
                 self.observations[nodeid].append(Observation(configuration, result.outcome.is_failure))
+                if self.on_flip is not None and self.settled(nodeid):
+                    on_flip, self.on_flip = self.on_flip, None
+                    on_flip()
 
     def focus(self, nodeids: Sequence[str]) -> None:
         """From now on, and in the runs recorded so far, keep only these tests' outcomes."""
@@ -506,6 +513,18 @@ def _explained(
     return explained[: len(failures)], explained[len(failures) :], notes
 
 
+def _clock_warmer(executor: Executor, lab: Lab | None) -> Callable[[], None] | None:
+    """How to get a forking executor's clock worker ready under the lab's libfaketime, if both are there.
+
+    Only an intermittent failure gets the clock experiment, so the worker starts collecting at the
+    first flip, while the investigation goes on.
+    """
+    warm_clock = getattr(executor, "warm_clock", None)
+    if lab is None or lab.faketime is None or warm_clock is None:
+        return None
+    return partial(warm_clock, lab.faketime)
+
+
 def _notes(first: Run, skipped: Sequence[str], max_failures: int) -> tuple[str, ...]:
     notes = []
     if first.ended is not RunEnd.COMPLETED:
@@ -580,6 +599,7 @@ def analyse(
         progress=progress,
         durations={result.nodeid: result.duration for result in results},
         tracked={result.nodeid for result in results},
+        on_flip=_clock_warmer(executor, lab),
     )
     original_config = Configuration(purpose=RunPurpose.ORIGINAL)
     investigation.observe(first, original_config, failing)
@@ -589,10 +609,6 @@ def analyse(
     planned = failing[: settings.max_failures]
     investigated = planned if shard is None else [nodeid for nodeid in planned if nodeid in shard.failures]
     finds_latent = shard is None or shard.finds_latent
-    if lab is not None and lab.faketime is not None and investigated:
-        # A forking executor's clock worker collects under libfaketime while the reruns go on, so the clock
-        # experiment, if a failure turns out intermittent, forks its runs at once.
-        getattr(executor, "warm_clock", lambda _library: None)(lab.faketime)
     progress.plan(len(shuffles) + settings.reruns * len(investigated) + settings.replays)
     # A shard that does not look for latent tests cuts the orders short, and passes no original
     # results: with no test that passed originally, none can be latent.

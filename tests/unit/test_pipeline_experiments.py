@@ -105,8 +105,8 @@ def test_network_experiment_runs_alone_with_the_plugin_option_and_is_recorded():
     )
 
 
-def test_clock_runs_carry_the_moment_and_the_clock_worker_is_warmed_after_the_original_run():
-    """With libfaketime, a failing suite gets the clock worker started before the reruns; clock runs name the moment."""
+def test_clock_runs_carry_the_moment_and_the_clock_worker_is_warmed_at_the_first_flip():
+    """With libfaketime, the clock worker starts at the first flip of a failure; clock runs name the moment."""
     library = "/opt/faketime/libfaketime.so.1"
     leap_day = FakeClock(library=library, moment=CLOCK_TIMES[1])
     machine = Machine(
@@ -116,16 +116,22 @@ def test_clock_runs_carry_the_moment_and_the_clock_worker_is_warmed_after_the_or
     )
     report = investigate(machine, faketime=library, busy=None)
     assert report.failures[0].hints[0].category == "clock"
-    assert machine.warmed == [(library, 1)]
+    ((warmed_under, made),) = machine.warmed
+    assert warmed_under == library
+    # The reversed order and the three runs alone passed, in configurations of their own; the replay of
+    # the original order passed where the original run failed: the first flip.
+    reversed_order = tuple(reversed(SUITE))
+    assert [request.order for request in machine.requests[:made]] == [None, reversed_order, *[(SUITE[1],)] * 3, SUITE]
     clocks = [request.clock for request in machine.requests if request.clock is not None]
     assert clocks == [FakeClock(library=library, moment=CLOCK_TIMES[0])] * 2 + [leap_day] * 2
     assert all(request.env == {} for request in machine.requests)
 
 
-def test_a_green_suite_warms_no_clock_worker():
-    """Nothing failed, so no clock experiment can follow: the clock worker is not started."""
-    machine = Machine(lambda nodeid, request, busy: False)
-    investigate(machine, faketime="/opt/faketime/libfaketime.so.1")
+def test_a_failure_that_never_flips_warms_no_clock_worker():
+    """A deterministic failure gets no clock experiment, so the clock worker is not started."""
+    machine = Machine(lambda nodeid, request, busy: nodeid == SUITE[1])
+    report = investigate(machine, faketime="/opt/faketime/libfaketime.so.1")
+    assert report.failures[0].classification is FailureKind.DETERMINISTIC
     assert machine.warmed == []
 
 
