@@ -27,8 +27,12 @@ if TYPE_CHECKING:
     from flakehound.bisect import Probe, SearchResult
     from flakehound.models import Polluter, Run, StateChange
 
+    #: Process state before an order's first test and after a named one, or None (the run failed).
+    State = Mapping[str, Any] | None
     #: One run of an order that records process state before its first test and after the named one.
-    Snapshot = Callable[[Sequence[str], str], Mapping[str, Any] | None]
+    Snapshot = Callable[[Sequence[str], str], State]
+    #: What one search found, by victim: its result, and the state around the finding (if any).
+    Found = dict[str, tuple[SearchResult, State]]
 
 _T = TypeVar("_T")
 
@@ -81,10 +85,7 @@ def _before(order: Sequence[str], victims: Sequence[str]) -> list[str]:
     return [nodeid for nodeid in order[:last] if nodeid not in chosen]
 
 
-def _state_changes(snapshot: Snapshot | None, found: Sequence[str], victim_text: str) -> tuple[StateChange, ...]:
-    if snapshot is None:
-        return ()
-    state = snapshot(found, found[-1])
+def _state_changes(state: State, victim_text: str) -> tuple[StateChange, ...]:
     if state is None or state.get("after") is None:
         return ()
     changes = diff_states(state["before"], state["after"])
@@ -104,37 +105,51 @@ def diagnose(
     python: str,
     snapshot: Snapshot | None = None,
     budget: int = 200,
-    side_by_side: Callable[[Sequence[Callable[[], dict[str, SearchResult]]]], list[dict[str, SearchResult]]] = _in_turn,
+    side_by_side: Callable[[Sequence[Callable[[], Found]]], list[Found]] = _in_turn,
 ) -> tuple[ClassifiedFailure, ...]:
     """The failures with their polluters or state-setters found, confirmed and explained."""
     tasks = [
-        partial(find, victims, _before(orders[label], victims), _probe(search()), budget=budget)
+        partial(
+            _snapshotted,
+            partial(find, victims, _before(orders[label], victims), _probe(search()), budget=budget),
+            snapshot,
+        )
         for kind, find in ((FailureKind.ORDER_DEPENDENT, find_polluters), (FailureKind.BRITTLE, find_state_setters))
         for label, victims in _group(failures, kind).items()
     ]
-    results: dict[str, SearchResult] = {}
+    results: Found = {}
     for found in side_by_side(tasks):
         results.update(found)
     diagnosed = []
     for failure in failures:
-        result = results.get(failure.nodeid)
-        if result is None:
+        if failure.nodeid not in results:
             diagnosed.append(failure)
             continue
-        diagnosed.append(_with_finding(failure, result, python, snapshot))
+        diagnosed.append(_with_finding(failure, *results[failure.nodeid], python))
     return tuple(diagnosed)
 
 
-def _with_finding(
-    failure: ClassifiedFailure,
-    result: SearchResult,
-    python: str,
-    snapshot: Snapshot | None,
-) -> ClassifiedFailure:
+def _snapshotted(search: Callable[[], dict[str, SearchResult]], snapshot: Snapshot | None) -> Found:
+    """A search's results, each finding with the state around one more run of it, in the search's own turn.
+
+    So the snapshot runs go side by side too, and victims that share a finding share its snapshot.
+    """
+    results = search()
+    states: dict[tuple[str, ...], State] = {}
+    for result in results.values():
+        if snapshot is not None and result.nodeids is not None and result.nodeids not in states:
+            states[result.nodeids] = snapshot(result.nodeids, result.nodeids[-1])
+    return {
+        victim: (result, None if result.nodeids is None else states.get(result.nodeids))
+        for victim, result in results.items()
+    }
+
+
+def _with_finding(failure: ClassifiedFailure, result: SearchResult, state: State, python: str) -> ClassifiedFailure:
     if result.nodeids is None:
         note = f"no {result.role} found: {result.reason}"
         return failure.model_copy(update={"notes": (*failure.notes, note)})
-    changes = _state_changes(snapshot, result.nodeids, _victim_text(failure))
+    changes = _state_changes(state, _victim_text(failure))
     finding: Polluter | None = to_polluter(result, changes)
     if result.role == "polluter":
         return failure.model_copy(

@@ -146,3 +146,50 @@ def test_searches_go_to_side_by_side_and_their_findings_back_to_their_victims():
     assert victim.polluters[0].nodeids == ("t::polluter",)
     assert brittle.state_setters[0].nodeids == ("t::c",)
     assert ("t::a",) in runs  # the setter search proved the test fails alone
+
+
+def test_each_search_takes_its_findings_snapshots_in_its_own_task_once_per_finding():
+    """Snapshots run inside the search's task (so side by side too); two victims of one polluter share one."""
+    order = ("t::brittle", "t::polluter", "t::setter", "t::victim", "t::second")
+    events = []
+
+    def fails(nodeid, before):
+        if nodeid in {"t::victim", "t::second"}:
+            return "t::polluter" in before
+        return nodeid == "t::brittle" and "t::setter" not in before
+
+    def traced(tasks):
+        found = []
+        for number, task in enumerate(tasks):
+            events.append(f"task {number} starts")
+            found.append(task())
+            events.append(f"task {number} ends")
+        return found
+
+    def snapshot(found, after):
+        events.append(f"snapshot of {' '.join(found)} after {after}")
+        return STATE
+
+    victim, second, brittle = diagnose(
+        [
+            failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("original order",)),
+            failure("t::second", FailureKind.ORDER_DEPENDENT, failing=("original order",)),
+            failure("t::brittle", FailureKind.BRITTLE, passing=("reversed",)),
+        ],
+        {"original order": order, "reversed": tuple(reversed(order))},
+        executor(fails),
+        python="py",
+        snapshot=snapshot,
+        side_by_side=traced,
+    )
+    assert events == [
+        "task 0 starts",
+        "snapshot of t::polluter after t::polluter",
+        "task 0 ends",
+        "task 1 starts",
+        "snapshot of t::setter after t::setter",
+        "task 1 ends",
+    ]
+    assert victim.polluters[0].nodeids == second.polluters[0].nodeids == ("t::polluter",)
+    assert victim.polluters[0].state_changes == second.polluters[0].state_changes != ()
+    assert brittle.state_setters[0].nodeids == ("t::setter",)
