@@ -3,6 +3,7 @@
     python bench/compare.py             # 200 and 2,000 tests, 2 s collection; installs the peers with pip
     python bench/compare.py --quick     # one small suite, 0.2 s collection: correctness, not speed
     python bench/compare.py --no-install --sizes 2000 --collection 2
+    python bench/compare.py --collection-kind cpu   # the collection computes (as imports do) instead of sleeping
 
 Each suite has a slow conftest import (the collection cost), quick tests in modules of 20, and
 planted: two polluters far before their victims, a plain bug (with a body of ``--body`` seconds,
@@ -104,16 +105,30 @@ def add(a, b):
 """
 
 
-def generate_suite(root: Path, tests: int, collection_seconds: float, body_seconds: float = 0.1) -> Suite:
-    """Write a suite of about ``tests`` tests (planted ones included) whose collection takes ``collection_seconds``."""
+#: The heavy import, by kind: waiting (a sleep) or computing (that much CPU time, however busy the machine).
+HEAVY = {
+    "sleep": "import time\n\ntime.sleep({seconds!r})  # a heavy import: the suite's collection cost\n",
+    "cpu": (
+        "import time\n\nuntil = time.process_time() + {seconds!r}\n"
+        "while time.process_time() < until:  # a heavy import: the suite's collection cost, in CPU time\n"
+        "    sum(range(1000))\n"
+    ),
+}
+
+
+def generate_suite(
+    root: Path, tests: int, collection_seconds: float, body_seconds: float = 0.1, *, kind: str = "sleep"
+) -> Suite:
+    """Write a suite of about ``tests`` tests (planted ones included) whose collection takes ``collection_seconds``.
+
+    ``kind`` says what the collection spends them on: a sleep, or CPU (as imports mostly do).
+    """
     modules = max(tests // MODULE_SIZE, 1)
     (root / "tests").mkdir(parents=True)
     (root / "benchpkg").mkdir()
     (root / "benchpkg" / "__init__.py").write_text("")
     (root / "benchpkg" / "state.py").write_text("MODE = 'production'\nCACHE = {}\nREADY = False\n")
-    (root / "benchpkg" / "heavy.py").write_text(
-        f"import time\n\ntime.sleep({collection_seconds!r})  # a heavy import: the suite's collection cost\n"
-    )
+    (root / "benchpkg" / "heavy.py").write_text(HEAVY[kind].format(seconds=collection_seconds))
     (root / "pytest.ini").write_text("[pytest]\ntestpaths = tests\npythonpath = .\n")
     (root / "tests" / "conftest.py").write_text("import benchpkg.heavy  # noqa: F401\n")
     placed: dict[int, list[str]] = {}
@@ -320,13 +335,15 @@ def render_table(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def run_comparison(sizes: list[int], collection: float, work: Path, *, quick: bool, repeat: int) -> Findings:
+def run_comparison(
+    sizes: list[int], collection: float, work: Path, *, quick: bool, repeat: int, kind: str = "sleep"
+) -> Findings:
     """Generate each suite and compare the tools on it."""
     findings = Findings()
     for size in sizes:
-        label = f"{size} tests, {collection:g} s collection"
+        label = f"{size} tests, {collection:g} s collection" + (" (CPU)" if kind == "cpu" else "")
         suite_work = work / f"suite-{size}"
-        suite = generate_suite(suite_work / "project", size, collection)
+        suite = generate_suite(suite_work / "project", size, collection, kind=kind)
         compare_polluter_search(suite, suite_work, findings, label, repeat)
         if not quick:
             compare_reruns(suite, suite_work, findings, label, repeat)
@@ -389,6 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-install", action="store_true", help="do not pip install the peers")
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="suite sizes (default 200 2000)")
     parser.add_argument("--collection", type=float, default=None, help="collection seconds (default 2)")
+    parser.add_argument(
+        "--collection-kind",
+        choices=sorted(HEAVY),
+        default="sleep",
+        help="what the collection spends its seconds on: sleep (default) or cpu",
+    )
     parser.add_argument("--keep", type=Path, default=None, help="generate the suites here and keep them")
     parser.add_argument("--repeat", type=int, default=None, help="runs per measurement, the fastest kept (default 3)")
     args = parser.parse_args(argv)
@@ -401,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="flakehound-bench-") as temp:
         work = args.keep or Path(temp)
         repeat = args.repeat or (1 if args.quick else 3)
-        findings = run_comparison(sizes, collection, work, quick=args.quick, repeat=repeat)
+        findings = run_comparison(sizes, collection, work, quick=args.quick, repeat=repeat, kind=args.collection_kind)
     sys.stdout.write(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, {shlex.join(sys.argv[1:])}\n\n")
     sys.stdout.write(render_table(findings.rows) + "\n")
     if not args.quick:

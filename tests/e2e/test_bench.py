@@ -54,6 +54,22 @@ def test_generated_suite_has_the_size_and_the_planted_failures(bench, tmp_path):
     assert alone.returncode == 0
 
 
+@pytest.mark.parametrize(("kind", "least_cpu"), [("cpu", 0.3), ("sleep", 0.0)])
+def test_a_cpu_collection_spends_its_seconds_computing(bench, tmp_path, kind, least_cpu):
+    """The CPU kind's heavy import uses at least its seconds of CPU time (it computes until then); a sleep need not."""
+    suite = bench.generate_suite(tmp_path / "project", 20, 0.3, body_seconds=0.0, kind=kind)
+    heavy = suite.root / "benchpkg" / "heavy.py"
+    code = (
+        "import resource, runpy, sys; runpy.run_path(sys.argv[1]);"
+        " usage = resource.getrusage(0); print(usage.ru_utime + usage.ru_stime)"
+    )
+    completed = subprocess.run(
+        [sys.executable, "-c", code, str(heavy)], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert float(completed.stdout) >= least_cpu
+    assert ("time.sleep" in heavy.read_text()) is (kind == "sleep")
+
+
 def test_quick_comparison_finds_the_same_polluter_as_detect_test_pollution():
     """`bench/compare.py --quick` finds the planted polluter with flakehound and detect-test-pollution alike."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COVERAGE_"))}
