@@ -73,6 +73,9 @@ def test_a_cpu_collection_spends_its_seconds_computing(bench, tmp_path, kind, le
 def test_quick_comparison_finds_the_same_polluter_as_detect_test_pollution():
     """`bench/compare.py --quick` finds the planted polluter with flakehound and detect-test-pollution alike."""
     env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTEST_", "COVERAGE_"))}
+    # The peers are the interpreter's, not whatever PATH finds: a virtual environment need not be activated.
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join(part for part in env.get("PATH", "").split(os.pathsep) if part != scripts)
     completed = subprocess.run(
         [sys.executable, str(BENCH), "--quick", "--no-install"],
         env=env,
