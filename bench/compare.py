@@ -228,7 +228,10 @@ def _flakehound(*args: str) -> list[str]:
     return [sys.executable, "-m", "flakehound", *args]
 
 
-_DETECT_TEST_POLLUTION = "from detect_test_pollution import main; raise SystemExit(main())"
+def _detect_test_pollution(*args: str) -> list[str]:
+    # Through this interpreter, like pytest and flakehound: its script may not be on PATH. Not with
+    # `-m`: it loads itself into pytest by its module name, which `-m` would make `__main__`.
+    return [sys.executable, "-c", "from detect_test_pollution import main; raise SystemExit(main())", *args]
 
 
 def _pytest(*args: str) -> list[str]:
@@ -241,10 +244,7 @@ def compare_polluter_search(suite: Suite, work: Path, findings: Findings, label:
     expected = suite.polluters[victim]
     env = environment(work / "state")
     ours = measure(_flakehound("bisect", "--victim", victim), suite.root, env, repeat)
-    # Through this interpreter, like pytest and flakehound: its script may not be on PATH. Not with
-    # `-m`: it loads itself into pytest by its module name, which `-m` would make `__main__`.
-    peer_argv = [sys.executable, "-c", _DETECT_TEST_POLLUTION, "--failing-test", victim, "--tests", "tests"]
-    peer = measure(peer_argv, suite.root, env, repeat)
+    peer = measure(_detect_test_pollution("--failing-test", victim, "--tests", "tests"), suite.root, env, repeat)
     found_ours = f"fails only after {expected}" in ours.output
     found_peer = f"the polluting test is: {expected}" in peer.output
     if not found_ours:
