@@ -384,9 +384,9 @@ def render_bars(rows: list[Row]) -> str:
 
 def executor_reruns(nodeid: str, pytest_args: list[str]) -> int:
     """Start a fork executor in this folder and rerun ``nodeid`` alone ``RERUNS`` times: the bare rerun cost."""
-    from flakehound.forking import ForkExecutor
-    from flakehound.runner import ProcessExecutor, RunRequest
-    from flakehound.snapshot import ProjectSnapshot
+    from flakehound.execution.forking import ForkExecutor
+    from flakehound.execution.runner import ProcessExecutor, RunRequest
+    from flakehound.execution.snapshot import ProjectSnapshot
 
     with tempfile.TemporaryDirectory(prefix="flakehound-bench-") as temp:
         work = Path(temp)

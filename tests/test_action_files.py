@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from flakehound.action import ACTION_INPUTS, from_env
+from flakehound.github.environment import ACTION_INPUTS, from_env
 
 ROOT = Path(__file__).parent.parent
 ACTION = ROOT / "action.yml"

@@ -17,19 +17,19 @@ from flakehound.cli import build_parser
 ROOT = Path(__file__).parent.parent
 SOURCE = ROOT / "src" / "flakehound"
 PURE = [
-    "classify",
-    "plan",
-    "stats",
-    "gate",
-    "terminal",
-    "markdown",
-    "junit",
-    "diffcov",
-    "statediff",
-    "bisect",
-    "experiments",
-    "hints",
-    "shards",
+    "engine/classify",
+    "engine/plan",
+    "engine/stats",
+    "engine/gate",
+    "render/terminal",
+    "render/markdown",
+    "inputs/junit",
+    "inputs/diffcov",
+    "engine/statediff",
+    "engine/bisect",
+    "engine/experiments",
+    "engine/hints",
+    "engine/shards",
 ]
 FORBIDDEN_IMPORTS = {"subprocess", "os", "github", "httpx", "shutil", "socket"}
 
@@ -96,7 +96,8 @@ def test_public_names_are_the_modules_objects():
 def test_pytest_plugins_load_without_the_report_models():
     """Every pytest process flakehound starts imports its plugins: no pydantic, no report models."""
     code = (
-        "import sys, flakehound.pytest_plugin, flakehound._fork_server, flakehound._experiment_plugin;"
+        "import sys, flakehound.execution.pytest_plugin, flakehound.execution._fork_server,"
+        " flakehound.execution._experiment_plugin;"
         " print(sorted(n for n in ('pydantic', 'flakehound.models') if n in sys.modules))"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -2,7 +2,7 @@
 
 ::
 
-    FlakehoundError            caught only by cli.main() and action.main()
+    FlakehoundError            caught only by cli.main() and action.main(), which map it to an ExitCode
     ├── ConfigError            bad usage or bad input: exit 2
     ├── PytestCrashed          pytest could not run or collect: exit 3
     └── PublishError           GitHub refused or could not be reached: exit 3 when publishing is required
@@ -10,7 +10,19 @@
 
 from __future__ import annotations
 
-__all__ = ["ConfigError", "FlakehoundError", "PublishError", "PytestCrashed"]
+from enum import IntEnum
+
+__all__ = ["ConfigError", "ExitCode", "FlakehoundError", "PublishError", "PytestCrashed"]
+
+
+class ExitCode(IntEnum):
+    """What the process exit code means."""
+
+    OK = 0
+    GATE_FAILED = 1
+    USAGE = 2
+    INTERNAL = 3
+    INTERRUPTED = 130
 
 
 class FlakehoundError(Exception):

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from ruamel.yaml import YAML
 from werkzeug import Request, Response
 
-from flakehound.github import ACTIONS_BOT
+from flakehound.github.publisher import ACTIONS_BOT
 from flakehound.models import Report
 
 if TYPE_CHECKING:

@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING
 import pytest
 from actionkit import API, BASE, COMMENTS, HEAD, MERGE, REPO, RUN_URL, TOKEN, FakeGitHub, Workflow, pull_request_payload
 
-from flakehound.action import publish_report
-from flakehound.cli import ExitCode
-from flakehound.markdown import make_marker
+from flakehound.errors import ExitCode
+from flakehound.github.publishing import publish_report
 from flakehound.models import Report
+from flakehound.render.markdown import make_marker
 
 if TYPE_CHECKING:
     from pytest_httpserver import HTTPServer

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import pytest
 from actionkit import API, COMMENTS, HEAD, MERGE, REPO, ROOT, FakeGitHub, Workflow
 
-from flakehound.cli import ExitCode
+from flakehound.errors import ExitCode
 
 if TYPE_CHECKING:
     from flakehound.models import Report

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from flakehound import __version__
-from flakehound.cli import ExitCode, main
+from flakehound.cli import main
+from flakehound.errors import ExitCode
 from flakehound.models import FailureKind, Report
 
 DEMO_LABELS = {

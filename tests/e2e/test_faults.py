@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from flakehound.cli import ExitCode
+from flakehound.errors import ExitCode
+from flakehound.inputs.sources import MAX_JUNIT_BYTES
 from flakehound.models import FailureKind, Report, RunEnd
-from flakehound.sources import MAX_JUNIT_BYTES
 
 ISOLATIONS = pytest.mark.parametrize("isolation", ["fork", "process"], ids=["fork", "process"])
 #: Small investigations: two reruns alone, one replay of the original order, the reversed order.

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from flakehound import cli
-from flakehound.lab import busy_cores, busy_process_count, find_libfaketime
-from flakehound.markdown import render_comment
+from flakehound.execution.lab import busy_cores, busy_process_count, find_libfaketime
 from flakehound.models import FailureKind, Report, RunPurpose
+from flakehound.render.markdown import render_comment
 
 FIXTURES = Path(__file__).parents[1] / "fixture_projects"
 SIGNATURES = "tests/signatures"
@@ -87,7 +87,7 @@ def experiments(tmp_path_factory):
     shutil.copytree(FIXTURES / "hints", project)
     (root / "state").mkdir()
     env = sample_environment(root / "state")
-    seeded = ["-p", "flakehound._experiment_plugin", f"--flakehound-random-seed={FAILING_RANDOM_SEED}"]
+    seeded = ["-p", "flakehound.execution._experiment_plugin", f"--flakehound-random-seed={FAILING_RANDOM_SEED}"]
     outage = {**env, "PYTHONHASHSEED": FAILING_HASH_SEED, "SAMPLE_SERVICE_DOWN": "1"}
     tests = [f"{EXPERIMENTS}/test_tags.py", f"{EXPERIMENTS}/test_lottery.py", f"{EXPERIMENTS}/test_service.py"]
     ci_run(project, "ci-seeds.xml", tests, outage, *seeded)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from flakehound.cli import ExitCode
+from flakehound.errors import ExitCode
 from flakehound.models import FailureKind, Outcome, Report, RunPurpose
 
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from flakehound.cli import ExitCode, main
+from flakehound.cli import main
+from flakehound.engine.shards import read_plan
+from flakehound.errors import ExitCode
 from flakehound.models import Report
-from flakehound.shards import read_plan
 
 FIXTURES = Path(__file__).parent.parent / "fixture_projects"
 SHA = "0123456789abcdef0123456789abcdef01234567"

@@ -1,0 +1,1 @@
+"""GitHub: the Action's environment, workflow commands and the Publisher (PyGithub, httpx)."""

@@ -1,0 +1,1 @@
+"""Reading what earlier steps produced: JUnit XML, coverage data, diff coverage."""

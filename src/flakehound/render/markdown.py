@@ -1,0 +1,592 @@
+"""PURE. Report -> the pull-request comment and the job summary, as GitHub-flavoured markdown.
+
+Everything that comes from the tested project (test ids, messages, output, paths, hint text that
+quotes them) is untrusted: a pull request chooses its own test names. Such text only reaches the
+page through one of four escapers: ``_text`` (inline markdown), ``_code`` (inline code span),
+``_html`` (inside our own HTML tags) and ``_block`` (fenced code block). Each strips control
+characters and bidirectional overrides first.
+
+The comment ends with a hidden digest of the verdict (labels per test), so the next push can say
+what changed, and so the publisher can skip an edit when nothing did.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import html
+import re
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from flakehound.engine.gate import format_percent
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from flakehound.models import ClassifiedFailure, CoverageSummary, Report, StateChange
+
+__all__ = [
+    "COMMENT_LIMIT",
+    "STRIP_MARKS",
+    "SUMMARY_LIMIT",
+    "Digest",
+    "make_digest",
+    "make_marker",
+    "parse_digest",
+    "render_comment",
+    "render_summary",
+]
+
+COMMENT_LIMIT = 65536
+"""GitHub refuses issue comments longer than this many characters."""
+
+SUMMARY_LIMIT = 1024 * 1024
+"""GitHub refuses a job summary (GITHUB_STEP_SUMMARY) over 1 MiB."""
+
+STRIP_MARKS = {
+    ".": "\N{WHITE HEAVY CHECK MARK}",
+    "F": "\N{CROSS MARK}",
+    "E": "\N{COLLISION SYMBOL}",
+    "s": "\N{BLACK RIGHT-POINTING DOUBLE TRIANGLE WITH VERTICAL BAR}",
+    "x": "\N{HEAVY MINUS SIGN}",
+    "X": "\N{HEAVY PLUS SIGN}",
+    "T": "\N{STOPWATCH}",
+    "C": "\N{SKULL}",
+}
+"""One character per run in ``Evidence.strip`` (pytest's own letters, plus T timeout, C crash)."""
+
+_UNKNOWN_MARK = "\N{BLACK QUESTION MARK ORNAMENT}"
+_REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
+_DIGEST_NAMED_MAX = 2048
+_MESSAGE_MAX = 1000
+_REASON_MAX = 500
+_WORST_FILES = 5
+_MISSING_RANGES = 10
+_DIGEST_RE = re.compile(r"<!-- flakehound:digest v1 ([A-Za-z0-9+/=]*) -->")
+
+# C0 controls except tab and newline, DEL, C1 controls, and every bidirectional mark or override
+# (Trojan Source: U+202A-U+202E, U+2066-U+2069, plus LRM/RLM/ALM and the line/paragraph separators).
+_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~])")
+_LINE_START = re.compile(r"^([-+=]|\d+(?=[.)]))")
+_MENTION = re.compile(r"([@#])(?=\w)")
+_BACKTICKS = re.compile(r"`+")
+
+
+class Digest(BaseModel):
+    """The verdict in a few bytes: labels per test, keyed by node id or by ``sha256:`` of it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    passed: bool
+    status: str
+    labels: dict[str, str]
+
+
+def _clean(text: str) -> str:
+    """Drop carriage returns; replace controls and bidi overrides with a visible U+FFFD."""
+    return _UNSAFE.sub(_REPLACEMENT, text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _one_line(text: str) -> str:
+    return " ".join(_clean(text).split())
+
+
+def _defuse_mentions(text: str) -> str:
+    """Put a zero-width joiner after ``@`` and ``#`` so GitHub links no user, team or issue."""
+    return _MENTION.sub("\\1\N{ZERO WIDTH JOINER}", text)
+
+
+def _text(text: str) -> str:
+    """Untrusted text as inline markdown: one line, HTML and markdown syntax escaped, no mentions."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(_defuse_mentions(_one_line(text)), quote=False))
+    # A list marker, "=" or "1." at the start could make a paragraph into a list or heading.
+    return _LINE_START.sub(
+        lambda match: match.group() + "\\" if match.group().isdigit() else "\\" + match.group(), escaped
+    )
+
+
+def _html(text: str) -> str:
+    """Untrusted text inside our own HTML tags (where markdown is not parsed)."""
+    # Mentions first: the entities made here have a "#" that must stay whole.
+    return html.escape(_defuse_mentions(_one_line(text))).replace("[", "&#91;").replace("]", "&#93;")
+
+
+def _code(text: str) -> str:
+    """Untrusted text as an inline code span, fenced with more backticks than it contains."""
+    body = _one_line(text)
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * (longest + 1)
+    if body.startswith("`") or body.endswith("`") or not body.strip():
+        body = f" {body} "
+    return f"{fence}{body}{fence}"
+
+
+def _cell(markdown: str) -> str:
+    """Already-escaped markdown made safe for a table cell (pipes split cells even in code spans)."""
+    return markdown.replace("|", "\\|")
+
+
+def _block(text: str, info: str = "") -> str:
+    """Untrusted text as a fenced code block whose fence no line of it can close."""
+    body = _clean(text).rstrip("\n")
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}{info}\n{body}\n{fence}"
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
+
+
+def _link(label: str, url: str) -> str:
+    """Link to a URL we built, encoding every character that could end the destination."""
+    safe = "".join(f"%{ord(char):02X}" if char in " <>()\"'\\" or not char.isprintable() else char for char in url)
+    return f"[{label}]({safe})"
+
+
+def make_marker(key: str = "") -> str:
+    """Build the hidden comment that identifies our comment for one check name and matrix key."""
+    if not key:
+        return "<!-- flakehound:report -->"
+    # quote() leaves only letters, digits and "-._~"; a "--" would end the HTML comment early.
+    return f"<!-- flakehound:report {quote(key, safe='').replace('--', '-%2D')} -->"
+
+
+def _digest_key(nodeid: str) -> str:
+    return "sha256:" + hashlib.sha256(nodeid.encode()).hexdigest()[:16]
+
+
+def make_digest(report: Report) -> Digest:
+    """Collect the labels of this report; node ids are hashed when naming them all is too long."""
+    labels = {failure.nodeid: failure.classification.value for failure in report.failures}
+    labels.update({failure.nodeid: "latent" for failure in report.latent})
+    if sum(len(nodeid) + len(label) + 6 for nodeid, label in labels.items()) > _DIGEST_NAMED_MAX:
+        labels = {_digest_key(nodeid): label for nodeid, label in labels.items()}
+    return Digest(passed=report.gate.passed, status=report.status, labels=labels)
+
+
+def _encode_digest(digest: Digest) -> str:
+    payload = base64.b64encode(digest.model_dump_json().encode()).decode()
+    return f"<!-- flakehound:digest v1 {payload} -->"
+
+
+def parse_digest(body: str) -> Digest | None:
+    """Read the digest in a comment we wrote earlier; None if there is none or it is damaged."""
+    match = _DIGEST_RE.search(body)
+    if match is None:
+        return None
+    try:
+        return Digest.model_validate_json(base64.b64decode(match.group(1), validate=True))
+    except (binascii.Error, ValidationError):
+        return None
+
+
+def _canonical(key: str) -> str:
+    return key if key.startswith("sha256:") else _digest_key(key)
+
+
+def _render_changes(report: Report, previous: Digest) -> list[str]:
+    """List fixed, new and still-failing tests against the digest of the comment being replaced."""
+    current = {
+        _digest_key(failure.nodeid): (failure.nodeid, failure.classification.value) for failure in report.failures
+    }
+    current.update({_digest_key(failure.nodeid): (failure.nodeid, "latent") for failure in report.latent})
+    before = {_canonical(key): (key, label) for key, label in previous.labels.items()}
+    lines = ["### What changed since the last push", ""]
+    if previous.passed != report.gate.passed:
+        was, now = ("passed", "blocked") if previous.passed else ("blocked", "passed")
+        lines.append(f"- Verdict: was **{was}**, now **{now}**.")
+    fixed = [key for canonical, (key, _) in before.items() if canonical not in current]
+    if fixed:
+        named = [_code(key) for key in fixed if not key.startswith("sha256:")]
+        unnamed = len(fixed) - len(named)
+        if unnamed:
+            named.append(f"{unnamed} test(s) named only by hash")
+        lines.append(f"- Fixed ({len(fixed)}): " + ", ".join(named))
+    new = [(nodeid, label) for canonical, (nodeid, label) in current.items() if canonical not in before]
+    if new:
+        lines.append(f"- New ({len(new)}): " + ", ".join(f"{_code(nodeid)} ({label})" for nodeid, label in new))
+    still = []
+    relabelled = False
+    for canonical, (nodeid, label) in current.items():
+        if canonical in before:
+            was_label = before[canonical][1]
+            relabelled = relabelled or was_label != label
+            change = "" if was_label == label else f", was {_text(was_label)}"
+            still.append(f"{_code(nodeid)} ({label}{change})")
+    if len(lines) == 2 and not relabelled:  # noqa: PLR2004 - the heading and its blank line: nothing new
+        return [*lines, "No change since the last push."]
+    if still:
+        lines.append(f"- Still failing ({len(still)}): " + ", ".join(still))
+    return lines
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _render_verdict(report: Report) -> list[str]:
+    reasons = [_text(_shorten(reason, _REASON_MAX)) for reason in report.gate.reasons]
+    if report.status != "investigated":
+        why = {
+            "broken": "the suite is broken",
+            "interrupted": "the investigation was interrupted",
+        }.get(report.status, "pytest crashed")
+        verdict = f"**\N{COLLISION SYMBOL} Blocked, {why}**"
+    elif report.gate.passed:
+        return ["**\N{WHITE HEAVY CHECK MARK} Passed**: nothing blocks this change."]
+    else:
+        verdict = "**\N{CROSS MARK} Blocked**"
+    return [f"{verdict}: {'; '.join(reasons)}." if reasons else f"{verdict}."]
+
+
+def _render_counts(report: Report) -> str:
+    summary = report.summary
+    counts = [
+        f"{summary.passed} passed",
+        f"{summary.failed} failed",
+        _plural(summary.errors, "error"),
+        f"{summary.skipped} skipped",
+    ]
+    counts.extend(
+        f"{count} {word}" for count, word in ((summary.xfailed, "xfailed"), (summary.xpassed, "xpassed")) if count
+    )
+    rate = format_percent(summary.pass_rate)
+    line = f"{_plural(summary.total, 'test')}: {', '.join(counts)} · pass rate {rate}"
+    labels = [
+        f"{count} {word}"
+        for count, word in (
+            (summary.deterministic, "deterministic"),
+            (summary.intermittent, "intermittent"),
+            (summary.order_dependent, "order-dependent"),
+            (summary.brittle, "brittle"),
+            (summary.latent, "latent"),
+        )
+        if count
+    ]
+    return f"{line} · {', '.join(labels)}" if labels else line
+
+
+def _evidence(failure: ClassifiedFailure) -> str:
+    evidence = failure.evidence
+    parts = [
+        f"{count.failures}/{count.runs} {where}"
+        for count, where in (
+            (evidence.alone, "alone"),
+            (evidence.original_order, "in original order"),
+            (evidence.permuted, "in shuffled orders"),
+        )
+        if count.runs
+    ]
+    return "failed " + ", ".join(parts) if parts else "not rerun"
+
+
+def _polluter(failure: ClassifiedFailure) -> str:
+    if failure.polluters:
+        names = " + ".join(_code(nodeid) for nodeid in failure.polluters[0].nodeids)
+        more = len(failure.polluters) - 1
+        return f"{names} (and {more} more)" if more else names
+    if failure.state_setters:
+        return "passes only after " + " + ".join(_code(nodeid) for nodeid in failure.state_setters[0].nodeids)
+    return "\N{EM DASH}"
+
+
+def _render_table(failures: tuple[ClassifiedFailure, ...], *, with_label: bool) -> list[str]:
+    header = ["Test", "Label", "Evidence", "Top hint", "Polluter"]
+    if not with_label:
+        header.remove("Label")
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for failure in failures:
+        hint = _text(failure.hints[0].title) if failure.hints else "\N{EM DASH}"
+        cells = [
+            _code(failure.nodeid),
+            failure.classification.value,
+            _evidence(failure),
+            hint,
+            _polluter(failure),
+        ]
+        if not with_label:
+            del cells[1]
+        lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+    return lines
+
+
+def _line_of(text: str) -> int | None:
+    match = re.match(r"\d+", text)
+    return int(match.group()) if match else None
+
+
+def _located(label: str, path: str, line: int | None, file_url: Callable[[str, int | None], str] | None) -> str:
+    return _link(label, file_url(path, line)) if file_url is not None else label
+
+
+def _ranges(path: str, ranges: tuple[str, ...], file_url: Callable[[str, int | None], str] | None) -> str:
+    shown = [_located(_text(text), path, _line_of(text), file_url) for text in ranges[:_MISSING_RANGES]]
+    more = len(ranges) - _MISSING_RANGES
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _render_coverage(
+    report: Report, coverage: CoverageSummary, file_url: Callable[[str, int | None], str] | None
+) -> list[str]:
+    minimum = report.settings.min_coverage
+    line = f"Total **{format_percent(coverage.total_percent)}**"
+    if minimum is not None:
+        line += f" (min {format_percent(minimum)})"
+    diff = coverage.diff
+    if diff is not None:
+        changed = "no measurable lines" if diff.percent is None else f"**{format_percent(diff.percent)}**"
+        line += f" · changed lines {changed} of {diff.changed_lines} against {_code(diff.base)}"
+        if report.settings.min_diff_coverage is not None:
+            line += f" (min {format_percent(report.settings.min_diff_coverage)})"
+    lines = ["### Coverage", "", line + "."]
+    worst = sorted((file for file in coverage.files if file.missing), key=lambda file: (file.percent, file.path))
+    if worst:
+        lines.extend(["", "| File | Coverage | Missing lines |", "|---|---|---|"])
+        for file in worst[:_WORST_FILES]:
+            name = _located(_code(file.path), file.path, None, file_url)
+            missing = _ranges(file.path, file.missing, file_url)
+            lines.append(f"| {_cell(name)} | {format_percent(file.percent)} | {_cell(missing)} |")
+        if len(worst) > _WORST_FILES:
+            lines.extend(["", f"{len(worst) - _WORST_FILES} more file(s) with missing lines."])
+    if diff is not None and diff.uncovered:
+        lines.extend(["", "Changed lines no test runs:", ""])
+        for uncovered in diff.uncovered:
+            name = _located(_code(uncovered.path), uncovered.path, None, file_url)
+            lines.append(f"- {name}: {_ranges(uncovered.path, uncovered.ranges, file_url)}")
+    return lines
+
+
+def _render_origin(failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None) -> list[str]:
+    original = failure.original
+    paragraphs = []
+    if original.path is not None:
+        where = _code(f"{original.path}:{original.line}" if original.line is not None else original.path)
+        paragraphs.append(f"Failed at {_located(where, original.path, original.line, file_url)}.")
+    if original.exception is not None or original.message:
+        paragraphs.append(f"**{_text(original.exception or original.outcome.value)}**")
+    if original.message:
+        paragraphs.append(_block(_shorten(original.message, _MESSAGE_MAX)))
+    if failure.failure_rate is not None:
+        rate = failure.failure_rate
+        paragraphs.append(
+            f"Failure rate {format_percent(rate.estimate * 100)} ({rate.failures}/{rate.runs} runs;"
+            f" 95% interval {format_percent(rate.low * 100)} to {format_percent(rate.high * 100)})."
+        )
+    if failure.strength is not None:
+        paragraphs.append(_text(failure.strength.sentence))
+    return paragraphs
+
+
+def _render_hints(failure: ClassifiedFailure) -> list[str]:
+    if not failure.hints:
+        return []
+    items = []
+    for hint in failure.hints:
+        item = f"- **{_text(hint.title)}** ({hint.confidence} confidence)"
+        if hint.detail:
+            item += f": {_text(hint.detail)}"
+        if hint.evidence:
+            item += f"\n  Evidence: {_text(hint.evidence)}"
+        items.append(item)
+    return ["**Hints**", "\n".join(items)]
+
+
+def _render_state_change(change: StateChange) -> str:
+    cells = (
+        _text(change.kind),
+        _code(change.name),
+        "\N{EM DASH}" if change.before is None else _code(change.before),
+        "\N{EM DASH}" if change.after is None else _code(change.after),
+    )
+    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
+
+
+def _render_polluters(failure: ClassifiedFailure) -> list[str]:
+    paragraphs = []
+    for title, groups in (("Polluter", failure.polluters), ("Needs to run after", failure.state_setters)):
+        for group in groups:
+            names = " + ".join(_code(nodeid) for nodeid in group.nodeids)
+            counts = []
+            if group.confirmed_runs:
+                counts.append(f"victim failed {group.confirmed_failures}/{group.confirmed_runs} confirming runs")
+            if group.search_runs:
+                counts.append(f"found in {_plural(group.search_runs, 'run')}")
+            paragraphs.append(f"**{title}**: {names}" + (f" ({'; '.join(counts)})." if counts else "."))
+            if group.state_changes:
+                rows = [_render_state_change(change) for change in group.state_changes]
+                paragraphs.append("\n".join(["| State | Name | Before | After |", "|---|---|---|---|", *rows]))
+    return paragraphs
+
+
+def _render_strip(failure: ClassifiedFailure) -> list[str]:
+    if not failure.evidence.strip:
+        return []
+    rows = [
+        f"| {_cell(_text(config))} | {''.join(STRIP_MARKS.get(mark, _UNKNOWN_MARK) for mark in marks)} |"
+        for config, marks in failure.evidence.strip.items()
+    ]
+    return ["**Outcomes per configuration**", "\n".join(["| Configuration | Runs |", "|---|---|", *rows])]
+
+
+def _render_details(failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None) -> list[str]:
+    summary = f"<code>{_html(failure.nodeid)}</code> · {failure.classification.value}"
+    paragraphs = [
+        f"<details><summary>{summary}</summary>",
+        *_render_origin(failure, file_url),
+        *_render_hints(failure),
+        *_render_polluters(failure),
+        *_render_strip(failure),
+        *(["\n".join(f"- {_text(note)}" for note in failure.notes)] if failure.notes else []),
+        "**Reproduce**",
+        _block(failure.reproduce, "shell"),
+        "</details>",
+    ]
+    return "\n\n".join(paragraphs).split("\n")
+
+
+def _render_broken(report: Report) -> list[str]:
+    lines = ["### Why the suite could not run", ""]
+    if report.broken_reason is not None and report.broken_reason not in report.gate.reasons:
+        lines.extend([_text(report.broken_reason), ""])
+    for error in report.first_errors:
+        lines.extend([f"- {_code(error.nodeid)}: {_text(error.message or error.outcome.value)}", ""])
+        if error.traceback:
+            lines.extend([_block(_shorten(error.traceback, _MESSAGE_MAX)), ""])
+    return lines[:-1]
+
+
+def _render_label_counts(report: Report) -> list[str]:
+    counts: dict[str, int] = {}
+    for failure in report.failures:
+        counts[failure.classification.value] = counts.get(failure.classification.value, 0) + 1
+    if report.latent:
+        counts["latent"] = len(report.latent)
+    if not counts:
+        return []
+    return ["| Label | Tests |", "|---|---|", *(f"| {label} | {count} |" for label, count in counts.items())]
+
+
+def _render_level(
+    report: Report,
+    *,
+    level: int,
+    run_url: str | None,
+    file_url: Callable[[str, int | None], str] | None,
+    previous_digest: Digest | None,
+) -> list[str]:
+    """Level 1 is everything, 2 leaves out latent details, 3 only counts and a link."""
+    sections: list[list[str]] = [["### flakehound", "", *_render_verdict(report), "", _render_counts(report)]]
+    if previous_digest is not None:
+        sections.append(_render_changes(report, previous_digest))
+    if level == 3:  # noqa: PLR2004 - the last rung of the size ladder
+        sections.append(_render_label_counts(report))
+        where = _link("job summary", run_url) if run_url else "job summary"
+        sections.append(
+            [f"_Trimmed to fit GitHub's size limit: only counts are shown; the {where} has every failure._"]
+        )
+        return [line for section in sections if section for line in [*section, ""]]
+    if report.status in {"broken", "crashed"}:
+        sections.append(_render_broken(report))
+    if report.failures:
+        sections.append(["### Failures", "", *_render_table(report.failures, with_label=True)])
+    if report.latent:
+        sections.append(
+            [
+                "### Latent: fail only in shuffled orders",
+                "",
+                "These pass in the order CI runs them; they block only with `--fail-on-latent`.",
+                "",
+                *_render_table(report.latent, with_label=False),
+            ]
+        )
+    if report.coverage is not None:
+        sections.append(_render_coverage(report, report.coverage, file_url))
+    detailed = report.failures + (report.latent if level == 1 else ())
+    if detailed:
+        details = ["### Details", ""]
+        for failure in detailed:
+            details.extend([*_render_details(failure, file_url), ""])
+        sections.append(details[:-1])
+    if level == 2 and report.latent:  # noqa: PLR2004 - the middle rung of the size ladder
+        sections.append(["_Trimmed to fit GitHub's size limit: details of latent tests are left out._"])
+    return [line for section in sections for line in [*section, ""]]
+
+
+def _render(
+    report: Report,
+    *,
+    marker: str | None,
+    run_url: str | None,
+    file_url: Callable[[str, int | None], str] | None,
+    previous_digest: Digest | None,
+    limit: int,
+) -> str:
+    footer = f"<sub>flakehound {_html(report.tool.version)} · seed {report.settings.seed}"
+    footer += f" · {_link('workflow run', run_url)}</sub>" if run_url else "</sub>"
+    head = [marker] if marker is not None else []
+    tail = [footer]
+    if marker is not None:
+        tail.append(_encode_digest(make_digest(report)))
+    body = ""
+    for level in (1, 2, 3):
+        lines = _render_level(report, level=level, run_url=run_url, file_url=file_url, previous_digest=previous_digest)
+        body = "\n".join([*head, *lines, *tail]) + "\n"
+        if len(body.encode()) <= limit:
+            return body
+    # Even the counts do not fit (a tiny limit, or thousands of labels in the digest): keep the verdict.
+    return (
+        "\n".join(
+            [
+                *head,
+                *_render_level(report, level=3, run_url=run_url, file_url=None, previous_digest=None),
+                footer,
+            ]
+        )
+        + "\n"
+    )
+
+
+def render_comment(
+    report: Report,
+    *,
+    marker_key: str = "",
+    run_url: str | None = None,
+    file_url: Callable[[str, int | None], str] | None = None,
+    previous_digest: Digest | None = None,
+    limit: int = COMMENT_LIMIT,
+) -> str:
+    """Render the pull-request comment, at most ``limit`` UTF-8 bytes, marker and digest included.
+
+    When the full comment is too long it drops latent details, then everything but the counts and a
+    link to the job summary (``run_url``), and says so. ``file_url(path, line)`` links source lines
+    at the head commit. ``previous_digest`` (from ``parse_digest`` on the comment being replaced)
+    adds what changed since the last push.
+    """
+    return _render(
+        report,
+        marker=make_marker(marker_key),
+        run_url=run_url,
+        file_url=file_url,
+        previous_digest=previous_digest,
+        limit=limit,
+    )
+
+
+def render_summary(
+    report: Report,
+    *,
+    run_url: str | None = None,
+    file_url: Callable[[str, int | None], str] | None = None,
+    previous_digest: Digest | None = None,
+    limit: int = SUMMARY_LIMIT,
+) -> str:
+    """Render the job summary: the comment's markdown without marker or digest, 1 MiB at most."""
+    return _render(
+        report, marker=None, run_url=run_url, file_url=file_url, previous_digest=previous_digest, limit=limit
+    )

@@ -1,0 +1,198 @@
+"""PURE. Report -> rich renderables for the terminal: a summary table, then one short story per failure.
+
+Test names and messages come from untrusted code: they are wrapped in ``rich.text.Text`` (never
+parsed as console markup).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+from flakehound.engine.gate import format_percent
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Polluter, Report
+
+__all__ = ["describe_evidence", "describe_finding", "render_terminal"]
+
+_STYLES = {
+    "deterministic": "red",
+    "intermittent": "magenta",
+    "order-dependent": "yellow",
+    "brittle": "cyan",
+}
+
+
+def _count(label: str, count: ConfigurationCount) -> str | None:
+    if count.runs == 0:
+        return None
+    return f"failed {count.failures}/{count.runs} {label}"
+
+
+def describe_evidence(failure: ClassifiedFailure) -> str:
+    """``failed 0/5 alone, 4/4 in original order, 1/4 in shuffled orders``."""
+    evidence = failure.evidence
+    parts = [
+        _count("alone", evidence.alone),
+        _count("in original order", evidence.original_order),
+        _count("in shuffled orders", evidence.permuted),
+    ]
+    return ", ".join(part for part in parts if part)
+
+
+def _leaves(finding: Polluter) -> str:
+    if not finding.state_changes:
+        return ""
+    change = finding.state_changes[0]
+    return f"; it leaves {change.kind} {change.name} changed: {change.before} -> {change.after}"
+
+
+def describe_finding(finding: Polluter, role: str) -> str:
+    """``fails only after X (found in 5 runs, confirmed 3/3); it leaves ...``."""
+    tests = ", ".join(finding.nodeids)
+    if role == "polluter":
+        head = f"fails only after {tests} (found in {finding.search_runs} runs,"
+        head += f" confirmed {finding.confirmed_failures}/{finding.confirmed_runs})"
+    else:
+        passes = finding.confirmed_runs - finding.confirmed_failures
+        head = f"passes only after {tests} (found in {finding.search_runs} runs,"
+        head += f" confirmed {passes}/{finding.confirmed_runs})"
+    return head + _leaves(finding)
+
+
+def _top_hint(failure: ClassifiedFailure) -> str:
+    if failure.polluters:
+        return "fails after " + ", ".join(failure.polluters[0].nodeids)
+    if failure.state_setters:
+        return "needs " + ", ".join(failure.state_setters[0].nodeids) + " first"
+    if failure.hints:
+        return failure.hints[0].title
+    if failure.original.exception:
+        return f"{failure.original.exception}: {failure.original.message or ''}".strip()
+    return failure.original.message or ""
+
+
+def _table(title: str, failures: tuple[ClassifiedFailure, ...]) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("test", overflow="fold")
+    table.add_column("label")
+    table.add_column("evidence", overflow="fold")
+    table.add_column("top hint", overflow="fold")
+    for failure in failures:
+        label = failure.classification.value
+        table.add_row(
+            Text(failure.nodeid),
+            Text(label, style=_STYLES[label]),
+            Text(describe_evidence(failure)),
+            Text(_top_hint(failure)),
+        )
+    return table
+
+
+def _story(failure: ClassifiedFailure) -> Text:
+    text = Text()
+    text.append(failure.nodeid, style="bold")
+    text.append(f" is {failure.classification.value}: ")
+    text.append(describe_evidence(failure))
+    if failure.evidence.failing_orders:
+        text.append("; failed in " + ", ".join(failure.evidence.failing_orders))
+    if failure.evidence.passing_orders:
+        text.append("; passed in " + ", ".join(failure.evidence.passing_orders))
+    text.append(".\n")
+    if failure.failure_rate is not None:
+        rate = failure.failure_rate
+        text.append(
+            f"  failure rate {rate.estimate:.0%} ({rate.failures}/{rate.runs}),"
+            f" 95% interval {rate.low:.0%}-{rate.high:.0%}\n"
+        )
+    if failure.original.exception or failure.original.message:
+        where = f" at {failure.original.path}:{failure.original.line}" if failure.original.path else ""
+        text.append(f"  {failure.original.exception or 'failure'}{where}: {failure.original.message or ''}\n")
+    for finding in failure.polluters:
+        text.append(f"  {describe_finding(finding, 'polluter')}\n")
+    for finding in failure.state_setters:
+        text.append(f"  {describe_finding(finding, 'state-setter')}\n")
+    for note in failure.notes:
+        text.append(f"  note: {note}\n")
+    if failure.strength is not None:
+        text.append(f"  evidence: {failure.strength.sentence}\n", style="dim")
+    text.append("  reproduce: ")
+    text.append(failure.reproduce, style="green")
+    text.append("\n")
+    return text
+
+
+def _coverage(coverage: CoverageSummary) -> Text:
+    """Total, line and branch coverage, then the files below the threshold, worst first (like ``report -m``)."""
+    text = Text(f"coverage {format_percent(coverage.total_percent)} (lines {format_percent(coverage.line_percent)}")
+    if coverage.branch_percent is not None:
+        text.append(f", branches {format_percent(coverage.branch_percent)}")
+    text.append(f"; threshold {format_percent(coverage.threshold)}, {coverage.source})\n")
+    for file in coverage.files:
+        if file.percent < coverage.threshold:
+            missing = ", ".join((*file.missing, *file.partial_branches))
+            text.append(f"  {format_percent(file.percent):>8} {file.path}  missing {missing}\n")
+    diff = coverage.diff
+    if diff is not None:
+        shown = "no changed statements" if diff.percent is None else format_percent(diff.percent)
+        text.append(f"changed lines against {diff.base}: {shown} of {diff.changed_lines} statement(s)\n")
+        for uncovered in diff.uncovered:
+            text.append(f"  not covered: {uncovered.path} {', '.join(uncovered.ranges)}\n")
+    return text
+
+
+def _verdict(report: Report) -> Text:
+    summary = report.summary
+    line = Text()
+    if report.gate.passed:
+        line.append("PASS", style="bold green")
+    else:
+        line.append("BLOCKED", style="bold red")
+    line.append(
+        f"  {summary.total} tests, {summary.failed} failed, {summary.errors} errors,"
+        f" pass rate {format_percent(summary.pass_rate)}"
+    )
+    for reason in report.gate.reasons:
+        line.append(f"\n  - {reason}")
+    return line
+
+
+def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
+    """Everything the terminal shows after an investigation."""
+    parts: list[RenderableType] = []
+    if report.status == "broken":
+        parts.append(Text(report.broken_reason or "broken", style="bold red"))
+        parts.extend(
+            Text(f"  {error.nodeid}: {error.exception or ''} {error.message or ''}".rstrip())
+            for error in report.first_errors
+        )
+    if report.failures:
+        parts.append(_table("failures", report.failures))
+    if report.latent:
+        parts.append(
+            _table(
+                "latent: pass in the original order, fail in a shuffled one"
+                + ("" if report.settings.fail_on_latent else " (do not block without --fail-on-latent)"),
+                report.latent,
+            )
+        )
+    parts.extend(_story(failure) for failure in (*report.failures, *report.latent))
+    parts.extend(Text(f"note: {note}") for note in report.notes)
+    if report.coverage is not None:
+        parts.append(_coverage(report.coverage))
+    if report.settings.disabled_plugins:
+        parts.append(Text("switched off while measuring: " + ", ".join(report.settings.disabled_plugins)))
+    parts.append(Text(f"seed {report.settings.seed} (replay with --seed {report.settings.seed})", style="dim"))
+    if verbose:
+        parts.extend(
+            Text(f"run {run.id}: {run.purpose.value} {run.tests} tests, {run.duration:.2f} s, {run.ended.value}")
+            for run in report.runs
+        )
+    parts.append(_verdict(report))
+    return Group(*parts)

@@ -1,0 +1,210 @@
+"""The pipeline's decisions, driven through the Executor seam by a small fake executor."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from flakehound.config import Settings
+from flakehound.engine.pipeline import analyse, check_original, junit_run
+from flakehound.errors import ConfigError, PytestCrashed
+from flakehound.models import FailureKind, Outcome, Run, RunEnd, RunPurpose, TestResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Sequence
+
+    from flakehound.execution.runner import RunRequest
+
+SUITE = tuple(f"t.py::test_{name}" for name in ("a", "b", "c", "d", "e"))
+
+
+@dataclass
+class FakeExecutor:
+    """Runs nothing: ``fails(nodeid, tests_before)`` decides each outcome."""
+
+    fails: Callable[[str, Sequence[str]], bool]
+    suite: tuple[str, ...] = SUITE
+    requests: list[RunRequest] = field(default_factory=list)
+    missing: tuple[str, ...] = ()
+    skipped_in_reruns: frozenset[str] = frozenset()
+
+    def run(self, request: RunRequest) -> Run:
+        """Answer one request from ``fails``."""
+        self.requests.append(request)
+        order = self.suite if request.order is None else request.order
+        results = tuple(
+            TestResult(
+                nodeid=nodeid,
+                outcome=self.outcome(nodeid, order[:index], rerun=request.order is not None),
+                duration=0.5,
+            )
+            for index, nodeid in enumerate(order)
+        )
+        return Run(results=results, collected=order, missing=self.missing, exit_code=0)
+
+    def outcome(self, nodeid: str, before: Sequence[str], *, rerun: bool) -> Outcome:
+        """Skipped when asked to in reruns, else failed or passed as ``fails`` says."""
+        if rerun and nodeid in self.skipped_in_reruns:
+            return Outcome.SKIPPED
+        return Outcome.FAILED if self.fails(nodeid, before) else Outcome.PASSED
+
+
+def settings(**values: object) -> Settings:
+    """Settings for a fake project with a fixed seed."""
+    return Settings.model_validate({"cwd": Path("/project"), "seed": 3, **values})
+
+
+def investigate(executor: FakeExecutor, **values: object):
+    """Analyse with the fake executor and fixed metadata."""
+    return analyse(settings(**values), executor, created_at="2026-11-22T00:00:00+00:00", version="0", command=["x"])
+
+
+def test_victim_of_an_earlier_polluter_is_order_dependent():
+    """A test failing only after test_a is order-dependent and its replays stop at the victim."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[3] and SUITE[0] in before)
+    report = investigate(executor)
+    (failure,) = report.failures
+    assert failure.classification is FailureKind.ORDER_DEPENDENT
+    replays = [request.order for request in executor.requests[1:] if request.order == SUITE[:4]]
+    assert len(replays) == 3
+
+
+def test_max_failures_caps_the_investigation_and_says_so():
+    """Only --max-failures failures are investigated; the rest are named in the report."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid in SUITE[:3])
+    report = investigate(executor, max_failures=2)
+    assert [failure.nodeid for failure in report.failures] == list(SUITE[:2])
+    assert report.skipped_investigations == (SUITE[2],)
+    assert "1 failing test(s) were not investigated (--max-failures 2)" in report.notes
+
+
+def test_latent_failure_is_replayed_in_its_shuffled_order():
+    """A test passing originally but failing after test_e in a shuffled order is latent and order-dependent."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[1] and SUITE[4] in before)
+    report = investigate(executor, orders=0)
+    (latent,) = report.latent
+    assert latent.classification is FailureKind.ORDER_DEPENDENT
+    assert latent.found_in.purpose is RunPurpose.REVERSED
+    assert report.gate.passed
+    assert report.summary.latent == 1
+
+
+def test_latent_failures_block_with_fail_on_latent():
+    """--fail-on-latent turns a latent failure into a blocking reason."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[1] and SUITE[4] in before)
+    report = investigate(executor, orders=0, fail_on_latent=True)
+    assert not report.gate.passed
+    assert "fail only in a shuffled order" in report.gate.reasons[0]
+
+
+def test_missing_test_in_a_rerun_is_bad_input():
+    """A node id that pytest no longer collects (stale --junit results) is a ConfigError naming it."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[0], missing=(SUITE[0],))
+    with pytest.raises(ConfigError, match=r"test 't.py::test_a' no longer exists"):
+        investigate(executor)
+
+
+def test_original_results_from_junit_skip_the_original_run():
+    """Results handed in (from JUnit XML) replace the original run: no run with order None is made."""
+    executor = FakeExecutor(lambda nodeid, before: False)
+    original = [
+        TestResult(nodeid=SUITE[0], outcome=Outcome.FAILED),
+        TestResult(nodeid=SUITE[1], outcome=Outcome.PASSED),
+    ]
+    report = analyse(
+        settings(),
+        executor,
+        created_at="now",
+        version="0",
+        command=["x"],
+        original=junit_run(original),
+        original_from_junit=True,
+    )
+    assert all(request.order is not None for request in executor.requests)
+    (failure,) = report.failures
+    assert failure.classification is FailureKind.INTERMITTENT
+    assert "never reproduced" in failure.notes[0]
+    assert "state outside the project" in failure.notes[1]
+    assert report.runs[0].purpose is RunPurpose.PERMUTED
+
+
+def test_explicit_timeout_applies_to_every_run():
+    """--timeout bounds every run; without it a rerun gets three times its tests' time plus 30 s."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[0])
+    investigate(executor, timeout=7, orders=1)
+    assert {request.timeout for request in executor.requests} == {7}
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[0])
+    investigate(executor, orders=1)
+    alone = [request for request in executor.requests if request.order == (SUITE[0],)]
+    assert alone[0].timeout == 3 * 0.5 + 30
+
+
+class Recorder:
+    """A Progress that remembers what it was told."""
+
+    def __init__(self) -> None:
+        """Nothing told yet."""
+        self.totals: list[int] = []
+        self.steps: list[str] = []
+
+    def plan(self, total: int) -> None:
+        """Remember the planned total."""
+        self.totals.append(total)
+
+    def advance(self, description: str) -> None:
+        """Remember the step."""
+        self.steps.append(description)
+
+
+def test_progress_is_told_every_run():
+    """The progress reporter gets a plan and one step per rerun."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[2])
+    recorder = Recorder()
+    analyse(settings(), executor, created_at="now", version="0", command=["x"], progress=recorder)
+    assert len(recorder.steps) == len(executor.requests) - 1
+    assert recorder.totals[-1] >= len(recorder.steps)
+
+
+@pytest.mark.parametrize(
+    ("run", "error", "match"),
+    [
+        (
+            Run(results=(), exit_code=4, output_tail="ERROR: usage: bad\nmore"),
+            ConfigError,
+            "ERROR: usage: bad",
+        ),
+        (Run(results=(), exit_code=4, output_tail=""), ConfigError, r"\(no output\)"),
+        (Run(results=(), exit_code=5), ConfigError, "collected no tests"),
+        (
+            Run(results=(), exit_code=3, ended=RunEnd.CRASH, detail="exit code 3"),
+            PytestCrashed,
+            "exit code 3",
+        ),
+    ],
+    ids=["usage-error", "usage-error-silent", "no-tests", "internal-error"],
+)
+def test_unusable_original_run_becomes_the_right_error(run, error, match):
+    """An original run without results is a usage error, an empty suite, or a crash."""
+    with pytest.raises(error, match=match):
+        check_original(run, settings())
+
+
+def test_skipped_reruns_are_not_evidence():
+    """A rerun in which the failing test was skipped counts neither as a pass nor as a failure."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[0], skipped_in_reruns=frozenset({SUITE[0]}))
+    report = investigate(executor)
+    (failure,) = report.failures
+    assert (failure.evidence.alone.runs, failure.evidence.original_order.runs) == (0, 1)
+    assert failure.classification is FailureKind.DETERMINISTIC
+
+
+def test_a_one_test_suite_has_no_reversed_order():
+    """With a single runnable test there is nothing to reverse: only the seeded orders run."""
+    executor = FakeExecutor(lambda nodeid, before: True, suite=(SUITE[0],))
+    report = investigate(executor, orders=1)
+    purposes = [run.purpose for run in report.runs]
+    assert RunPurpose.REVERSED not in purposes
+    assert purposes.count(RunPurpose.PERMUTED) == 1

@@ -1,0 +1,201 @@
+"""The pipeline runs experiments through the Executor seam when given a lab: requests, records, hints and notes."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flakehound.config import Settings
+from flakehound.engine.experiments import CLOCK_TIMES, Lab
+from flakehound.engine.pipeline import analyse
+from flakehound.engine.signatures import load_catalog
+from flakehound.execution.runner import FakeClock, Tweaks
+from flakehound.models import FailureKind, Outcome, Run, RunEnd, RunPurpose, TestResult
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator
+
+    from flakehound.execution.runner import RunRequest
+
+SUITE = ("t.py::test_a", "t.py::test_b")
+
+
+@dataclass
+class Machine:
+    """A fake executor and its CPU: ``fails(nodeid, request, busy)`` decides each outcome."""
+
+    fails: Callable[[str, RunRequest, bool], bool]
+    hangs: Callable[[RunRequest], bool] = lambda request: False
+    requests: list[RunRequest] = field(default_factory=list)
+    busy: bool = False
+    loaded_runs: int = 0
+    #: The libfaketime libraries the pipeline asked to get a clock worker ready under, and how many runs were made then.
+    warmed: list[tuple[str, int]] = field(default_factory=list)
+
+    def warm_clock(self, library: str) -> None:
+        """Note the request (a fork pool starts its clock worker in the background here)."""
+        self.warmed.append((library, len(self.requests)))
+
+    def run(self, request: RunRequest) -> Run:
+        """Answer one request; a hung run ends by timeout."""
+        self.requests.append(request)
+        self.loaded_runs += self.busy
+        order = SUITE if request.order is None else request.order
+        results = tuple(
+            TestResult(
+                nodeid=nodeid,
+                outcome=Outcome.FAILED if self.fails(nodeid, request, self.busy) else Outcome.PASSED,
+                duration=0.1,
+            )
+            for nodeid in order
+        )
+        ended = RunEnd.TIMEOUT if self.hangs(request) else RunEnd.COMPLETED
+        return Run(results=results, collected=order, exit_code=0, ended=ended, duration=0.5)
+
+    @contextmanager
+    def load(self) -> Iterator[None]:
+        """Keep the CPU busy for the block."""
+        self.busy = True
+        try:
+            yield
+        finally:
+            self.busy = False
+
+
+def investigate(machine: Machine, **lab_fields: object):
+    """Analyse the two-test suite with a lab whose clock never moves."""
+    values = {
+        "catalog": load_catalog(),
+        "clock": lambda: 0.0,
+        "started": 0.0,
+        "busy": machine.load,
+        "busy_processes": 6,
+        "faketime": None,
+        **lab_fields,
+    }
+    lab = Lab(**values)
+    settings = Settings.model_validate({"cwd": Path("/project"), "seed": 3, "reruns": 3, "replays": 1, "orders": 0})
+    return analyse(settings, machine, created_at="2026-11-22T00:00:00+00:00", version="0", command=["x"], lab=lab)
+
+
+def original_only(nodeid: str, request: RunRequest) -> bool:
+    """test_b failed in the original run (the one with no order)."""
+    return nodeid == SUITE[1] and request.order is None
+
+
+def test_network_experiment_runs_alone_with_the_plugin_option_and_is_recorded():
+    """A failure that comes back with the network refused gets a network hint; the runs are experiment records."""
+    machine = Machine(
+        lambda nodeid, request, busy: (
+            original_only(nodeid, request) or (nodeid == SUITE[1] and request.tweaks.no_network)
+        )
+    )
+    report = investigate(machine)
+    (failure,) = report.failures
+    assert failure.classification is FailureKind.INTERMITTENT
+    assert failure.hints[0].category == "network"
+    experiments = [request for request in machine.requests if request.tweaks != Tweaks()]
+    assert [request.order for request in experiments] == [(SUITE[1],), (SUITE[1],)]
+    assert experiments[0].tweaks.args() == ("-p", "flakehound.execution._experiment_plugin", "--flakehound-no-network")
+    assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 2
+    assert report.notes == (
+        "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)",
+    )
+
+
+def test_clock_runs_carry_the_moment_and_the_clock_worker_is_warmed_at_the_first_flip():
+    """With libfaketime, the clock worker starts at the first flip of a failure; clock runs name the moment."""
+    library = "/opt/faketime/libfaketime.so.1"
+    leap_day = FakeClock(library=library, moment=CLOCK_TIMES[1])
+    machine = Machine(
+        lambda nodeid, request, busy: (
+            original_only(nodeid, request) or (nodeid == SUITE[1] and request.clock == leap_day)
+        )
+    )
+    report = investigate(machine, faketime=library, busy=None)
+    assert report.failures[0].hints[0].category == "clock"
+    ((warmed_under, made),) = machine.warmed
+    assert warmed_under == library
+    # The reversed order and the three runs alone passed, in configurations of their own; the replay of
+    # the original order passed where the original run failed: the first flip.
+    reversed_order = tuple(reversed(SUITE))
+    assert [request.order for request in machine.requests[:made]] == [None, reversed_order, *[(SUITE[1],)] * 3, SUITE]
+    clocks = [request.clock for request in machine.requests if request.clock is not None]
+    assert clocks == [FakeClock(library=library, moment=CLOCK_TIMES[0])] * 2 + [leap_day] * 2
+    assert all(request.env == {} for request in machine.requests)
+
+
+def test_a_failure_that_never_flips_warms_no_clock_worker():
+    """A deterministic failure gets no clock experiment, so the clock worker is not started."""
+    machine = Machine(lambda nodeid, request, busy: nodeid == SUITE[1])
+    report = investigate(machine, faketime="/opt/faketime/libfaketime.so.1")
+    assert report.failures[0].classification is FailureKind.DETERMINISTIC
+    assert machine.warmed == []
+
+
+def test_cpu_load_runs_inside_the_busy_context():
+    """The CPU-load experiment's runs happen while the lab's busy processes run, and only those."""
+    machine = Machine(lambda nodeid, request, busy: original_only(nodeid, request) or (nodeid == SUITE[1] and busy))
+    report = investigate(machine)
+    assert report.failures[0].hints[0].category == "timing"
+    assert machine.loaded_runs == 3
+
+
+def test_repetition_runs_the_test_three_times_in_one_order():
+    """The repetition experiment asks for the node id three times in one run and reads every result."""
+
+    def fails(nodeid: str, request: RunRequest, busy: bool) -> bool:
+        return original_only(nodeid, request) or (request.order == (SUITE[1],) * 3 and busy is False)
+
+    machine = Machine(fails)
+    report = investigate(machine, busy=None)
+    repeated = [request for request in machine.requests if request.order == (SUITE[1],) * 3]
+    assert len(repeated) == 2
+    assert "experiment repetition (no-effect)" in report.failures[0].notes[-1]
+
+
+def test_runs_that_end_early_do_not_count():
+    """An experiment run that timed out says nothing about the factor: it is left out and named."""
+    machine = Machine(
+        lambda nodeid, request, busy: original_only(nodeid, request),
+        hangs=lambda request: request.tweaks.no_network,
+    )
+    report = investigate(machine)
+    assert report.failures[0].notes[2] == (
+        "experiment network (inconclusive): no run finished with outbound connections refused"
+        " (2 run(s) did not finish and are not counted)"
+    )
+
+
+def test_without_a_lab_there_are_no_experiments_or_hints():
+    """Without a lab, the pipeline makes no experiment runs and gives no hints (the core alone)."""
+    machine = Machine(lambda nodeid, request, busy: original_only(nodeid, request))
+    settings = Settings.model_validate({"cwd": Path("/project"), "seed": 3, "reruns": 3, "replays": 1, "orders": 0})
+    report = analyse(settings, machine, created_at="2026-11-22T00:00:00+00:00", version="0", command=["x"])
+    assert report.failures[0].hints == ()
+    assert RunPurpose.EXPERIMENT not in [record.purpose for record in report.runs]
+
+
+@dataclass
+class Cancelled(Machine):
+    """A machine whose first experiment run is cut short by SIGTERM (a KeyboardInterrupt here)."""
+
+    def run(self, request: RunRequest) -> Run:
+        """Raise KeyboardInterrupt on the first run with tweaks."""
+        if request.tweaks.no_network:
+            raise KeyboardInterrupt
+        return super().run(request)
+
+
+def test_interrupted_experiments_end_the_investigation_with_a_partial_report():
+    """SIGTERM during an experiment stops the rest of them; the report is marked interrupted, labels kept."""
+    machine = Cancelled(lambda nodeid, request, busy: original_only(nodeid, request))
+    report = investigate(machine)
+    assert report.status == "interrupted"
+    assert report.failures[0].classification is FailureKind.INTERMITTENT
+    tweaked = [request for request in machine.requests if request.tweaks != Tweaks()]
+    assert tweaked == []  # the interrupted run is not recorded and no experiment ran after it
+    assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 0
+    assert "experiment network (inconclusive)" in " ".join(report.failures[0].notes)

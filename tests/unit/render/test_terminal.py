@@ -1,0 +1,283 @@
+from __future__ import annotations
+
+import io
+from typing import TYPE_CHECKING
+
+import pytest
+from rich.console import Console
+
+from flakehound.models import (
+    ConfigurationCount,
+    Evidence,
+    EvidenceStrength,
+    FailureKind,
+    FailureRate,
+    GateResult,
+    Hint,
+    Original,
+    Outcome,
+    Polluter,
+    RunEnd,
+    RunPurpose,
+    RunRecord,
+    TestResult,
+)
+from flakehound.render.terminal import describe_evidence, render_terminal
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from flakehound.models import ClassifiedFailure, Report
+
+HOSTILE = "tests/test_x.py::test_[bold]x[/bold]"
+
+
+def _text(report: Report, *, verbose: bool = False) -> str:
+    console = Console(record=True, width=200, file=io.StringIO())
+    console.print(render_terminal(report, verbose=verbose))
+    return console.export_text()
+
+
+def _order_dependent(make_failure: Callable[..., ClassifiedFailure]) -> ClassifiedFailure:
+    return make_failure(
+        "tests/test_cart.py::test_discount",
+        FailureKind.ORDER_DEPENDENT,
+        evidence=Evidence(
+            alone=ConfigurationCount(runs=5, failures=0),
+            original_order=ConfigurationCount(runs=4, failures=4),
+            permuted=ConfigurationCount(runs=4, failures=1),
+            failing_orders=("original order", "seed 77"),
+            passing_orders=("seed 78",),
+        ),
+        original=Original(
+            outcome=Outcome.FAILED,
+            exception="KeyError",
+            message="'EUR'",
+            path="tests/test_cart.py",
+            line=12,
+        ),
+        polluters=(Polluter(nodeids=("tests/test_settings.py::test_currency",)),),
+        notes=("state leaks through app.settings",),
+        strength=EvidenceStrength(unseen_single_polluter_chance=0.125, clean_runs=0, sentence="12.5% chance unseen"),
+        reproduce=(
+            "python -m pytest -p no:randomly tests/test_settings.py::test_currency tests/test_cart.py::test_discount"
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("evidence", "text"),
+    [
+        pytest.param(
+            Evidence(
+                alone=ConfigurationCount(runs=5, failures=0),
+                original_order=ConfigurationCount(runs=4, failures=4),
+                permuted=ConfigurationCount(runs=4, failures=1),
+            ),
+            "failed 0/5 alone, failed 4/4 in original order, failed 1/4 in shuffled orders",
+            id="all-kinds",
+        ),
+        pytest.param(
+            Evidence(original_order=ConfigurationCount(runs=2, failures=1)),
+            "failed 1/2 in original order",
+            id="kinds-without-runs-are-left-out",
+        ),
+        pytest.param(Evidence(), "", id="no-runs"),
+    ],
+)
+def test_describe_evidence(make_failure: Callable[..., ClassifiedFailure], evidence: Evidence, text: str) -> None:
+    """The evidence line counts failures per kind of configuration and leaves out kinds that never ran."""
+    assert describe_evidence(make_failure(evidence=evidence)) == text
+
+
+def test_failure_table_story_and_blocked_verdict(
+    make_failure: Callable[..., ClassifiedFailure], make_report: Callable[..., Report]
+) -> None:
+    """A failure shows in the table with label and top hint, then as a story with its reproduce command."""
+    text = _text(make_report([_order_dependent(make_failure)]))
+    table_row = next(line for line in text.splitlines() if line.startswith("│ tests/test_cart.py::test_discount"))
+    assert "order-dependent" in table_row
+    assert "failed 0/5 alone" in table_row
+    assert "fails after tests/test_settings.py::test_currency" in table_row
+    assert (
+        "tests/test_cart.py::test_discount is order-dependent: failed 0/5 alone,"
+        " failed 4/4 in original order, failed 1/4 in shuffled orders;"
+        " failed in original order, seed 77; passed in seed 78." in text
+    )
+    assert "  KeyError at tests/test_cart.py:12: 'EUR'" in text
+    assert "  note: state leaks through app.settings" in text
+    assert "  evidence: 12.5% chance unseen" in text
+    assert (
+        "  reproduce: python -m pytest -p no:randomly tests/test_settings.py::test_currency"
+        " tests/test_cart.py::test_discount" in text
+    )
+    assert "seed 1234 (replay with --seed 1234)" in text
+    assert "BLOCKED  10 tests, 1 failed, 0 errors, pass rate 90.00%" in text
+    assert "  - pass rate below 100.00%" in text
+
+
+def test_intermittent_story_shows_its_failure_rate(
+    make_failure: Callable[..., ClassifiedFailure], make_report: Callable[..., Report]
+) -> None:
+    """An intermittent failure states its failure rate with the 95% interval."""
+    failure = make_failure(
+        "tests/test_clock.py::test_tick",
+        FailureKind.INTERMITTENT,
+        failure_rate=FailureRate(estimate=0.4, low=0.1176, high=0.7693, runs=5, failures=2),
+    )
+    text = _text(make_report([failure]))
+    assert "intermittent" in text
+    assert "  failure rate 40% (2/5), 95% interval 12%-77%" in text
+
+
+@pytest.mark.parametrize(
+    ("fields", "hint"),
+    [
+        pytest.param(
+            {"hints": (Hint(category="time", title="reads the wall clock"),)},
+            "reads the wall clock",
+            id="hint-title",
+        ),
+        pytest.param({}, "AssertionError: assert 3 == 4", id="exception-and-message"),
+        pytest.param(
+            {"original": Original(outcome=Outcome.FAILED, exception="TimeoutError")},
+            "TimeoutError:",
+            id="exception-only",
+        ),
+        pytest.param({"original": Original(outcome=Outcome.ERROR, message="boom")}, "boom", id="message-only"),
+    ],
+)
+def test_top_hint_falls_back_from_polluter_to_hint_to_exception(
+    make_failure: Callable[..., ClassifiedFailure],
+    make_report: Callable[..., Report],
+    fields: dict[str, object],
+    hint: str,
+) -> None:
+    """Without a polluter the table's top hint is the first hint, else the exception and message."""
+    text = _text(make_report([make_failure("tests/t.py::test_h", **fields)]))
+    row = next(line for line in text.splitlines() if line.startswith("│ tests/t.py::test_h"))
+    assert row.split("│")[4].strip() == hint
+
+
+def test_story_without_exception_or_message_has_no_error_line(
+    make_failure: Callable[..., ClassifiedFailure], make_report: Callable[..., Report]
+) -> None:
+    """A failure with neither exception nor message gets no error line and an empty top hint."""
+    failure = make_failure("tests/t.py::test_quiet", original=Original(outcome=Outcome.FAILED))
+    text = _text(make_report([failure]))
+    row = next(line for line in text.splitlines() if line.startswith("│ tests/t.py::test_quiet"))
+    assert row.split("│")[4].strip() == ""
+    assert "  failure" not in text
+    assert "  AssertionError" not in text
+
+
+@pytest.mark.parametrize(
+    ("fail_on_latent", "title"),
+    [
+        pytest.param(
+            False,
+            "latent: pass in the original order, fail in a shuffled one (do not block without --fail-on-latent)",
+            id="informational",
+        ),
+        pytest.param(True, "latent: pass in the original order, fail in a shuffled one ┏", id="fail-on-latent"),
+    ],
+)
+def test_latent_table_title(
+    make_failure: Callable[..., ClassifiedFailure],
+    make_report: Callable[..., Report],
+    fail_on_latent: bool,
+    title: str,
+) -> None:
+    """Latent tests get their own table, whose title says they do not block unless --fail-on-latent is on."""
+    latent = make_failure("tests/t.py::test_latent", FailureKind.ORDER_DEPENDENT)
+    text = _text(make_report(latent=[latent], fail_on_latent=fail_on_latent))
+    assert title in " ".join(text.split())  # rich wraps a long title to the table's width
+    assert "failures" not in text.splitlines()[0]
+    assert "tests/t.py::test_latent is order-dependent" in text
+    assert "PASS  10 tests, 0 failed, 0 errors, pass rate 100.00%" in text
+
+
+def test_green_report_passes_quietly(make_report: Callable[..., Report]) -> None:
+    """A green run shows no table, the seed and PASS, and no run lines unless verbose."""
+    text = _text(make_report())
+    assert "failures" not in text
+    assert "latent" not in text
+    assert "run 1" not in text
+    assert text.splitlines()[-1] == "PASS  10 tests, 0 failed, 0 errors, pass rate 100.00%"
+
+
+def test_verbose_lists_every_run(make_report: Callable[..., Report]) -> None:
+    """--verbose adds one line per run: purpose, test count, duration and how it ended."""
+    runs = (
+        RunRecord(id=1, purpose=RunPurpose.ORIGINAL, tests=10, duration=1.234, ended=RunEnd.COMPLETED),
+        RunRecord(id=2, purpose=RunPurpose.PERMUTED, seed=77, tests=10, duration=0.5, ended=RunEnd.TIMEOUT),
+    )
+    text = _text(make_report(runs=runs), verbose=True)
+    assert "run 1: original 10 tests, 1.23 s, completed" in text
+    assert "run 2: permuted 10 tests, 0.50 s, timeout" in text
+
+
+def test_notes_and_disabled_plugins(make_report: Callable[..., Report]) -> None:
+    """Report notes and the plugins switched off while measuring are printed."""
+    text = _text(
+        make_report(notes=("2 failing test(s) were not investigated",), disabled_plugins=("randomly", "xdist"))
+    )
+    assert "note: 2 failing test(s) were not investigated" in text
+    assert "switched off while measuring: randomly, xdist" in text
+
+
+@pytest.mark.parametrize(
+    ("broken_reason", "shown"),
+    [
+        pytest.param(
+            "broken build: 1 error(s) during collection",
+            "broken build: 1 error(s) during collection",
+            id="reason",
+        ),
+        pytest.param(None, "broken", id="no-reason"),
+    ],
+)
+def test_broken_report(make_report: Callable[..., Report], broken_reason: str | None, shown: str) -> None:
+    """A broken run shows its reason and its first errors, then BLOCKED."""
+    report = make_report(
+        status="broken",
+        broken_reason=broken_reason,
+        first_errors=(
+            TestResult(nodeid="tests/test_a.py", outcome=Outcome.ERROR, exception="ImportError", message="no module"),
+            TestResult(nodeid="tests/test_b.py::test_b", outcome=Outcome.ERROR),
+        ),
+        gate=GateResult(passed=False, reasons=(broken_reason or "broken",)),
+    )
+    lines = _text(report).splitlines()
+    assert lines[:3] == [shown, "  tests/test_a.py: ImportError no module", "  tests/test_b.py::test_b:"]
+    assert "BLOCKED  10 tests" in lines[-2]
+
+
+def test_hostile_names_are_printed_literally(
+    make_failure: Callable[..., ClassifiedFailure], make_report: Callable[..., Report]
+) -> None:
+    """Test names, messages and notes with rich markup are printed as written, never interpreted."""
+    failure = make_failure(
+        HOSTILE,
+        original=Original(outcome=Outcome.FAILED, exception="ValueError", message="[red]boom[/red]"),
+        notes=("[link=http://x]click[/link]",),
+        reproduce=f"python -m pytest '{HOSTILE}'",
+    )
+    report = make_report(
+        [failure],
+        status="broken",
+        broken_reason="[blink]broken[/blink]",
+        first_errors=(TestResult(nodeid=HOSTILE, outcome=Outcome.ERROR, message="[i]x[/i]"),),
+        notes=("[bold]note[/bold]",),
+    )
+    text = _text(report)
+    row = next(line for line in text.splitlines() if line.startswith("│ tests/test_x.py"))
+    assert HOSTILE in row
+    assert "ValueError: [red]boom[/red]" in row
+    assert f"{HOSTILE} is deterministic" in text
+    assert "  ValueError: [red]boom[/red]" in text
+    assert "  note: [link=http://x]click[/link]" in text
+    assert f"  reproduce: python -m pytest '{HOSTILE}'" in text
+    assert "[blink]broken[/blink]" in text
+    assert f"  {HOSTILE}:  [i]x[/i]" in text
+    assert "note: [bold]note[/bold]" in text
