@@ -151,19 +151,6 @@ def _hash_seed(settings: Settings, env: Mapping[str, str]) -> str | None:
     return str(random.Random(f"{settings.seed}:PYTHONHASHSEED").randrange(1, 2**32))  # noqa: S311 - not secret
 
 
-def _budget_seconds(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = -1.0
-    if not seconds >= 0:
-        msg = f"--budget-seconds must be a number of seconds, 0 or more, got {raw!r}; pass e.g. --budget-seconds 300"
-        raise ConfigError(msg)
-    return seconds
-
-
 def _lab(
     settings: Settings, env: Mapping[str, str], hints_files: Sequence[Path], budget: float | None, isolation: Isolation
 ) -> Lab:
