@@ -23,7 +23,7 @@ from flakehound.execution.runner import FakeClock, ProcessExecutor, RunRequest
 from flakehound.execution.snapshot import ProjectSnapshot
 from flakehound.models import Outcome, Report, RunEnd, RunPurpose
 
-FIXTURES = Path(__file__).parent.parent / "fixture_projects"
+FIXTURES = Path(__file__).parents[2] / "fixture_projects"
 
 
 def write_files(root: Path, files: dict[str, str]) -> Path:

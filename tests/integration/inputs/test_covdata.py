@@ -17,7 +17,7 @@ from flakehound.errors import ConfigError
 from flakehound.inputs.covdata import child_coverage_env, measure_argv, read_coverage_files, read_measured
 from flakehound.models import UncoveredFile
 
-PROJECTS = Path(__file__).parents[1] / "fixture_projects" / "coverage"
+PROJECTS = Path(__file__).parents[2] / "fixture_projects" / "coverage"
 ROW = re.compile(
     r"^(?P<name>\S+)\s+(?P<stmts>\d+)\s+(?P<miss>\d+)\s+\d+\s+\d+\s+(?P<cover>[\d.]+)%(?:\s+(?P<missing>.+))?$"
 )
