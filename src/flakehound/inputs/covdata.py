@@ -68,7 +68,7 @@ OUTER_MEASUREMENT_VARS = frozenset({"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS
 """Variables that carry the measurement of whoever started flakehound, not the project's."""
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
-_OWN_PACKAGE = Path(__file__).resolve().parent
+_OWN_PACKAGE = Path(__file__).resolve().parents[1]
 _LEGACY_JSON_MAGIC = b"!coverage.py:"
 _FORBIDDEN_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
 _CONDITION = re.compile(r"\((\d+)/(\d+)\)")
