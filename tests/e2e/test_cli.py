@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from flakehound import __version__
+from flakehound.__main__ import main as dispatch
 from flakehound.cli import main
 from flakehound.errors import ExitCode
 from flakehound.models import FailureKind, Report
@@ -132,6 +133,26 @@ def test_usage_errors_are_one_line(capsys, argv, expected):
     """Argparse's usage errors become one line and exit 2."""
     assert main(argv) == ExitCode.USAGE
     assert expected in capsys.readouterr().err
+
+
+def test_action_takes_no_arguments(capsys):
+    """`flakehound action` reads its settings from the environment; an argument after it is named, exit 2."""
+    assert dispatch(["action", "--seed", "7"]) == ExitCode.USAGE
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: --seed 7" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_the_cli_sends_action_to_the_dispatcher(capsys):
+    """The CLI's own entry point called with `action` names the two commands that run the Action, exit 2."""
+    assert main(["action"]) == ExitCode.USAGE
+    assert "'action' runs as 'flakehound action' or 'python -m flakehound action'" in capsys.readouterr().err
+
+
+def test_the_dispatcher_hands_every_other_command_to_the_cli(capsys):
+    """`flakehound schema` through the console script's entry point is the CLI's `schema`."""
+    assert dispatch(["schema"]) == ExitCode.OK
+    assert json.loads(capsys.readouterr().out)["title"] == "Report"
 
 
 def test_pytest_internal_error_exits_3_with_saved_details(run_cli, copy_project, sample_env):
