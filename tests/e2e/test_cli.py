@@ -72,6 +72,15 @@ def test_demo_without_budget_skips_the_experiments_and_says_so(run_cli, tmp_path
     assert any("budget" in note for note in report.notes), report.notes
 
 
+def test_demo_states_the_unseen_chance_of_its_latent_test(run_cli, tmp_path, sample_env):
+    """A latent test, which a plain run misses, states its chance of going unseen."""
+    path = tmp_path / "demo.json"
+    run_cli(["demo", "--budget-seconds", "0", "--report", str(path)], tmp_path, sample_env)
+    (latent,) = Report.model_validate_json(path.read_text()).latent
+    assert latent.strength is not None
+    assert "chance of going unseen" in latent.strength.sentence
+
+
 @pytest.fixture
 def saved_report(run_cli, tmp_path, copy_project, sample_env):
     """A real report of the all-green sample suite."""

@@ -33,6 +33,23 @@ def test_planted_failure_gets_its_label(planted, nodeid, kind):
     assert labels[nodeid] is kind
 
 
+@pytest.mark.parametrize(
+    ("nodeid", "has_unseen_chance"),
+    [
+        ("tests/test_c_bug.py::test_add", False),
+        ("tests/test_h_victim.py::test_default_mode", False),
+        ("tests/test_f_counter.py::test_flips_every_other_run", True),
+    ],
+    ids=["deterministic", "order-dependent", "intermittent"],
+)
+def test_unseen_chance_is_stated_only_where_a_plain_run_can_miss_the_failure(planted, nodeid, has_unseen_chance):
+    """The 'chance of going unseen' line appears for intermittent failures only, never for ones every run shows."""
+    _, report = planted
+    failure = next(failure for failure in report.failures if failure.nodeid == nodeid)
+    assert failure.strength is not None
+    assert ("chance of going unseen" in failure.strength.sentence) is has_unseen_chance
+
+
 def test_exit_code_and_gate(planted):
     """Failures block the merge: exit 1, and the gate names the pass rate and the intermittent test."""
     completed, report = planted

@@ -123,8 +123,14 @@ def failure_rate(observations: Sequence[Observation]) -> FailureRate:
     return FailureRate(estimate=failures / runs, low=low, high=high, runs=runs, failures=failures)
 
 
-def evidence_strength(observations: Sequence[Observation], permuted_orders: int) -> EvidenceStrength:
-    """How much the evidence can be trusted: unseen-polluter chance and the clean-run record."""
+def evidence_strength(
+    observations: Sequence[Observation], permuted_orders: int, *, can_go_unseen: bool = True
+) -> EvidenceStrength:
+    """How much the evidence can be trusted: unseen-polluter chance and the clean-run record.
+
+    The unseen-polluter chance is only stated when ``can_go_unseen`` (an intermittent or latent
+    failure, which a plain run may miss); for a failure every run shows it means nothing.
+    """
     unseen = unseen_polluter_chance(permuted_orders)
     reruns = [o.failed for o in observations if o.configuration.purpose is not RunPurpose.ORIGINAL]
     clean = 0
@@ -132,16 +138,18 @@ def evidence_strength(observations: Sequence[Observation], permuted_orders: int)
         if failed:
             break
         clean += 1
-    sentence = (
-        f"with {permuted_orders} shuffled order(s), a single-polluter order dependence had a"
-        f" {unseen:.1%} chance of going unseen"
-    )
+    parts = []
+    if can_go_unseen:
+        parts.append(
+            f"with {permuted_orders} shuffled order(s), a single-polluter order dependence had a"
+            f" {unseen:.1%} chance of going unseen"
+        )
     upper = needed = None
     if reruns and not any(reruns):
         upper = failure_rate_upper_bound(clean)
         needed = clean_runs_needed(TRUSTED_RATE)
-        sentence += (
-            f"; the failure never reproduced in {clean} rerun(s), so its failure rate may still be up to"
+        parts.append(
+            f"the failure never reproduced in {clean} rerun(s), so its failure rate may still be up to"
             f" {upper:.0%} (95%), and {needed} clean runs would bound it below {TRUSTED_RATE:.0%}"
         )
     return EvidenceStrength(
@@ -149,5 +157,5 @@ def evidence_strength(observations: Sequence[Observation], permuted_orders: int)
         clean_runs=clean,
         failure_rate_upper_bound=upper,
         clean_runs_needed=needed,
-        sentence=sentence,
+        sentence="; ".join(parts),
     )

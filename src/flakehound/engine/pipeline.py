@@ -357,7 +357,11 @@ def _classified(
         ),
         evidence=summarize_evidence(observations),
         failure_rate=failure_rate(observations) if is_intermittent else None,
-        strength=evidence_strength(observations, permuted_orders),
+        strength=evidence_strength(
+            observations,
+            permuted_orders,
+            can_go_unseen=is_intermittent or found_in.purpose is not RunPurpose.ORIGINAL,
+        ),
         found_in=found_in,
         notes=tuple(notes),
         reproduce=_reproduce(settings, nodeid, found_in),

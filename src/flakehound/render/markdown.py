@@ -378,7 +378,7 @@ def _render_origin(failure: ClassifiedFailure, file_url: Callable[[str, int | No
             f"Failure rate {format_percent(rate.estimate * 100)} ({rate.failures}/{rate.runs} runs;"
             f" 95% interval {format_percent(rate.low * 100)} to {format_percent(rate.high * 100)})."
         )
-    if failure.strength is not None:
+    if failure.strength is not None and failure.strength.sentence:
         paragraphs.append(_text(failure.strength.sentence))
     return paragraphs
 

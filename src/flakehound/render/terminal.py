@@ -120,7 +120,7 @@ def _story(failure: ClassifiedFailure) -> Text:
         text.append(f"  {describe_finding(finding, 'state-setter')}\n")
     for note in failure.notes:
         text.append(f"  note: {note}\n")
-    if failure.strength is not None:
+    if failure.strength is not None and failure.strength.sentence:
         text.append(f"  evidence: {failure.strength.sentence}\n", style="dim")
     text.append("  reproduce: ")
     text.append(failure.reproduce, style="green")

@@ -274,3 +274,15 @@ def test_evidence_strength_when_the_failure_reproduced_or_was_never_rerun(
     assert strength.sentence == (
         "with 2 shuffled order(s), a single-polluter order dependence had a 25.0% chance of going unseen"
     )
+
+
+def test_evidence_strength_of_a_failure_every_run_shows_omits_the_unseen_chance() -> None:
+    """A deterministic failure gets no unseen-polluter chance: every run shows it, so it means nothing."""
+    strength = evidence_strength(runs((ORIGINAL, "F"), (ALONE, "FFF")), permuted_orders=2, can_go_unseen=False)
+    assert strength.sentence == ""
+
+
+def test_evidence_strength_without_the_unseen_chance_keeps_the_clean_run_record() -> None:
+    """Without the unseen-polluter chance, a never-reproduced failure still states its clean-run bound."""
+    strength = evidence_strength(runs((ORIGINAL, "F"), (ALONE, "...")), permuted_orders=2, can_go_unseen=False)
+    assert strength.sentence.startswith("the failure never reproduced in 3 rerun(s)")

@@ -546,3 +546,11 @@ def test_interrupted_report_says_so_without_a_broken_section() -> None:
     body = render_comment(make_report(status="interrupted", gate=GateResult(passed=False, reasons=("stopped",))))
     assert "**\N{COLLISION SYMBOL} Blocked, the investigation was interrupted**: stopped." in body
     assert "### Why the suite could not run" not in body
+
+
+def test_failure_with_an_empty_evidence_sentence_has_no_evidence_paragraph() -> None:
+    """A deterministic failure whose evidence sentence is empty (no unseen chance) gets no empty paragraph."""
+    strength = EvidenceStrength(unseen_single_polluter_chance=0.5, clean_runs=0, sentence="")
+    body = render_comment(blocked(deterministic().model_copy(update={"strength": strength})))
+    assert "\n\n\n" not in body
+    assert "chance of going unseen" not in body

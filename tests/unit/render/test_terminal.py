@@ -281,3 +281,12 @@ def test_hostile_names_are_printed_literally(
     assert "[blink]broken[/blink]" in text
     assert f"  {HOSTILE}:  [i]x[/i]" in text
     assert "note: [bold]note[/bold]" in text
+
+
+def test_failure_with_an_empty_evidence_sentence_has_no_evidence_line(
+    make_failure: Callable[..., ClassifiedFailure], make_report: Callable[..., Report]
+) -> None:
+    """A failure whose evidence sentence is empty (a deterministic one) prints no 'evidence:' line."""
+    strength = EvidenceStrength(unseen_single_polluter_chance=0.5, clean_runs=0, sentence="")
+    failure = _order_dependent(make_failure).model_copy(update={"strength": strength})
+    assert "evidence:" not in _text(make_report([failure]))
