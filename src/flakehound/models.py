@@ -255,6 +255,8 @@ class ClassifiedFailure(_Frozen):
     polluters: tuple[Polluter, ...] = ()
     state_setters: tuple[Polluter, ...] = ()
     hints: tuple[Hint, ...] = ()
+    #: How many root-cause experiments were run on this failure (not counting ones deduced from reruns).
+    experiments_run: int = 0
     reproduce: str
 
 

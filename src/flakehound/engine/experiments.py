@@ -430,6 +430,7 @@ def explain(
         return outcomes
 
     results: dict[str, list[ExperimentResult]] = {}
+    run_counts: dict[str, int] = {}
     skipped: list[tuple[str, str]] = []
     unavailable: dict[str, str] = {}
     by_label = sorted(failures, key=lambda failure: failure.classification is not FailureKind.INTERMITTENT)
@@ -446,6 +447,7 @@ def explain(
                 skipped.append((failure.nodeid, factor))
                 continue
             found.append(experiment(context))
+            run_counts[failure.nodeid] = run_counts.get(failure.nodeid, 0) + 1
     explained = []
     for failure in failures:
         found = results[failure.nodeid]
@@ -456,6 +458,11 @@ def explain(
         )
         relabelled = _relabelled(failure, found)
         hints = rank_hints(relabelled, found, lab.catalog)
-        explained.append(relabelled.model_copy(update={"hints": hints, "notes": (*relabelled.notes, *ruled_out)}))
+        update = {
+            "hints": hints,
+            "notes": (*relabelled.notes, *ruled_out),
+            "experiments_run": run_counts.get(failure.nodeid, 0),
+        }
+        explained.append(relabelled.model_copy(update=update))
     notes = [*unavailable.values(), *([_budget_note(seconds, skipped)] if skipped else [])]
     return tuple(explained), tuple(notes)

@@ -296,13 +296,20 @@ def _polluter(failure: ClassifiedFailure) -> str:
     return "\N{EM DASH}"
 
 
+def _undecided_cause(failure: ClassifiedFailure) -> str:
+    count = failure.experiments_run
+    if not count:
+        return "\N{EM DASH}"
+    return f"cause not decided: {count} experiment{'s' if count > 1 else ''} ran, none changed the rate"
+
+
 def _render_table(failures: tuple[ClassifiedFailure, ...], *, with_label: bool) -> list[str]:
     header = ["Test", "Label", "Evidence", "Top hint", "Polluter"]
     if not with_label:
         header.remove("Label")
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for failure in failures:
-        hint = _text(failure.hints[0].title) if failure.hints else "\N{EM DASH}"
+        hint = _text(failure.hints[0].title) if failure.hints else _undecided_cause(failure)
         cells = [
             _code(failure.nodeid),
             failure.classification.value,

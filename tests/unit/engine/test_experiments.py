@@ -500,3 +500,14 @@ def test_deterministic_order_mismatch_after_forked_reruns_gets_the_hash_seed_tri
     assert failure.hints[0].category == "unordered-collection"
     relabelled = [note for note in failure.notes if "forked reruns share one hash seed" in note]
     assert len(relabelled) == (label is FailureKind.INTERMITTENT)
+
+
+def test_experiments_run_counts_only_the_experiments_actually_run(make_failure):
+    """A failure records how many experiments ran on it; ones deduced from reruns or skipped by budget do not count."""
+    bench = Bench(lambda condition, _: (False,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 2))], bench.lab(reruns_vary_hash_seed=False))
+    assert "hash-seed" not in bench.factors()
+    assert failure.experiments_run == len(set(bench.factors()))
+    assert failure.experiments_run > 0
+    (skipped,), _ = run(bench, [intermittent(make_failure)], bench.lab(budget_seconds=0.0))
+    assert skipped.experiments_run == 0

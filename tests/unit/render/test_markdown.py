@@ -554,3 +554,20 @@ def test_failure_with_an_empty_evidence_sentence_has_no_evidence_paragraph() -> 
     body = render_comment(blocked(deterministic().model_copy(update={"strength": strength})))
     assert "\n\n\n" not in body
     assert "chance of going unseen" not in body
+
+
+@pytest.mark.parametrize(
+    ("hints", "experiments_run", "cell"),
+    [
+        pytest.param((), 0, "| \N{EM DASH} | \N{EM DASH} |", id="no-experiments"),
+        pytest.param((), 1, "| cause not decided: 1 experiment ran, none changed the rate |", id="one"),
+        pytest.param((), 5, "| cause not decided: 5 experiments ran, none changed the rate |", id="five"),
+        pytest.param((Hint(category="timing", title="Timeout", detail="d"),), 5, "| Timeout |", id="hint-wins"),
+    ],
+)
+def test_undecided_cause_says_how_many_experiments_ran(
+    hints: tuple[Hint, ...], experiments_run: int, cell: str
+) -> None:
+    """A failure without a hint says no experiment decided its cause, with the real count, instead of a dash."""
+    failure = intermittent().model_copy(update={"hints": hints, "experiments_run": experiments_run})
+    assert cell in render_comment(blocked(failure))
