@@ -165,6 +165,15 @@ def test_green_suite_passes_and_still_shuffles(run_cli, copy_project, sample_env
     assert "PASS" in completed.stdout
 
 
+def test_runs_leave_no_pytest_cache_in_the_project(run_cli, copy_project, sample_env, tmp_path):
+    """A project without a .pytest_cache has none after reruns, shuffles and a fork server."""
+    project = copy_project("random_flaky")
+    assert not (project / ".pytest_cache").exists()
+    completed = run_cli(["run", "--seed", "1", "--report", str(tmp_path / "r.json")], project, sample_env)
+    assert completed.returncode in {ExitCode.OK, ExitCode.GATE_FAILED}, completed.stderr
+    assert not (project / ".pytest_cache").exists()
+
+
 def test_collection_error_is_a_broken_build(run_cli, copy_project, sample_env, tmp_path):
     """A module that fails to import makes the run a broken build with the first errors, not 1 failure."""
     project = copy_project("collection_error")

@@ -306,6 +306,8 @@ class ForkExecutor:
             "-m",
             "pytest",
             "-p",
+            "no:cacheprovider",
+            "-p",
             "flakehound.execution.pytest_plugin",
             "-p",
             "flakehound.execution._fork_server",

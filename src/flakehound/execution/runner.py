@@ -244,7 +244,9 @@ class ProcessExecutor:
     def argv(self, run_dir: Path, request: RunRequest) -> list[str]:
         """The child's command line: plugin options joined with ``=`` so rootdir detection ignores them."""
         head = list(request.argv_prefix) if request.argv_prefix else [self.python, "-m", "pytest"]
-        argv = [*head, "-p", "flakehound.execution.pytest_plugin", f"--flakehound-results={run_dir / 'results.jsonl'}"]
+        # no:cacheprovider: a run leaves no .pytest_cache in the project
+        plugins = ["-p", "no:cacheprovider", "-p", "flakehound.execution.pytest_plugin"]
+        argv = [*head, *plugins, f"--flakehound-results={run_dir / 'results.jsonl'}"]
         if request.order is not None:
             argv.append(f"--flakehound-order={run_dir / 'order.txt'}")
         return [*argv, *request.tweaks.args(), *request.extra_args, *self.extra_args, *self.pytest_args]
