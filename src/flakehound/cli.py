@@ -32,7 +32,7 @@ from flakehound.errors import ConfigError, ExitCode, PytestCrashed
 from flakehound.github.publishing import publish_report
 from flakehound.models import Report
 from flakehound.render.markdown import render_comment
-from flakehound.render.terminal import describe_finding, render_terminal
+from flakehound.render.terminal import describe_finding, describe_search, render_terminal
 
 if TYPE_CHECKING:
     import argparse
@@ -159,10 +159,17 @@ def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
         jobs=args.jobs,
         seeded=args.seed is not None,
     )
-    console.print(f"{args.victim} {describe_finding(found.finding, 'polluter')}", soft_wrap=True, markup=False)
+    if found.finding is None:
+        console.print(f"{args.victim}: nothing found: {found.reason}", soft_wrap=True, markup=False)
+        return ExitCode.NOTHING_FOUND
+    role = found.search.role or "polluter"
+    console.print(f"{args.victim} {describe_finding(found.finding, role)}", soft_wrap=True, markup=False)
+    if found.reason:
+        console.print(f"  note: {found.reason}", soft_wrap=True, markup=False)
     for change in found.changes[1:]:
         console.print(f"  also changed: {change.kind} {change.name}: {change.before} -> {change.after}", markup=False)
-    console.print("reproduce: " + found.reproduce, soft_wrap=True, markup=False)
+    console.print(describe_search(found.search), soft_wrap=True, markup=False)
+    console.print(f"reproduce: {found.reproduce}", soft_wrap=True, markup=False)
     return ExitCode.OK
 
 

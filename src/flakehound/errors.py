@@ -20,6 +20,7 @@ class ExitCode(IntEnum):
 
     OK = 0
     GATE_FAILED = 1
+    NOTHING_FOUND = 1  # bisect searched and found nothing to explain the victim
     USAGE = 2
     INTERNAL = 3
     INTERRUPTED = 130

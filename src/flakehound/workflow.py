@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from flakehound import __version__
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
-from flakehound.engine.bisect import find_polluters, to_polluter
+from flakehound.engine.bisect import to_polluter
 from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.engine.experiments import Lab
 from flakehound.engine.pipeline import analyse, check_original, junit_run, run_original
@@ -29,6 +29,7 @@ from flakehound.engine.plan import permute
 from flakehound.engine.shards import merge_reports, plan_settings, plan_shards, read_part, read_plan, share_of
 from flakehound.engine.signatures import load_catalog
 from flakehound.engine.statediff import diff_states, rank_changes
+from flakehound.engine.victim_search import VictimSearch, search_victim
 from flakehound.errors import ConfigError
 from flakehound.execution.forking import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
 from flakehound.execution.lab import busy_cores, busy_process_count, find_libfaketime
@@ -374,22 +375,35 @@ def merge_parts(
     return merged
 
 
-def _failing_order(order_file: Path | None, seed: int | None, collected: Sequence[str]) -> list[str]:
+#: Shuffled orders ``bisect`` tries, after pytest's own, when it is given no order.
+BISECT_SHUFFLES = 10
+
+
+def _bisect_orders(
+    order_file: Path | None, seed: int | None, collected: Sequence[str]
+) -> list[tuple[str, Sequence[str]]]:
+    """The orders to find a flipping one in: the one asked for, else pytest's and ``BISECT_SHUFFLES`` shuffles."""
     if order_file is not None:
         text = read_input(order_file, "--order-file", "pass a file of node ids")
-        return [line.strip() for line in text.splitlines() if line.strip()]
+        return [("the order of --order-file", [line.strip() for line in text.splitlines() if line.strip()])]
     if seed is not None:
-        return list(permute(collected, seed))
-    return list(collected)
+        return [(f"the order of --seed {seed}", permute(collected, seed))]
+    shuffles = [(f"the order of --seed {n}", permute(collected, n)) for n in range(1, BISECT_SHUFFLES + 1)]
+    return [("pytest's order", collected), *shuffles]
 
 
 @dataclass(frozen=True)
 class Bisection:
-    """What ``bisect`` found: the polluter (with the state it leaves), every change, the replay command."""
+    """What ``bisect`` found: the flipping tests (with the state they leave), every change, the replay command.
 
-    finding: Polluter
-    changes: Sequence[StateChange]
-    reproduce: str
+    ``finding`` is None when nothing was found; ``reason`` then says what was tried.
+    """
+
+    search: VictimSearch
+    finding: Polluter | None = None
+    changes: Sequence[StateChange] = ()
+    reproduce: str | None = None
+    reason: str | None = None
 
 
 def bisect(
@@ -402,9 +416,10 @@ def bisect(
     jobs: int = DEFAULT_JOBS,
     seeded: bool = False,
 ) -> Bisection:
-    """Find the tests that make ``victim`` fail in the given order.
+    """Find the tests that flip ``victim``: make it fail (a polluter) or, when it fails alone, pass (a state-setter).
 
-    The order is ``order_file``'s, the shuffle of ``settings.seed`` when ``seeded``, or pytest's own.
+    The order searched is ``order_file``'s, the shuffle of ``settings.seed`` when ``seeded``, or else
+    the first of pytest's order and ``BISECT_SHUFFLES`` shuffles in which the victim flips.
     """
     env = child_environment(environ)
     installed = _installed_plugins(settings, env)
@@ -414,26 +429,27 @@ def bisect(
         collection = executor.collect(DEFAULT_ORIGINAL_TIMEOUT)
         if not collection.collected:
             check_original(collection, settings)
-        order = _failing_order(order_file, settings.seed if seeded else None, collection.collected)
-        if victim not in order or victim not in collection.collected:
+        orders = _bisect_orders(order_file, settings.seed if seeded else None, collection.collected)
+        if any(victim not in order for _, order in orders) or victim not in collection.collected:
             msg = (
                 f"--victim {victim!r} is not among the {len(collection.collected)} tests pytest collects"
                 " in that order; pass a node id exactly as pytest prints it"
             )
             raise ConfigError(msg)
-        prefix = order[: order.index(victim)]
 
         def probe(run_order: Sequence[str]) -> dict[str, bool]:
             run = executor.run(RunRequest(order=tuple(run_order), timeout=DEFAULT_ORIGINAL_TIMEOUT))
             return {result.nodeid: result.outcome.is_failure for result in run.results}
 
-        result = find_polluters([victim], prefix, probe)[victim]
-        finding = to_polluter(result)
+        search = search_victim(victim, orders, probe)
+        finding = to_polluter(search.result) if search.result is not None else None
         if finding is None:
-            msg = f"--victim {victim!r} is not order-dependent here: {result.reason}"
-            raise ConfigError(msg)
+            reason = search.reason or "the search ended without a finding"
+            if len(orders) == 1 and search.role is not None and search.result is None:
+                reason += "; leave out --order-file and --seed to let bisect try shuffled orders"
+            return Bisection(search=search, reason=reason)
         state = executor.snapshot_state(finding.nodeids, finding.nodeids[-1], DEFAULT_ORIGINAL_TIMEOUT)
     changes = rank_changes(diff_states(state["before"], state["after"]), victim) if state and state["after"] else []
     finding = finding.model_copy(update={"state_changes": tuple(changes[:KEPT_CHANGES])})
     reproduce = minimal_reproduce(settings.python, finding.nodeids, victim)
-    return Bisection(finding=finding, changes=changes[:KEPT_CHANGES], reproduce=reproduce)
+    return Bisection(search=search, finding=finding, changes=changes[:KEPT_CHANGES], reproduce=reproduce)

@@ -218,17 +218,15 @@ def test_bisect_follows_an_order_file(run_cli, copy_project, sample_env, tmp_pat
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["--victim", "tests/test_c_bug.py::test_add"], "is not order-dependent here: the victim failed with nothing"),
-        (["--victim", "tests/test_b_fillers.py::test_filler[3]"], "is not order-dependent here: the victim passed"),
         (["--victim", "tests/nope.py::test_x"], "is not among the 48 tests pytest collects"),
         (["--victim", "tests/test_h_victim.py::test_default_mode", "--order-file", "missing.txt"], "cannot be read"),
         (["--victim", "x", "--cwd", "missing-folder"], "--cwd 'missing-folder' is not a folder"),
         (["--victim", "x", "--", "--definitely-not-an-option"], "pytest rejected the arguments"),
     ],
-    ids=["fails-alone", "passes-after-prefix", "unknown-node-id", "missing-order-file", "bad-cwd", "pytest-usage"],
+    ids=["unknown-node-id", "missing-order-file", "bad-cwd", "pytest-usage"],
 )
 def test_bisect_bad_input_is_one_line_and_exit_2(run_cli, copy_project, sample_env, args, expected):
-    """A victim with nothing to find, an unknown node id or a bad order file: one sentence, exit 2."""
+    """An unknown node id, a bad order file, a bad folder or pytest options: one sentence, exit 2."""
     completed = run_cli(["bisect", *args], copy_project("planted"), sample_env)
     assert completed.returncode == ExitCode.USAGE, completed.stderr
     assert expected in completed.stderr
@@ -236,14 +234,48 @@ def test_bisect_bad_input_is_one_line_and_exit_2(run_cli, copy_project, sample_e
 
 
 def test_bisect_with_a_seed_uses_that_shuffled_order(run_cli, copy_project, sample_env):
-    """--seed rebuilds the shuffled order a report names; a victim that passes there has nothing to find."""
+    """--seed rebuilds the shuffled order a report names; where the victim passes, exit 1 says what to try."""
     completed = run_cli(
         ["bisect", "--victim", "tests/test_g_lockfile.py::test_takes_lock", "--seed", "5"],
         copy_project("planted"),
         sample_env,
     )
-    assert completed.returncode == ExitCode.USAGE
-    assert "is not order-dependent here" in completed.stderr
+    assert completed.returncode == ExitCode.NOTHING_FOUND
+    assert "error" not in completed.stdout + completed.stderr
+    assert completed.stdout.strip() == (
+        "tests/test_g_lockfile.py::test_takes_lock: nothing found: it passed in all 3 runs alone and in the order"
+        " of --seed 5: no test before it makes it fail there; leave out --order-file and --seed to let bisect try"
+        " shuffled orders"
+    )
+
+
+@pytest.mark.parametrize(
+    ("victim", "ending"),
+    [("tests/test_c_bug.py::test_add", "failed"), ("tests/test_b_fillers.py::test_filler[3]", "passed")],
+    ids=["fails-everywhere", "passes-everywhere"],
+)
+def test_bisect_that_finds_nothing_exits_1_and_says_what_it_tried(run_cli, copy_project, sample_env, victim, ending):
+    """Without an order, bisect tries pytest's and ten shuffled ones; finding nothing is exit 1, no error line."""
+    completed = run_cli(["bisect", "--victim", victim], copy_project("planted"), sample_env)
+    assert completed.returncode == ExitCode.NOTHING_FOUND, completed.stderr
+    assert completed.stderr == ""
+    assert completed.stdout.startswith(
+        f"{victim}: nothing found: it {ending} in all 3 runs alone and in 11 orders (pytest's order,"
+        " the order of --seed 1, …, the order of --seed 10)"
+    )
+
+
+def test_bisect_finds_the_state_setter_a_brittle_test_needs(run_cli, copy_project, sample_env):
+    """A test that fails alone and in pytest's order is searched in a shuffled order where it passes."""
+    victim = "tests/test_d_brittle.py::test_needs_ready"
+    completed = run_cli(["bisect", "--victim", victim], copy_project("planted"), sample_env)
+    assert completed.returncode == ExitCode.OK, completed.stderr
+    lines = completed.stdout.strip().splitlines()
+    assert lines[0].startswith(f"{victim} passes only after tests/test_e_setter.py::test_make_ready (found in")
+    assert "pkg.state.READY changed: bool False -> bool True" in lines[0]
+    assert lines[1].startswith("searched in the order of --seed ")
+    assert lines[1].endswith("the victim passed there and failed 3 of 3 runs alone (4 orders tried)")
+    assert lines[2].endswith(f"tests/test_e_setter.py::test_make_ready {victim}")
 
 
 def test_report_renders_markdown(saved_report, capsys):

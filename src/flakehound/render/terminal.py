@@ -17,9 +17,10 @@ from flakehound.engine.gate import format_percent
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
+    from flakehound.engine.victim_search import VictimSearch
     from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Polluter, Report
 
-__all__ = ["describe_evidence", "describe_finding", "render_terminal"]
+__all__ = ["describe_evidence", "describe_finding", "describe_search", "render_terminal"]
 
 _STYLES = {
     "deterministic": "red",
@@ -64,6 +65,16 @@ def describe_finding(finding: Polluter, role: str) -> str:
         head = f"passes only after {tests} (found in {finding.search_runs} runs,"
         head += f" confirmed {passes}/{finding.confirmed_runs})"
     return head + _leaves(finding)
+
+
+def describe_search(search: VictimSearch) -> str:
+    """``searched in the order of --seed 3: the victim passed there and failed 3 of 3 runs alone (4 orders tried)``."""
+    there = "failed" if search.role == "polluter" else "passed"
+    tried = len(search.orders_tried)
+    return (
+        f"searched in {search.order}: the victim {there} there and failed {search.alone.failures} of"
+        f" {search.alone.runs} runs alone ({tried} order{'s' if tried > 1 else ''} tried)"
+    )
 
 
 def _top_hint(failure: ClassifiedFailure) -> str:

@@ -1,0 +1,90 @@
+"""PURE. ``flakehound bisect --victim T`` from scratch: which way T flips, an order where it does, then what flips it.
+
+Alone, the victim either fails every time (it may be **brittle**: a test before it may be needed to
+make it pass), passes every time (it may be **order-dependent**: a test before it may make it fail),
+or both (intermittent: no order decides it). A search needs an order in which the victim does the
+opposite of what it does alone; the orders on offer are tried in turn, each run up to the victim,
+and the first that flips it goes to :func:`~flakehound.engine.bisect.find_polluters` or
+:func:`~flakehound.engine.bisect.find_state_setters` with the tests before the victim in it.
+
+When nothing flips it, the result says what was tried (the alone runs, the orders) in ``reason``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from flakehound.engine.bisect import Tally, find_polluters, find_state_setters
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from flakehound.engine.bisect import Probe, Role, SearchResult
+
+__all__ = ["ALONE_RUNS", "VictimSearch", "search_victim"]
+
+#: Runs of the victim alone that decide which way to search; all must end the same way.
+ALONE_RUNS = 3
+
+
+@dataclass(frozen=True)
+class VictimSearch:
+    """How the search for one victim went: the alone runs, the orders tried, and what it found."""
+
+    victim: str
+    alone: Tally
+    orders_tried: tuple[str, ...]
+    role: Role | None = None
+    order: str | None = None
+    result: SearchResult | None = None
+    reason: str | None = None
+
+    @property
+    def found(self) -> tuple[str, ...] | None:
+        """The tests that flip the victim, or None when none were found."""
+        return self.result.nodeids if self.result is not None else None
+
+
+def _tried(labels: Sequence[str]) -> str:
+    if len(labels) == 1:
+        return labels[0]
+    shown = labels if len(labels) <= 3 else [labels[0], labels[1], "…", labels[-1]]  # noqa: PLR2004 - all of a few
+    return f"{len(labels)} orders ({', '.join(shown)})"
+
+
+def search_victim(
+    victim: str,
+    orders: Iterable[tuple[str, Sequence[str]]],
+    probe: Probe,
+    *,
+    alone_runs: int = ALONE_RUNS,
+    budget: int = 200,
+) -> VictimSearch:
+    """Find what flips ``victim``, searching in the first of ``orders`` (label, order) that flips it."""
+    failed_alone = sum(probe([victim]).get(victim, True) for _ in range(alone_runs))
+    alone = Tally(runs=alone_runs, failures=failed_alone)
+    if 0 < failed_alone < alone_runs:
+        reason = (
+            f"it failed {failed_alone} of {alone_runs} runs with nothing before it: it flips on its own,"
+            " so no order decides it; `flakehound run` measures its rate and what changes it"
+        )
+        return VictimSearch(victim, alone, (), reason=reason)
+    role: Role = "state-setter" if failed_alone else "polluter"
+    tried: list[str] = []
+    for label, order in orders:
+        prefix = tuple(order[: list(order).index(victim)])
+        tried.append(label)
+        if not prefix:
+            continue
+        failed = probe([*prefix, victim]).get(victim, True)
+        if failed != bool(failed_alone):
+            find = find_polluters if role == "polluter" else find_state_setters
+            result = find([victim], prefix, probe, budget=budget)[victim]
+            return VictimSearch(victim, alone, tuple(tried), role, label, result, result.reason)
+    ending = "failed" if failed_alone else "passed"
+    wanted = "makes it pass" if failed_alone else "makes it fail"
+    reason = (
+        f"it {ending} in all {alone_runs} runs alone and in {_tried(tried)}: no test before it {wanted} there"
+    )
+    return VictimSearch(victim, alone, tuple(tried), role, reason=reason)
