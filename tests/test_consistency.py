@@ -8,11 +8,15 @@ import subprocess
 import sys
 from importlib.metadata import version
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import flakehound
 from flakehound.cli import build_parser
+
+if TYPE_CHECKING:
+    import argparse
 
 ROOT = Path(__file__).parent.parent
 SOURCE = ROOT / "src" / "flakehound"
@@ -51,14 +55,66 @@ def test_readme_quick_start_runs_the_demo():
     assert _readme_commands()[0] == "pip install . && flakehound demo"
 
 
-def test_every_run_option_is_in_the_readme():
-    """Each `flakehound run` option is documented in the README's options table."""
-    parser = build_parser()
-    run = parser._subparsers._group_actions[0].choices["run"]  # noqa: SLF001 - argparse has no public walk
-    readme = (ROOT / "README.md").read_text()
-    options = [option for action in run._actions for option in action.option_strings if option.startswith("--")]  # noqa: SLF001
-    missing = [option for option in options if option != "--help" and f"`{option}" not in readme]
-    assert not missing
+def _readme_rows(heading: str) -> list[list[str]]:
+    """The body rows of the table under the README's ``### heading``, as stripped cells."""
+    section = (ROOT / "README.md").read_text().split(f"### {heading}\n", 1)[1].split("\n#", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("| ")][2:]
+    return [[cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+
+
+def _options_cell(cell: str) -> set[str]:
+    return set(re.findall(r"`(--[a-z-]+)", cell))
+
+
+def _readme_default(command: str, option: str) -> str:
+    """The README's default for ``flakehound COMMAND OPTION``, following "as for `run`" to run's table."""
+    for row_command, options, default, meaning in _readme_rows("Options of the other commands"):
+        own = meaning != "as for `run`" or default  # "as for `run`" without a default: run's row says it
+        if row_command == f"`{command}`" and option in _options_cell(options) and own:
+            return default.replace("`", "")
+    assert command in {"run", "plan", "investigate", "bisect"}, f"{command} {option} is not in the README"
+    for options, default, _ in _readme_rows("Options of `flakehound run`"):
+        if option in _options_cell(options):
+            return default.replace("`", "")
+    pytest.fail(f"{command} {option} is not in the README")
+
+
+#: Defaults that depend on the machine, which the README describes in words.
+MACHINE_DEFAULTS = {"--python", "--jobs", "--isolation"}
+
+
+def _command_options() -> list[tuple[str, argparse.Action]]:
+    commands = build_parser()._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public walk
+    return [
+        (name, action)
+        for name, parser in commands.items()
+        for action in parser._actions  # noqa: SLF001
+        if action.option_strings and action.option_strings[0] != "-h"
+    ]
+
+
+@pytest.mark.parametrize(("command", "action"), _command_options(), ids=lambda value: getattr(value, "dest", value))
+def test_every_option_is_in_the_readme_with_the_default_help_gives(command, action):
+    """Each option of each command has a README row; its default there, in ``--help`` and in the code agree."""
+    option = action.option_strings[0]
+    default = _readme_default(command, option)
+    help_text = (action.help or "") % {"default": action.default}
+    said = re.search(r"\(default: (.*)\)$", help_text)
+    assert (said.group(1) if said else "") == default, f"{command} {option}: --help and README differ"
+    concrete = not isinstance(action.default, bool | list | type(None)) and option not in MACHINE_DEFAULTS
+    if concrete:
+        assert default == str(action.default)
+
+
+def test_the_options_tables_list_no_option_the_commands_lack():
+    """A README row naming an option a command does not have is stale."""
+    real = {(command, action.option_strings[0]) for command, action in _command_options()}
+    rows = [(row[0].strip("`"), row[1]) for row in _readme_rows("Options of the other commands")]
+    rows += [("run", row[0]) for row in _readme_rows("Options of `flakehound run`")]
+    stale = [
+        (command, option) for command, cell in rows for option in _options_cell(cell) if (command, option) not in real
+    ]
+    assert not stale
 
 
 @pytest.mark.parametrize("module", PURE)
