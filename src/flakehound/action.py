@@ -76,7 +76,7 @@ def _run_setup_input(config: ActionConfig, environ: Mapping[str, str], log: Log)
 def _show(report: Report, path: Path, log: Log) -> None:
     """The terminal text of a saved report in the log, then where the report is."""
     console = Console(file=log.stream, highlight=False)
-    console.print(render_terminal(report))
+    console.print(render_terminal(report), crop=False)
     console.print(f"report: {path}", style="dim", soft_wrap=True)
 
 
@@ -145,7 +145,7 @@ def _merge(config: ActionConfig, log: Log) -> Report:
         raise ConfigError(msg)
     report = workflow.merge_parts(paths, report=config.settings.report, command=_COMMAND, report_name="INPUT_REPORT")
     with log.commands_stopped():
-        Console(file=log.stream, highlight=False).print(render_terminal(report))
+        Console(file=log.stream, highlight=False).print(render_terminal(report), crop=False)
     return report
 
 

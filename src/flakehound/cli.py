@@ -73,7 +73,7 @@ def _show(report: Report, path: Path, console: Console, *, quiet: bool = False, 
         verdict = ("PASS" if report.gate.passed else "BLOCKED") + ": " + "; ".join(report.gate.reasons or ("ok",))
         console.print(verdict, soft_wrap=True)
     else:
-        console.print(render_terminal(report, verbose=verbose))
+        console.print(render_terminal(report, verbose=verbose), crop=False)
     console.print(f"report: {path}", style="dim", soft_wrap=True)
 
 
@@ -215,7 +215,7 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     elif args.format == "markdown":
         console.out(render_comment(report), highlight=False)
     else:
-        console.print(render_terminal(report))
+        console.print(render_terminal(report), crop=False)
     return ExitCode.OK
 
 

@@ -84,7 +84,5 @@ def search_victim(
             return VictimSearch(victim, alone, tuple(tried), role, label, result, result.reason)
     ending = "failed" if failed_alone else "passed"
     wanted = "makes it pass" if failed_alone else "makes it fail"
-    reason = (
-        f"it {ending} in all {alone_runs} runs alone and in {_tried(tried)}: no test before it {wanted} there"
-    )
+    reason = f"it {ending} in all {alone_runs} runs alone and in {_tried(tried)}: no test before it {wanted} there"
     return VictimSearch(victim, alone, tuple(tried), role, reason=reason)

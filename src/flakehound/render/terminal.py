@@ -1,7 +1,8 @@
-"""PURE. Report -> rich renderables for the terminal: a summary table, then one short story per failure.
+"""PURE. Report -> rich renderables for the terminal: a summary listing, then one short story per failure.
 
 Test names and messages come from untrusted code: they are wrapped in ``rich.text.Text`` (never
-parsed as console markup).
+parsed as console markup). Node ids are never broken mid-word: print the result with ``crop=False``
+and a node id longer than the terminal stays whole (the terminal wraps it, a copy gets it entire).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Group
-from rich.table import Table
+from rich.padding import Padding
 from rich.text import Text
 
 from flakehound.engine.gate import format_percent
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from flakehound.engine.victim_search import VictimSearch
     from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Polluter, Report
 
-__all__ = ["describe_evidence", "describe_finding", "describe_search", "render_terminal"]
+__all__ = ["describe_evidence", "describe_finding", "describe_search", "render_terminal", "top_cause"]
 
 _STYLES = {
     "deterministic": "red",
@@ -77,37 +78,34 @@ def describe_search(search: VictimSearch) -> str:
     )
 
 
-def _top_hint(failure: ClassifiedFailure) -> str:
+def top_cause(failure: ClassifiedFailure) -> str:
+    """The one-line cause: the polluter, the state-setter, the top hint's title, or "not decided" and why."""
     if failure.polluters:
         return "fails after " + ", ".join(failure.polluters[0].nodeids)
     if failure.state_setters:
         return "needs " + ", ".join(failure.state_setters[0].nodeids) + " first"
     if failure.hints:
         return failure.hints[0].title
-    if failure.original.exception:
-        return f"{failure.original.exception}: {failure.original.message or ''}".strip()
-    return failure.original.message or ""
+    count = failure.experiments_run
+    if count:
+        return f"not decided: {count} experiment{'s' if count > 1 else ''} ran, none changed the rate"
+    return "not decided: no experiment or known signature explains it (the error is below)"
 
 
-def _table(title: str, failures: tuple[ClassifiedFailure, ...]) -> Table:
-    table = Table(title=title, title_justify="left", expand=False)
-    table.add_column("test", overflow="fold")
-    table.add_column("label")
-    table.add_column("evidence", overflow="fold")
-    table.add_column("top hint", overflow="fold")
+def _listing(title: str, failures: tuple[ClassifiedFailure, ...]) -> Group:
+    """One entry per failure: the node id on its own line, never broken, then label, evidence and cause."""
+    entries: list[RenderableType] = [Text(title, style="bold")]
     for failure in failures:
         label = failure.classification.value
-        table.add_row(
-            Text(failure.nodeid),
-            Text(label, style=_STYLES[label]),
-            Text(describe_evidence(failure)),
-            Text(_top_hint(failure)),
-        )
-    return table
+        entries.append(Text(f"  {failure.nodeid}", no_wrap=True, overflow="ignore"))
+        line = Text(label, style=_STYLES[label])
+        line.append(f" · {describe_evidence(failure)} · cause: {top_cause(failure)}")
+        entries.append(Padding(line, (0, 0, 0, 4), expand=False))
+    return Group(*entries)
 
 
 def _story(failure: ClassifiedFailure) -> Text:
-    text = Text()
+    text = Text(overflow="ignore")  # a word longer than the line (a node id) is printed whole, never folded
     text.append(failure.nodeid, style="bold")
     text.append(f" is {failure.classification.value}: ")
     text.append(describe_evidence(failure))
@@ -184,10 +182,10 @@ def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
             for error in report.first_errors
         )
     if report.failures:
-        parts.append(_table("failures", report.failures))
+        parts.append(_listing("failures", report.failures))
     if report.latent:
         parts.append(
-            _table(
+            _listing(
                 "latent: pass in the original order, fail in a shuffled one"
                 + ("" if report.settings.fail_on_latent else " (do not block without --fail-on-latent)"),
                 report.latent,
