@@ -1,6 +1,6 @@
 """Orchestration: ``analyse(settings, executor, ...) -> Report``. No GitHub, no printing.
 
-1. the original run (or the results an earlier step wrote as JUnit XML);
+1. the original run (or the results an earlier step wrote as JUnit XML; :mod:`flakehound.engine.original`);
 2. shuffled whole-suite runs (seeded permutations and the reversed order), on green suites too:
    a test that passed originally but fails in one of them is *latent*;
 3. each failing test alone, up to ``reruns`` times, stopping once a flip settles it;
@@ -35,9 +35,10 @@ from flakehound.engine.classify import (
 from flakehound.engine.diagnose import diagnose
 from flakehound.engine.experiments import explain
 from flakehound.engine.gate import decide_gate
+from flakehound.engine.original import broken_reason, run_original, summarize
 from flakehound.engine.plan import permutations, prefix_through
 from flakehound.engine.shards import label_summary
-from flakehound.errors import ConfigError, PytestCrashed
+from flakehound.errors import ConfigError
 from flakehound.execution.forking import run_batch
 from flakehound.execution.runner import RunRequest
 from flakehound.models import (
@@ -54,35 +55,28 @@ from flakehound.models import (
     RunPurpose,
     RunRecord,
     ShardOf,
-    Summary,
     TestResult,
     Tool,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
     from flakehound.config import Settings
     from flakehound.engine.diagnose import Snapshot
     from flakehound.engine.experiments import Condition, Lab
     from flakehound.execution.runner import Executor
 
-__all__ = ["BROKEN_SHARE", "Progress", "analyse", "junit_run", "run_original", "summarize"]
+__all__ = ["Progress", "analyse"]
 
 _T = TypeVar("_T")
 
-#: Over this share of failing tests the run is a broken environment or build, not a set of failures.
-BROKEN_SHARE = 0.8
-#: The share rule needs at least this many tests to mean anything.
-BROKEN_MIN_TESTS = 10
 _FIRST_ERRORS = 5
 #: Alone reruns go in rounds of this many runs or more, replays of an order this many at a time: enough
 #: to keep parallel workers busy, few enough that a test settled early costs little.
 ALONE_ROUND = 4
 REPLAY_ROUND = 2
 _RERUN_SLACK = 30.0
-_PYTEST_USAGE_ERROR = 4
-_PYTEST_NO_TESTS = 5
 
 
 class Progress(Protocol):
@@ -101,58 +95,6 @@ class _Silent:
 
     def advance(self, description: str) -> None:
         pass
-
-
-def summarize(results: Sequence[TestResult]) -> Summary:
-    """Counts and the pass rate (passed, xfailed and skipped tests do not count against it)."""
-    counts = dict.fromkeys(Outcome, 0)
-    for result in results:
-        counts[result.outcome] += 1
-    failing = counts[Outcome.FAILED] + counts[Outcome.ERROR]
-    ran = len(results) - counts[Outcome.SKIPPED]
-    pass_rate = 100.0 if ran == 0 else 100.0 * (ran - failing) / ran
-    return Summary(
-        total=len(results),
-        passed=counts[Outcome.PASSED],
-        failed=counts[Outcome.FAILED],
-        errors=counts[Outcome.ERROR],
-        skipped=counts[Outcome.SKIPPED],
-        xfailed=counts[Outcome.XFAILED],
-        xpassed=counts[Outcome.XPASSED],
-        pass_rate=pass_rate,
-    )
-
-
-def _usage_complaint(text: str) -> str:
-    """Quote what pytest objected to: argparse's ``prog: error: ...`` or an ``ERROR:`` line, not the usage."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    argparse_errors = [line.partition(": error: ")[2] for line in lines if ": error: " in line]
-    tagged = [
-        line.removeprefix("ERROR:").strip()
-        for line in lines
-        if line.startswith("ERROR:") and not line.startswith("ERROR: usage:")
-    ]
-    return (argparse_errors or tagged or lines or ["(no output)"])[0]
-
-
-def check_original(run: Run, settings: Settings) -> None:
-    """Turn a run that produced no usable results into the error the user needs."""
-    args = shlex.join(settings.pytest_args) or "(no arguments)"
-    if run.exit_code == _PYTEST_USAGE_ERROR:
-        reason = _usage_complaint(run.output_tail)
-        msg = f"pytest rejected the arguments {args}: {reason}; fix the arguments after --"
-        raise ConfigError(msg)
-    if run.exit_code == _PYTEST_NO_TESTS or (
-        run.ended is RunEnd.COMPLETED and not run.results and not run.collection_errors
-    ):
-        msg = f"pytest collected no tests in {settings.cwd} with arguments {args}; point flakehound at your tests"
-        raise ConfigError(msg)
-    if not run.results and not run.collection_errors:
-        errors = [
-            line.removeprefix("INTERNALERROR>").strip() for line in run.output_tail.splitlines() if "Error" in line
-        ]
-        msg = f"pytest crashed before running any test ({run.detail})" + "".join(f": {line}" for line in errors[-1:])
-        raise PytestCrashed(msg, run.output_tail)
 
 
 @dataclass
@@ -290,25 +232,6 @@ class _Investigation:
 
     def settled(self, nodeid: str) -> bool:
         return is_settled(self.observations[nodeid])
-
-
-def junit_run(results: Sequence[TestResult]) -> Run:
-    """The original run as an earlier step reported it in JUnit XML (no process, no exit code)."""
-    return Run(results=tuple(results), duration=sum(result.duration for result in results))
-
-
-def run_original(
-    settings: Settings, executor: Executor, *, argv_prefix: Sequence[str] = (), drop_env: Iterable[str] = ()
-) -> Run:
-    """Run the whole suite once, as the project runs it (under coverage when given its argv prefix).
-
-    Fails loudly when pytest could not run at all.
-    """
-    timeout = settings.timeout or DEFAULT_ORIGINAL_TIMEOUT
-    request = RunRequest(order=None, timeout=timeout, argv_prefix=tuple(argv_prefix), drop_env=frozenset(drop_env))
-    run = executor.run(request)
-    check_original(run, settings)
-    return run
 
 
 def _reproduce(settings: Settings, nodeid: str, found_in: Configuration) -> str:
@@ -575,7 +498,7 @@ def analyse(
         "commit": commit,
         "shard": shard,
     }
-    broken = _broken_reason(first, summary)
+    broken = broken_reason(first, summary)
     if broken is not None:
         failing_results = [result for result in results if result.outcome.is_failure]
         return Report(
@@ -693,19 +616,6 @@ def analyse(
             broken_reason=stopped,
         ),
     )
-
-
-def _broken_reason(run: Run, summary: Summary) -> str | None:
-    if run.collection_errors:
-        where = ", ".join(error.nodeid for error in run.collection_errors[:3])
-        return f"broken build: {len(run.collection_errors)} error(s) during collection ({where})"
-    failing = summary.failed + summary.errors
-    if summary.total >= BROKEN_MIN_TESTS and failing > BROKEN_SHARE * summary.total:
-        return (
-            f"broken environment or build: {failing} of {summary.total} tests failed"
-            f" (over {BROKEN_SHARE:.0%}); fix the first errors before investigating one by one"
-        )
-    return None
 
 
 def _run_alone(investigation: _Investigation, targets: Sequence[str]) -> None:
