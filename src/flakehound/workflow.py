@@ -47,7 +47,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from flakehound.config import Settings
-    from flakehound.engine.pipeline import Progress
+    from flakehound.engine.investigation import Progress
     from flakehound.engine.shards import ShardPlan
     from flakehound.execution.forking import Isolation, WorkerPool
     from flakehound.execution.runner import Executor
