@@ -1,6 +1,7 @@
 """Orchestration: ``analyse(settings, executor, ...) -> Report``. No GitHub, no printing.
 
-1. the original run (or the results an earlier step wrote as JUnit XML; :mod:`flakehound.engine.original`);
+1. the original run, or the results an earlier step wrote as JUnit XML (:mod:`flakehound.engine.original`);
+   a broken one gets a report of its first errors and nothing more;
 2. shuffled whole-suite runs (seeded permutations and the reversed order), on green suites too:
    a test that passed originally but fails in one of them is *latent*;
 3. each failing test alone, up to ``reruns`` times, stopping once a flip settles it;
@@ -15,6 +16,7 @@
 from __future__ import annotations
 
 import shlex
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -60,13 +62,15 @@ if TYPE_CHECKING:
     from flakehound.config import Settings
     from flakehound.engine.diagnose import Snapshot
     from flakehound.engine.experiments import Lab
-    from flakehound.engine.investigation import Progress
+    from flakehound.engine.investigation import Latent, Progress, Shuffle
     from flakehound.execution.runner import Executor
-    from flakehound.models import CoverageSummary, Run, ShardOf, TestResult
+    from flakehound.models import CoverageSummary, Run, ShardOf, Summary, TestResult
 
 __all__ = ["analyse"]
 
 _FIRST_ERRORS = 5
+#: The configuration of the original run, where the original failures were found.
+_ORIGINAL = Configuration(purpose=RunPurpose.ORIGINAL)
 #: The original failures and the latent tests, labelled.
 _Groups = tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]]
 
@@ -95,9 +99,8 @@ def analyse(
     latent tests runs the shuffled orders in full (the others run each up to their last failure in it).
     """
     first = original if original is not None else run_original(settings, executor)
-    results = first.results
-    summary = summarize(results)
-    failing = [result.nodeid for result in results if result.outcome.is_failure]
+    summary = summarize(first.results)
+    failing = [result.nodeid for result in first.results if result.outcome.is_failure]
     report_settings = _report_settings(settings, bool(failing), disabled_plugins)
     base: dict[str, Any] = {
         "tool": Tool(version=version),
@@ -109,45 +112,103 @@ def analyse(
     }
     broken = broken_reason(first, summary)
     if broken is not None:
-        failing_results = [result for result in results if result.outcome.is_failure]
-        return Report(
-            **base,
-            status="broken",
-            broken_reason=broken,
-            first_errors=(*first.collection_errors, *failing_results)[:_FIRST_ERRORS],
-            summary=summary,
-            coverage=coverage,
-            gate=decide_gate(
-                summary,
-                (),
-                (),
-                min_pass_rate=settings.min_pass_rate,
-                fail_on_latent=False,
-                broken_reason=broken,
-                coverage=coverage,
-            ),
-        )
+        return _broken_report(base, first, summary, broken, settings.min_pass_rate, coverage)
 
-    progress = progress or Silent()
+    investigation = _begin(settings, executor, first, failing, progress or Silent(), lab, original_from_junit)
+    shuffles = plan_shuffles(first.results, settings.seed, report_settings.orders)
+    scope = _run_shuffled_orders(investigation, shuffles, first.results, failing, shard)
+    _rerun_and_replay(investigation, len(shuffles), [result.nodeid for result in first.results], scope)
+    groups = _classify(investigation, first.results, scope, report_settings.orders)
+    orders = _orders_by_label(first.results, shuffles)
+    failures, latent, lab_notes = _find_causes(investigation, orders, groups, snapshot, lab, first.duration)
+    return _investigated_report(base, investigation, first, summary, (failures, latent), scope, lab_notes, coverage)
+
+
+def _broken_report(
+    base: Mapping[str, Any],
+    first: Run,
+    summary: Summary,
+    broken: str,
+    min_pass_rate: float,
+    coverage: CoverageSummary | None,
+) -> Report:
+    """The report on a run too broken to investigate: its first errors and the gate, and no reruns."""
+    failing_results = [result for result in first.results if result.outcome.is_failure]
+    return Report(
+        **base,
+        status="broken",
+        broken_reason=broken,
+        first_errors=(*first.collection_errors, *failing_results)[:_FIRST_ERRORS],
+        summary=summary,
+        coverage=coverage,
+        gate=decide_gate(
+            summary,
+            (),
+            (),
+            min_pass_rate=min_pass_rate,
+            fail_on_latent=False,
+            broken_reason=broken,
+            coverage=coverage,
+        ),
+    )
+
+
+def _begin(
+    settings: Settings,
+    executor: Executor,
+    first: Run,
+    failing: Sequence[str],
+    progress: Progress,
+    lab: Lab | None,
+    original_from_junit: bool,
+) -> Investigation:
+    """The investigation's bookkeeping, with the original failures observed and the original run recorded.
+
+    Results an earlier step wrote as JUnit XML are observed but not recorded: no run was made here.
+    """
     investigation = Investigation(
         settings=settings,
         executor=executor,
         progress=progress,
-        durations={result.nodeid: result.duration for result in results},
-        tracked={result.nodeid for result in results},
+        durations={result.nodeid: result.duration for result in first.results},
+        tracked={result.nodeid for result in first.results},
         on_flip=_clock_warmer(executor, lab),
     )
-    original_config = Configuration(purpose=RunPurpose.ORIGINAL)
-    investigation.observe(first, original_config, failing)
+    investigation.observe(first, _ORIGINAL, failing)
     if not original_from_junit:
-        investigation.record(first, RunPurpose.ORIGINAL, None, len(results))
-    shuffles = plan_shuffles(results, settings.seed, report_settings.orders)
+        investigation.record(first, RunPurpose.ORIGINAL, None, len(first.results))
+    return investigation
+
+
+@dataclass(frozen=True)
+class _Scope:
+    """What the investigation follows once the shuffled orders have run, and what it leaves out."""
+
+    #: The original failures investigated: within ``--max-failures``, and only a shard's share.
+    investigated: tuple[str, ...]
+    #: The latent tests followed (as many as ``--max-failures`` leaves room for), and where each first failed.
+    latent: Mapping[str, Latent]
+    #: The failures and latent tests left out for ``--max-failures``.
+    skipped: tuple[str, ...]
+
+
+def _run_shuffled_orders(
+    investigation: Investigation,
+    shuffles: Sequence[Shuffle],
+    results: Sequence[TestResult],
+    failing: Sequence[str],
+    shard: ShardOf | None,
+) -> _Scope:
+    """Run the shuffled orders, choose the tests to follow, and observe them in those runs.
+
+    A shard that does not look for latent tests cuts the orders short, and passes no original
+    results: with no test that passed originally, none can be latent.
+    """
+    settings = investigation.settings
     planned = failing[: settings.max_failures]
     investigated = planned if shard is None else [nodeid for nodeid in planned if nodeid in shard.failures]
     finds_latent = shard is None or shard.finds_latent
-    progress.plan(len(shuffles) + settings.reruns * len(investigated) + settings.replays)
-    # A shard that does not look for latent tests cuts the orders short, and passes no original
-    # results: with no test that passed originally, none can be latent.
+    investigation.progress.plan(len(shuffles) + settings.reruns * len(investigated) + settings.replays)
     shuffled_runs, latent_found = (
         run_shuffles(investigation, shuffles, results)
         if finds_latent
@@ -156,48 +217,89 @@ def analyse(
 
     room = max(settings.max_failures - len(planned), 0)
     latent_ids = list(latent_found)[:room]
-    skipped = (failing[settings.max_failures :] if finds_latent else []) + list(latent_found)[room:]
+    skipped = (list(failing[settings.max_failures :]) if finds_latent else []) + list(latent_found)[room:]
     investigation.focus([*investigated, *latent_ids])
     for configuration, run in shuffled_runs:
         investigation.observe(run, configuration, [*investigated, *latent_ids])
     for nodeid in latent_ids:  # the original run, where it passed, is evidence too
-        investigation.observations[nodeid].insert(0, Observation(original_config, failed=False))
-    latent_orders = {latent_found[nodeid].order: latent_found[nodeid].configuration for nodeid in latent_ids}
-    progress.plan(
-        len(shuffles)
-        + settings.reruns * (len(investigated) + len(latent_ids))
+        investigation.observations[nodeid].insert(0, Observation(_ORIGINAL, failed=False))
+    latent = {nodeid: latent_found[nodeid] for nodeid in latent_ids}
+    return _Scope(investigated=tuple(investigated), latent=latent, skipped=tuple(skipped))
+
+
+def _rerun_and_replay(
+    investigation: Investigation, shuffle_count: int, original_order: Sequence[str], scope: _Scope
+) -> None:
+    """Each followed test alone; the original order replayed for the failures, a latent test's order for it."""
+    settings = investigation.settings
+    latent_orders = {found.order: found.configuration for found in scope.latent.values()}
+    investigation.progress.plan(
+        shuffle_count
+        + settings.reruns * (len(scope.investigated) + len(scope.latent))
         + settings.replays * (1 + len(latent_orders))
     )
-
-    run_alone(investigation, [*investigated, *latent_ids])
-    replay(investigation, [result.nodeid for result in results], original_config, investigated)
+    run_alone(investigation, [*scope.investigated, *scope.latent])
+    replay(investigation, original_order, _ORIGINAL, scope.investigated)
     for order, configuration in latent_orders.items():
-        replay(investigation, order, configuration, [n for n in latent_ids if latent_found[n].order == order])
+        replay(investigation, order, configuration, [n for n, found in scope.latent.items() if found.order == order])
 
+
+def _classify(
+    investigation: Investigation, results: Sequence[TestResult], scope: _Scope, permuted_orders: int
+) -> _Groups:
+    """The followed failures and latent tests, labelled from what their runs showed."""
+    settings = investigation.settings
+    observations = investigation.observations
     by_id = {result.nodeid: result for result in results}
-    orders = report_settings.orders
     failures = tuple(
-        _classified(nodeid, by_id[nodeid], investigation.observations[nodeid], original_config, settings, orders)
-        for nodeid in investigated
+        _classified(nodeid, by_id[nodeid], observations[nodeid], _ORIGINAL, settings, permuted_orders)
+        for nodeid in scope.investigated
     )
     latent = tuple(
-        _classified(
-            nodeid,
-            latent_found[nodeid].result,
-            investigation.observations[nodeid],
-            latent_found[nodeid].configuration,
-            settings,
-            orders,
-        )
-        for nodeid in latent_ids
+        _classified(nodeid, found.result, observations[nodeid], found.configuration, settings, permuted_orders)
+        for nodeid, found in scope.latent.items()
     )
+    return failures, latent
+
+
+def _orders_by_label(results: Sequence[TestResult], shuffles: Sequence[Shuffle]) -> dict[str, Sequence[str]]:
+    """Every whole-suite order, by its label in the evidence: where the searches look for polluters."""
     order_of: dict[str, Sequence[str]] = {"original order": [result.nodeid for result in results]}
     order_of.update((configuration_label(configuration), order) for configuration, order in shuffles)
+    return order_of
+
+
+def _find_causes(
+    investigation: Investigation,
+    orders: Mapping[str, Sequence[str]],
+    groups: _Groups,
+    snapshot: Snapshot | None,
+    lab: Lab | None,
+    original_seconds: float,
+) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]]:
+    """Polluters and state-setters, then with a lab the root-cause experiments; neither once interrupted."""
+    failures, latent = groups
     lab_notes: tuple[str, ...] = ()
     if not investigation.interrupted:
-        failures, latent = _diagnosed(investigation, order_of, (failures, latent), snapshot)
+        failures, latent = _diagnosed(investigation, orders, (failures, latent), snapshot)
     if lab is not None and not investigation.interrupted:
-        failures, latent, lab_notes = _explained(investigation, (failures, latent), lab, first.duration)
+        failures, latent, lab_notes = _explained(investigation, (failures, latent), lab, original_seconds)
+    return failures, latent, lab_notes
+
+
+def _investigated_report(
+    base: Mapping[str, Any],
+    investigation: Investigation,
+    first: Run,
+    summary: Summary,
+    groups: _Groups,
+    scope: _Scope,
+    lab_notes: Sequence[str],
+    coverage: CoverageSummary | None,
+) -> Report:
+    """The report on an investigation: the labels counted, every run, the notes and the gate."""
+    settings = investigation.settings
+    failures, latent = groups
     summary = label_summary(summary, failures, latent)
     stopped = None
     if investigation.interrupted:
@@ -211,8 +313,8 @@ def analyse(
         failures=failures,
         latent=latent,
         status="interrupted" if stopped else "investigated",
-        skipped_investigations=tuple(skipped),
-        notes=(*_notes(first, skipped, settings.max_failures), *lab_notes),
+        skipped_investigations=scope.skipped,
+        notes=(*_notes(first, scope.skipped, settings.max_failures), *lab_notes),
         runs=tuple(investigation.records),
         coverage=coverage,
         gate=decide_gate(
