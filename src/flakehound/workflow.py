@@ -24,7 +24,8 @@ from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.engine.bisect import to_polluter
 from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.engine.experiments import Lab
-from flakehound.engine.pipeline import analyse, check_original, junit_run, run_original
+from flakehound.engine.original import check_original, junit_run, run_original
+from flakehound.engine.pipeline import analyse
 from flakehound.engine.plan import permute
 from flakehound.engine.shards import merge_reports, plan_settings, plan_shards, read_part, read_plan, share_of
 from flakehound.engine.signatures import load_catalog
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping, Sequence
 
     from flakehound.config import Settings
-    from flakehound.engine.pipeline import Progress
+    from flakehound.engine.investigation import Progress
     from flakehound.engine.shards import ShardPlan
     from flakehound.execution.forking import Isolation, WorkerPool
     from flakehound.execution.runner import Executor

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING
 import pytest
 
 from flakehound.config import Settings
-from flakehound.engine.pipeline import analyse, check_original, junit_run
-from flakehound.errors import ConfigError, PytestCrashed
-from flakehound.models import FailureKind, Outcome, Run, RunEnd, RunPurpose, TestResult
+from flakehound.engine.original import junit_run
+from flakehound.engine.pipeline import analyse
+from flakehound.errors import ConfigError
+from flakehound.models import FailureKind, Outcome, Run, RunPurpose, TestResult
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
@@ -166,30 +167,6 @@ def test_progress_is_told_every_run():
     analyse(settings(), executor, created_at="now", version="0", command=["x"], progress=recorder)
     assert len(recorder.steps) == len(executor.requests) - 1
     assert recorder.totals[-1] >= len(recorder.steps)
-
-
-@pytest.mark.parametrize(
-    ("run", "error", "match"),
-    [
-        (
-            Run(results=(), exit_code=4, output_tail="ERROR: usage: bad\nmore"),
-            ConfigError,
-            "ERROR: usage: bad",
-        ),
-        (Run(results=(), exit_code=4, output_tail=""), ConfigError, r"\(no output\)"),
-        (Run(results=(), exit_code=5), ConfigError, "collected no tests"),
-        (
-            Run(results=(), exit_code=3, ended=RunEnd.CRASH, detail="exit code 3"),
-            PytestCrashed,
-            "exit code 3",
-        ),
-    ],
-    ids=["usage-error", "usage-error-silent", "no-tests", "internal-error"],
-)
-def test_unusable_original_run_becomes_the_right_error(run, error, match):
-    """An original run without results is a usage error, an empty suite, or a crash."""
-    with pytest.raises(error, match=match):
-        check_original(run, settings())
 
 
 def test_skipped_reruns_are_not_evidence():

@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flakehound.config import Settings
-from flakehound.engine.pipeline import analyse, junit_run
+from flakehound.engine.original import junit_run
+from flakehound.engine.pipeline import analyse
 from flakehound.engine.shards import merge_reports, plan_settings, plan_shards, share_of
 from flakehound.execution.runner import RunRequest
 from flakehound.models import Outcome, Run, RunPurpose, TestResult

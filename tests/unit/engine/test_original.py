@@ -1,4 +1,4 @@
-"""The pipeline's pure helpers, fed hand-made runs (the executor-driven parts are tested in integration)."""
+"""The original run's checks and counts, fed hand-made runs (the executor-driven parts are tested in integration)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from flakehound.config import Settings
-from flakehound.engine.pipeline import _broken_reason, check_original, summarize
+from flakehound.engine.original import broken_reason, check_original, summarize
 from flakehound.errors import ConfigError, PytestCrashed
 from flakehound.models import Outcome, Run, RunEnd, Summary, TestResult
 
@@ -135,6 +135,30 @@ def test_check_original_crash_before_any_test() -> None:
     assert raised.value.output_tail == "INTERNALERROR>"
 
 
+@pytest.mark.parametrize(
+    ("run", "error", "match"),
+    [
+        (
+            Run(results=(), exit_code=4, output_tail="ERROR: usage: bad\nmore"),
+            ConfigError,
+            "ERROR: usage: bad",
+        ),
+        (Run(results=(), exit_code=4, output_tail=""), ConfigError, r"\(no output\)"),
+        (Run(results=(), exit_code=5), ConfigError, "collected no tests"),
+        (
+            Run(results=(), exit_code=3, ended=RunEnd.CRASH, detail="exit code 3"),
+            PytestCrashed,
+            "exit code 3",
+        ),
+    ],
+    ids=["usage-error", "usage-error-silent", "no-tests", "internal-error"],
+)
+def test_unusable_original_run_becomes_the_right_error(run, error, match):
+    """An original run without results is a usage error, an empty suite, or a crash."""
+    with pytest.raises(error, match=match):
+        check_original(run, Settings(cwd=Path("/project"), seed=3))
+
+
 def _summary(total: int, failing: int) -> Summary:
     return Summary(total=total, passed=total - failing, failed=failing)
 
@@ -150,7 +174,7 @@ def _summary(total: int, failing: int) -> Summary:
 )
 def test_broken_reason_by_share(total: int, failing: int, broken: bool) -> None:
     """Over 80% of at least ten tests failing means a broken environment, not a list of failures."""
-    reason = _broken_reason(Run(results=()), _summary(total, failing))
+    reason = broken_reason(Run(results=()), _summary(total, failing))
     if broken:
         assert reason == (
             f"broken environment or build: {failing} of {total} tests failed (over 80%);"
@@ -163,5 +187,5 @@ def test_broken_reason_by_share(total: int, failing: int, broken: bool) -> None:
 def test_broken_reason_by_collection_errors() -> None:
     """Collection errors make the run broken and name the first three modules."""
     errors = tuple(result(f"tests/test_{name}.py", Outcome.ERROR) for name in "abcd")
-    reason = _broken_reason(Run(results=(), collection_errors=errors), _summary(10, 0))
+    reason = broken_reason(Run(results=(), collection_errors=errors), _summary(10, 0))
     assert reason == ("broken build: 4 error(s) during collection (tests/test_a.py, tests/test_b.py, tests/test_c.py)")
