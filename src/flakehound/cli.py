@@ -28,6 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from flakehound import workflow
 from flakehound.command_line import NAMES, SHARD_NAMES, budget_seconds, build_parser, pytest_args, settings_from
 from flakehound.config import build_settings
+from flakehound.engine.statediff import describe_change
 from flakehound.errors import ConfigError, ExitCode, PytestCrashed
 from flakehound.github.publishing import publish_report
 from flakehound.models import Report
@@ -167,7 +168,7 @@ def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
     if found.reason:
         console.print(f"  note: {found.reason}", soft_wrap=True, markup=False)
     for change in found.changes[1:]:
-        console.print(f"  also changed: {change.kind} {change.name}: {change.before} -> {change.after}", markup=False)
+        console.print(f"  it also {describe_change(change)}", soft_wrap=True, markup=False)
     console.print(describe_search(found.search), soft_wrap=True, markup=False)
     console.print(f"reproduce: {found.reproduce}", soft_wrap=True, markup=False)
     return ExitCode.OK

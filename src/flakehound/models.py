@@ -204,6 +204,8 @@ class StateChange(_Frozen):
     name: str
     before: str | None = None
     after: str | None = None
+    #: The shown values are equal, but the fingerprint changed: replaced, or mutated beyond the part shown.
+    beyond_shown: bool = False
 
 
 class Polluter(_Frozen):

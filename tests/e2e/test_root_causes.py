@@ -187,11 +187,13 @@ def test_polluter_hint_names_the_state_it_leaves(signatures):
     _, report = signatures
     failure = failure_named(report, f"{SIGNATURES}/test_env.py::test_default_mode")
     assert failure.hints[0].title == (
-        "fails after tests/signatures/test_env.py::test_debug_mode_is_honoured: it leaves env APP_MODE changed"
+        "fails after tests/signatures/test_env.py::test_debug_mode_is_honoured,"
+        " which sets the environment variable APP_MODE=debug"
     )
-    assert "None -> debug" in failure.hints[0].detail
+    assert "teardown" in failure.hints[0].detail
     rendered = (
-        "fails after tests/signatures/test\\_env.py::test\\_debug\\_mode\\_is\\_honoured: it leaves env APP\\_MODE"
+        "fails after tests/signatures/test\\_env.py::test\\_debug\\_mode\\_is\\_honoured, which sets the environment"
+        " variable APP\\_MODE=debug"
     )
     assert rendered in render_comment(report)
 

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from flakehound.engine.statediff import describe_change
 from flakehound.models import FailureKind, Hint
 
 if TYPE_CHECKING:
@@ -116,8 +117,10 @@ STATE_CATEGORY: dict[str, str] = {
     "fd": "resource-leak",
 }
 
-#: Fingerprints of functions and mocks (``type@id``): a module attribute that was one of these was patched.
-_PATCHED = re.compile(r"^(function|builtin_function_or_method|method|partial|(NonCallable)?(Magic|Async)?Mock)@")
+#: Shown values of functions, mocks and partials: a module attribute that was one of these was patched.
+_PATCHED = re.compile(
+    r"^(<(function|builtin_function_or_method|method|(NonCallable)?(Magic|Async)?Mock)\b|functools\.partial\()"
+)
 _CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
 _MAX_ULPS = 64
 _LINE_LIMIT = 200
@@ -347,9 +350,8 @@ def _finding_hint(failure: ClassifiedFailure, finding: Polluter, role: str) -> H
         return Hint(category="shared-state", title=title, detail=detail, evidence=evidence, confidence="high")
     change = finding.state_changes[0]
     category = _state_category(change)
-    verb = "leaves" if role == "polluter" else "sets up"
-    title += f": it {verb} {change.kind} {change.name} changed"
-    detail = f"{change.kind} {change.name}: {change.before} -> {change.after}; " + (
+    title += f", which {describe_change(change)}"
+    detail = (
         "undo the change in that test's teardown (monkeypatch, tmp_path or a fixture), or reset it before this one"
         if role == "polluter"
         else "this test relies on it without setting it up; set it up in a fixture this test uses"

@@ -2,7 +2,13 @@
 
 A snapshot is ``{kind: {name: value}}`` with string values, as ``flakehound.execution._state_plugin``
 writes them. A name present on one side only is an addition or a removal (``before`` or ``after``
-is None); a name on both sides with different values is a change.
+is None); a name on both sides with different values is a change. A kind ``K:identity`` holds
+fingerprints for the names of kind ``K``: it is never reported itself, but a name whose fingerprint
+changed while its shown value did not is reported as changed beyond what is shown. The descriptor
+count (``fd``) is reported only when nothing else changed.
+
+:func:`describe_change` says a change in words, relative to the project: "creates .state/app.db",
+"changes pkg.state.MODE from 'production' to 'test'".
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ from flakehound.models import StateChange
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["KIND_ORDER", "diff_states", "rank_changes"]
+__all__ = ["KIND_ORDER", "describe_change", "diff_states", "rank_changes"]
 
 #: Kinds in the order a polluter usually leaves them behind; names the victim mentions come first anyway.
 KIND_ORDER = (
@@ -39,15 +45,73 @@ KIND_ORDER = (
 MIN_TOKEN = 3
 
 
+#: The suffix of a kind that holds fingerprints for another kind's names.
+IDENTITY = ":identity"
+#: Kinds that are noise beside any other change.
+NOISE = frozenset({"fd"})
+
+
 def diff_states(before: Mapping[str, Mapping[str, str]], after: Mapping[str, Mapping[str, str]]) -> list[StateChange]:
-    """Every name whose value differs between the snapshots, by kind then name."""
-    return [
-        StateChange(kind=kind, name=name, before=old.get(name), after=new.get(name))
-        for kind in sorted(set(before) | set(after))
-        for old, new in [(before.get(kind, {}), after.get(kind, {}))]
-        for name in sorted(set(old) | set(new))
-        if old.get(name) != new.get(name)
-    ]
+    """Every name whose value (or fingerprint) differs between the snapshots, by kind then name."""
+    changes = []
+    for kind in sorted(kind for kind in set(before) | set(after) if not kind.endswith(IDENTITY)):
+        old, new = before.get(kind, {}), after.get(kind, {})
+        old_id, new_id = before.get(kind + IDENTITY, {}), after.get(kind + IDENTITY, {})
+        for name in sorted(set(old) | set(new)):
+            was, now = old.get(name), new.get(name)
+            if was != now:
+                changes.append(StateChange(kind=kind, name=name, before=was, after=now))
+            elif old_id.get(name) != new_id.get(name):
+                changes.append(StateChange(kind=kind, name=name, before=was, after=now, beyond_shown=True))
+    if any(change.kind not in NOISE for change in changes):
+        return [change for change in changes if change.kind not in NOISE]
+    return changes
+
+
+_ADDED = {
+    "file": "creates {name}",
+    "env": "sets the environment variable {name}={after}",
+    "sys.path": "adds {name} to sys.path",
+    "module": "imports {name}",
+    "thread": "leaves thread {name} running",
+    "open-file": "leaves {name} open",
+    "warnings-filter": "adds the warnings filter {name}",
+    "logger": "creates logger {name} ({after})",
+    "module-attribute": "adds {name} = {after}",
+}
+_REMOVED = {
+    "file": "deletes {name}",
+    "env": "unsets the environment variable {name}",
+    "sys.path": "removes {name} from sys.path",
+    "module": "removes {name} from sys.modules",
+    "thread": "ends thread {name}",
+    "open-file": "closes {name}",
+    "warnings-filter": "removes the warnings filter {name}",
+    "module-attribute": "deletes {name}",
+}
+_CHANGED = {
+    "file": "modifies {name}",
+    "env": "changes the environment variable {name} from {before} to {after}",
+    "cwd": "changes the working directory from {before} to {after}",
+    "fd": "changes the number of open file descriptors from {before} to {after}",
+    "open-file": "changes how often {name} is open from {before} to {after}",
+    "signal": "changes the {name} handler from {before} to {after}",
+    "logger": "changes logger {name} from {before} to {after}",
+    "module-attribute": "changes {name} from {before} to {after}",
+}
+
+
+def describe_change(change: StateChange) -> str:
+    """The change as a verb phrase a reviewer reads once: "creates .state/app.db", "changes X from A to B"."""
+    if change.beyond_shown:
+        return f"changes {change.name} beyond what its value shows ({change.after}): replaced or mutated deep inside"
+    if change.before is None:
+        template = _ADDED.get(change.kind, "adds {kind} {name} = {after}")
+    elif change.after is None:
+        template = _REMOVED.get(change.kind, "removes {kind} {name}")
+    else:
+        template = _CHANGED.get(change.kind, "changes {kind} {name} from {before} to {after}")
+    return template.format(kind=change.kind, name=change.name, before=change.before, after=change.after)
 
 
 def _tokens(name: str) -> set[str]:

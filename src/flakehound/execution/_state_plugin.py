@@ -14,10 +14,13 @@ itself are not reported), and writes both to FILE as JSON::
 Every value is a string, so :func:`flakehound.engine.statediff.diff_states` can compare any two
 snapshots without knowing the kinds. The kinds: ``env``, ``cwd``, ``sys.path``, ``module`` (names in
 ``sys.modules``), ``module-attribute`` (globals and class attributes of the modules under the
-rootdir, fingerprinted by type, identity, size and a hash of their repr), ``thread``, ``asyncio``,
+rootdir, as a short repr without memory addresses) with ``module-attribute:identity`` beside it
+(their fingerprints: type, identity, size and a hash of the repr, to catch a change the short repr
+cannot show), ``thread``, ``asyncio``,
 ``signal``, ``logger``, ``warnings-filter``, ``timezone``, ``locale``, ``fd`` (count),
 ``open-file`` (what the descriptors point at) and ``file`` (size and mtime of every file under the
-rootdir and the temp dir, skipping VCS, virtualenv and cache directories). This module runs in the
+rootdir, by relative path, and the temp dir, as ``$TMPDIR/...``, skipping VCS, virtualenv and cache
+directories). This module runs in the
 project's interpreter, so it uses only the standard library and pytest.
 """
 
@@ -28,6 +31,7 @@ import json
 import locale
 import logging
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -79,6 +83,10 @@ LOCALE_CATEGORIES = ("LC_CTYPE", "LC_COLLATE", "LC_TIME", "LC_MONETARY", "LC_NUM
 SCALARS = (bool, int, float, complex, str, bytes, type(None))
 CONTAINERS = (list, tuple, set, frozenset, dict)
 CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type)
+#: What makes two reprs of one value differ between processes: `` at 0x7f...`` and a Mock's `` id='140...'``.
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+| id='\d+'")
+#: The kind that holds the fingerprints of ``module-attribute`` (see ``engine.statediff``).
+IDENTITY_KIND = "module-attribute:identity"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -131,7 +139,7 @@ class _StateRecorder:
             "cwd": {"cwd": str(Path.cwd())},
             "sys.path": _present(sys.path),
             "module": _present(list(sys.modules)),
-            "module-attribute": dict(_module_attributes(self.rootdir)),
+            **_attribute_kinds(self.rootdir),
             "thread": _present(f"{thread.name} daemon={thread.daemon}" for thread in threading.enumerate()),
             "asyncio": _asyncio_state(),
             "signal": _signal_handlers(),
@@ -144,10 +152,10 @@ class _StateRecorder:
         }
 
     def files(self) -> dict[str, str]:
-        """Size and mtime of every file under the rootdir (relative) and the temp dir (absolute)."""
+        """Size and mtime of every file under the rootdir and the temp dir (``$TMPDIR/...``), by relative path."""
         found = walk_files(self.rootdir, self.rootdir, self.ignored)
         skipped = self.ignored | {self.rootdir}
-        found.update(walk_files(self.tempdir, None, skipped, skip_prefix="pytest-of-"))
+        found.update(walk_files(self.tempdir, self.tempdir, skipped, skip_prefix="pytest-of-", prefix="$TMPDIR/"))
         return found
 
     def write(self) -> None:
@@ -193,8 +201,26 @@ def _short(value: object) -> str:
     return _cut(_safe_repr(value), SHORT_REPR)
 
 
+def shown(value: object) -> str:
+    """A short repr a person reads: no memory addresses, no checksums, cut at :data:`SHORT_REPR`."""
+    kind = type(value).__qualname__
+    if isinstance(value, CONTAINERS) and len(value) > MAX_HASHED_LEN:
+        return f"<{kind} of {len(value)} items>"
+    if isinstance(value, CODE):
+        return f"<{kind} {getattr(value, '__qualname__', None) or getattr(value, '__name__', '?')}>"
+    state = getattr(value, "__dict__", None)
+    if type(value).__repr__ is not object.__repr__ or not isinstance(state, dict):
+        text = _safe_repr(value)  # scalars, containers and every class with a repr of its own
+    else:
+        text = f"{kind}(" + ", ".join(f"{name}={_short(item)}" for name, item in sorted(state.items())) + ")"
+    return _cut(_ADDRESS.sub("", text), SHORT_REPR)
+
+
 def fingerprint(value: object) -> str:
-    """Type, identity and a cheap view of the contents: enough to see a rebind or a mutation."""
+    """Type, identity and a cheap view of the contents: enough to see a rebind or a mutation.
+
+    It is compared, never shown: :func:`shown` is what a person reads.
+    """
     kind = type(value).__qualname__
     if isinstance(value, SCALARS):
         return f"{kind} {_short(value)}"
@@ -217,7 +243,7 @@ def _is_under(path: Path, root: Path) -> bool:
     return path.is_relative_to(root) and not SKIPPED_DIRS.intersection(path.relative_to(root).parts)
 
 
-def _module_attributes(rootdir: Path) -> Iterator[tuple[str, str]]:
+def _module_attributes(rootdir: Path) -> Iterator[tuple[str, object]]:
     """Globals of the modules under the rootdir, and data attributes of the classes they define."""
     for name, module in sorted(sys.modules.copy().items()):
         filename = getattr(module, "__file__", None)
@@ -226,11 +252,20 @@ def _module_attributes(rootdir: Path) -> Iterator[tuple[str, str]]:
         for attr, value in sorted(vars(module).copy().items()):
             if attr.startswith("__"):
                 continue
-            yield f"{name}.{attr}", fingerprint(value)
+            yield f"{name}.{attr}", value
             if isinstance(value, type) and value.__module__ == name:
                 for class_attr, class_value in sorted(vars(value).items()):
                     if not class_attr.startswith("__") and not callable(class_value):
-                        yield f"{name}.{attr}.{class_attr}", fingerprint(class_value)
+                        yield f"{name}.{attr}.{class_attr}", class_value
+
+
+def _attribute_kinds(rootdir: Path) -> Snapshot:
+    """``module-attribute``: what each attribute shows; its fingerprint beside it, to see a change the view misses."""
+    attributes = list(_module_attributes(rootdir))
+    return {
+        "module-attribute": {name: shown(value) for name, value in attributes},
+        IDENTITY_KIND: {name: fingerprint(value) for name, value in attributes},
+    }
 
 
 def _asyncio_state() -> dict[str, str]:
@@ -307,9 +342,14 @@ def _is_skipped_dir(path: Path, skip_prefix: str) -> bool:
 
 
 def walk_files(
-    root: Path, relative_to: Path | None, skipped: set[Path], skip_prefix: str = "", limit: int = MAX_FILES
+    root: Path,
+    relative_to: Path,
+    skipped: set[Path],
+    skip_prefix: str = "",
+    limit: int = MAX_FILES,
+    prefix: str = "",
 ) -> dict[str, str]:
-    """``path -> "size=N mtime_ns=M"`` for the files under ``root``, up to ``limit`` of them.
+    """``prefix + path -> "size=N mtime_ns=M"`` for the files under ``root``, up to ``limit`` of them.
 
     Symlinks, the ``skipped`` paths, :data:`SKIPPED_DIRS`, virtualenvs (a ``pyvenv.cfg`` inside) and
     directories starting with ``skip_prefix`` are not entered.
@@ -331,12 +371,12 @@ def walk_files(
                     pending.append(path)
                 continue
             if len(found) >= limit:
-                found[f"{root} (more files)"] = f"cut off at {limit} files"
+                found[f"{prefix}(more files)"] = f"cut off at {limit} files"
                 return found
             try:
                 stat = entry.stat()
             except OSError:  # pragma: no cover - a file deleted between listing and stat: a race no test can time
                 continue
-            name = path.relative_to(relative_to).as_posix() if relative_to else str(path)
+            name = prefix + path.relative_to(relative_to).as_posix()
             found[name] = f"size={stat.st_size} mtime_ns={stat.st_mtime_ns}"
     return found

@@ -14,6 +14,7 @@ from rich.padding import Padding
 from rich.text import Text
 
 from flakehound.engine.gate import format_percent
+from flakehound.engine.statediff import describe_change
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -51,8 +52,7 @@ def describe_evidence(failure: ClassifiedFailure) -> str:
 def _leaves(finding: Polluter) -> str:
     if not finding.state_changes:
         return ""
-    change = finding.state_changes[0]
-    return f"; it leaves {change.kind} {change.name} changed: {change.before} -> {change.after}"
+    return f"; that test {describe_change(finding.state_changes[0])}"
 
 
 def describe_finding(finding: Polluter, role: str) -> str:

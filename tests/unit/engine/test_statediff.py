@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flakehound.engine.statediff import KIND_ORDER, diff_states, rank_changes
+from flakehound.engine.statediff import KIND_ORDER, describe_change, diff_states, rank_changes
 from flakehound.models import StateChange
 
 
@@ -104,3 +104,64 @@ def test_unmentioned_changes_follow_kind_order_then_input_order():
         ("custom", "thing"),
     ]
     assert KIND_ORDER.index("module-attribute") < KIND_ORDER.index("module")
+
+
+def test_a_fingerprint_change_behind_an_equal_shown_value_is_reported():
+    """Equal shown values with different fingerprints: the change is kept and marked as beyond what is shown."""
+    before = {"module-attribute": {"app.ROWS": "[0, 1, …"}, "module-attribute:identity": {"app.ROWS": "list@1 crc=1"}}
+    after = {"module-attribute": {"app.ROWS": "[0, 1, …"}, "module-attribute:identity": {"app.ROWS": "list@1 crc=2"}}
+    (found,) = diff_states(before, after)
+    assert (found.kind, found.name, found.beyond_shown) == ("module-attribute", "app.ROWS", True)
+    assert describe_change(found) == (
+        "changes app.ROWS beyond what its value shows ([0, 1, …): replaced or mutated deep inside"
+    )
+    assert diff_states(before, before) == []
+
+
+def test_the_descriptor_count_is_reported_only_when_nothing_else_changed():
+    """The fd count beside a real change is noise and is left out; alone, it is the only clue and is kept."""
+    only_fd = diff_states({"fd": {"count": "12"}}, {"fd": {"count": "14"}})
+    assert only_fd == [change("fd", "count", "12", "14")]
+    with_file = diff_states({"fd": {"count": "12"}}, {"fd": {"count": "14"}, "file": {"app.db": "size=1"}})
+    assert with_file == [change("file", "app.db", None, "size=1")]
+
+
+@pytest.mark.parametrize(
+    ("found", "words"),
+    [
+        (change("file", ".state/app.db", None, "size=12288 mtime_ns=1"), "creates .state/app.db"),
+        (change("file", ".state/app.db", "size=1 mtime_ns=1", None), "deletes .state/app.db"),
+        (change("file", "$TMPDIR/lock", "size=1 mtime_ns=1", "size=2 mtime_ns=2"), "modifies $TMPDIR/lock"),
+        (
+            change("module-attribute", "pkg.MODE", "'production'", "'test'"),
+            "changes pkg.MODE from 'production' to 'test'",
+        ),
+        (change("env", "TZ", None, "UTC"), "sets the environment variable TZ=UTC"),
+        (change("env", "TZ", "UTC", None), "unsets the environment variable TZ"),
+        (change("cwd", "cwd", "/p", "/q"), "changes the working directory from /p to /q"),
+        (change("sys.path", "/extra", None, "present"), "adds /extra to sys.path"),
+        (change("thread", "worker daemon=True", None, "present"), "leaves thread worker daemon=True running"),
+        (change("warnings-filter", "('error', ...)", "present", None), "removes the warnings filter ('error', ...)"),
+        (change("locale", "LC_TIME", "C", "de_DE"), "changes locale LC_TIME from C to de_DE"),
+        (change("locale", "LC_NEW", None, "C"), "adds locale LC_NEW = C"),
+        (change("locale", "LC_OLD", "C", None), "removes locale LC_OLD"),
+    ],
+    ids=[
+        "file-created",
+        "file-deleted",
+        "file-modified",
+        "attribute",
+        "env-set",
+        "env-unset",
+        "cwd",
+        "sys-path",
+        "thread",
+        "warnings",
+        "other-changed",
+        "other-added",
+        "other-removed",
+    ],
+)
+def test_a_change_in_words(found, words):
+    """Each kind reads as a verb phrase, files by what happened to them, never by size and mtime."""
+    assert describe_change(found) == words
