@@ -27,6 +27,8 @@ PURE = [
     "engine/gate",
     "render/terminal",
     "render/markdown",
+    "render/escape",
+    "render/digest",
     "inputs/junit",
     "inputs/diffcov",
     "engine/statediff",

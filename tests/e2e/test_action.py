@@ -19,7 +19,7 @@ from actionkit import API, BASE, COMMENTS, HEAD, MERGE, REPO, RUN_URL, TOKEN, Fa
 from flakehound.errors import ExitCode
 from flakehound.github.publishing import publish_report
 from flakehound.models import Report
-from flakehound.render.markdown import make_marker
+from flakehound.render.digest import make_marker
 
 if TYPE_CHECKING:
     from pytest_httpserver import HTTPServer

@@ -24,7 +24,8 @@ from pydantic import BaseModel, ConfigDict
 from urllib3 import Retry
 
 from flakehound.errors import PublishError
-from flakehound.render.markdown import COMMENT_LIMIT, Digest, make_marker, parse_digest
+from flakehound.render.digest import Digest, make_marker, parse_digest
+from flakehound.render.markdown import COMMENT_LIMIT
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence

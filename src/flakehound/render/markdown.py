@@ -1,42 +1,35 @@
 """PURE. Report -> the pull-request comment and the job summary, as GitHub-flavoured markdown.
 
-Everything that comes from the tested project (test ids, messages, output, paths, hint text that
-quotes them) is untrusted: a pull request chooses its own test names. Such text only reaches the
-page through one of four escapers: ``_text`` (inline markdown), ``_code`` (inline code span),
-``_html`` (inside our own HTML tags) and ``_block`` (fenced code block). Each strips control
-characters and bidirectional overrides first.
-
-The comment ends with a hidden digest of the verdict (labels per test), so the next push can say
-what changed, and so the publisher can skip an edit when nothing did.
+Everything that comes from the tested project is untrusted and reaches the page only through the
+escapers of :mod:`flakehound.render.escape`. The comment ends with the hidden digest of
+:mod:`flakehound.render.digest`, so the next push can say what changed.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import html
 import re
 from typing import TYPE_CHECKING
-from urllib.parse import quote
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from flakehound.engine.gate import format_percent
+from flakehound.render.digest import encode_digest, make_digest, make_marker, render_changes
+from flakehound.render.escape import block as _block
+from flakehound.render.escape import cell as _cell
+from flakehound.render.escape import code as _code
+from flakehound.render.escape import html as _html
+from flakehound.render.escape import link as _link
+from flakehound.render.escape import shorten as _shorten
+from flakehound.render.escape import text as _text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from flakehound.models import ClassifiedFailure, CoverageSummary, Report, StateChange
+    from flakehound.render.digest import Digest
 
 __all__ = [
     "COMMENT_LIMIT",
     "STRIP_MARKS",
     "SUMMARY_LIMIT",
-    "Digest",
-    "make_digest",
-    "make_marker",
-    "parse_digest",
     "render_comment",
     "render_summary",
 ]
@@ -60,170 +53,10 @@ STRIP_MARKS = {
 """One character per run in ``Evidence.strip`` (pytest's own letters, plus T timeout, C crash)."""
 
 _UNKNOWN_MARK = "\N{BLACK QUESTION MARK ORNAMENT}"
-_REPLACEMENT = "\N{REPLACEMENT CHARACTER}"
-_DIGEST_NAMED_MAX = 2048
 _MESSAGE_MAX = 1000
 _REASON_MAX = 500
 _WORST_FILES = 5
 _MISSING_RANGES = 10
-_DIGEST_RE = re.compile(r"<!-- flakehound:digest v1 ([A-Za-z0-9+/=]*) -->")
-
-# C0 controls except tab and newline, DEL, C1 controls, and every bidirectional mark or override
-# (Trojan Source: U+202A-U+202E, U+2066-U+2069, plus LRM/RLM/ALM and the line/paragraph separators).
-_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]#!|~])")
-_LINE_START = re.compile(r"^([-+=]|\d+(?=[.)]))")
-_MENTION = re.compile(r"([@#])(?=\w)")
-_BACKTICKS = re.compile(r"`+")
-
-
-class Digest(BaseModel):
-    """The verdict in a few bytes: labels per test, keyed by node id or by ``sha256:`` of it."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    passed: bool
-    status: str
-    labels: dict[str, str]
-
-
-def _clean(text: str) -> str:
-    """Drop carriage returns; replace controls and bidi overrides with a visible U+FFFD."""
-    return _UNSAFE.sub(_REPLACEMENT, text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-def _one_line(text: str) -> str:
-    return " ".join(_clean(text).split())
-
-
-def _defuse_mentions(text: str) -> str:
-    """Put a zero-width joiner after ``@`` and ``#`` so GitHub links no user, team or issue."""
-    return _MENTION.sub("\\1\N{ZERO WIDTH JOINER}", text)
-
-
-def _text(text: str) -> str:
-    """Untrusted text as inline markdown: one line, HTML and markdown syntax escaped, no mentions."""
-    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(_defuse_mentions(_one_line(text)), quote=False))
-    # A list marker, "=" or "1." at the start could make a paragraph into a list or heading.
-    return _LINE_START.sub(
-        lambda match: match.group() + "\\" if match.group().isdigit() else "\\" + match.group(), escaped
-    )
-
-
-def _html(text: str) -> str:
-    """Untrusted text inside our own HTML tags (where markdown is not parsed)."""
-    # Mentions first: the entities made here have a "#" that must stay whole.
-    return html.escape(_defuse_mentions(_one_line(text))).replace("[", "&#91;").replace("]", "&#93;")
-
-
-def _code(text: str) -> str:
-    """Untrusted text as an inline code span, fenced with more backticks than it contains."""
-    body = _one_line(text)
-    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
-    fence = "`" * (longest + 1)
-    if body.startswith("`") or body.endswith("`") or not body.strip():
-        body = f" {body} "
-    return f"{fence}{body}{fence}"
-
-
-def _cell(markdown: str) -> str:
-    """Already-escaped markdown made safe for a table cell (pipes split cells even in code spans)."""
-    return markdown.replace("|", "\\|")
-
-
-def _block(text: str, info: str = "") -> str:
-    """Untrusted text as a fenced code block whose fence no line of it can close."""
-    body = _clean(text).rstrip("\n")
-    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}{info}\n{body}\n{fence}"
-
-
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "\N{HORIZONTAL ELLIPSIS}"
-
-
-def _link(label: str, url: str) -> str:
-    """Link to a URL we built, encoding every character that could end the destination."""
-    safe = "".join(f"%{ord(char):02X}" if char in " <>()\"'\\" or not char.isprintable() else char for char in url)
-    return f"[{label}]({safe})"
-
-
-def make_marker(key: str = "") -> str:
-    """Build the hidden comment that identifies our comment for one check name and matrix key."""
-    if not key:
-        return "<!-- flakehound:report -->"
-    # quote() leaves only letters, digits and "-._~"; a "--" would end the HTML comment early.
-    return f"<!-- flakehound:report {quote(key, safe='').replace('--', '-%2D')} -->"
-
-
-def _digest_key(nodeid: str) -> str:
-    return "sha256:" + hashlib.sha256(nodeid.encode()).hexdigest()[:16]
-
-
-def make_digest(report: Report) -> Digest:
-    """Collect the labels of this report; node ids are hashed when naming them all is too long."""
-    labels = {failure.nodeid: failure.classification.value for failure in report.failures}
-    labels.update({failure.nodeid: "latent" for failure in report.latent})
-    if sum(len(nodeid) + len(label) + 6 for nodeid, label in labels.items()) > _DIGEST_NAMED_MAX:
-        labels = {_digest_key(nodeid): label for nodeid, label in labels.items()}
-    return Digest(passed=report.gate.passed, status=report.status, labels=labels)
-
-
-def _encode_digest(digest: Digest) -> str:
-    payload = base64.b64encode(digest.model_dump_json().encode()).decode()
-    return f"<!-- flakehound:digest v1 {payload} -->"
-
-
-def parse_digest(body: str) -> Digest | None:
-    """Read the digest in a comment we wrote earlier; None if there is none or it is damaged."""
-    match = _DIGEST_RE.search(body)
-    if match is None:
-        return None
-    try:
-        return Digest.model_validate_json(base64.b64decode(match.group(1), validate=True))
-    except (binascii.Error, ValidationError):
-        return None
-
-
-def _canonical(key: str) -> str:
-    return key if key.startswith("sha256:") else _digest_key(key)
-
-
-def _render_changes(report: Report, previous: Digest) -> list[str]:
-    """List fixed, new and still-failing tests against the digest of the comment being replaced."""
-    current = {
-        _digest_key(failure.nodeid): (failure.nodeid, failure.classification.value) for failure in report.failures
-    }
-    current.update({_digest_key(failure.nodeid): (failure.nodeid, "latent") for failure in report.latent})
-    before = {_canonical(key): (key, label) for key, label in previous.labels.items()}
-    lines = ["### What changed since the last push", ""]
-    if previous.passed != report.gate.passed:
-        was, now = ("passed", "blocked") if previous.passed else ("blocked", "passed")
-        lines.append(f"- Verdict: was **{was}**, now **{now}**.")
-    fixed = [key for canonical, (key, _) in before.items() if canonical not in current]
-    if fixed:
-        named = [_code(key) for key in fixed if not key.startswith("sha256:")]
-        unnamed = len(fixed) - len(named)
-        if unnamed:
-            named.append(f"{unnamed} test(s) named only by hash")
-        lines.append(f"- Fixed ({len(fixed)}): " + ", ".join(named))
-    new = [(nodeid, label) for canonical, (nodeid, label) in current.items() if canonical not in before]
-    if new:
-        lines.append(f"- New ({len(new)}): " + ", ".join(f"{_code(nodeid)} ({label})" for nodeid, label in new))
-    still = []
-    relabelled = False
-    for canonical, (nodeid, label) in current.items():
-        if canonical in before:
-            was_label = before[canonical][1]
-            relabelled = relabelled or was_label != label
-            change = "" if was_label == label else f", was {_text(was_label)}"
-            still.append(f"{_code(nodeid)} ({label}{change})")
-    if len(lines) == 2 and not relabelled:  # noqa: PLR2004 - the heading and its blank line: nothing new
-        return [*lines, "No change since the last push."]
-    if still:
-        lines.append(f"- Still failing ({len(still)}): " + ", ".join(still))
-    return lines
 
 
 def _plural(count: int, word: str) -> str:
@@ -490,7 +323,7 @@ def _render_level(
     """Level 1 is everything, 2 leaves out latent details, 3 only counts and a link."""
     sections: list[list[str]] = [["### flakehound", "", *_render_verdict(report), "", _render_counts(report)]]
     if previous_digest is not None:
-        sections.append(_render_changes(report, previous_digest))
+        sections.append(render_changes(report, previous_digest))
     if level == 3:  # noqa: PLR2004 - the last rung of the size ladder
         sections.append(_render_label_counts(report))
         where = _link("job summary", run_url) if run_url else "job summary"
@@ -539,7 +372,7 @@ def _render(
     head = [marker] if marker is not None else []
     tail = [footer]
     if marker is not None:
-        tail.append(_encode_digest(make_digest(report)))
+        tail.append(encode_digest(make_digest(report)))
     body = ""
     for level in (1, 2, 3):
         lines = _render_level(report, level=level, run_url=run_url, file_url=file_url, previous_digest=previous_digest)

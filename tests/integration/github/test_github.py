@@ -34,7 +34,8 @@ from flakehound.models import (
     Tool,
     UncoveredFile,
 )
-from flakehound.render.markdown import Digest, make_marker, render_comment
+from flakehound.render.digest import Digest, make_marker
+from flakehound.render.markdown import render_comment
 
 if TYPE_CHECKING:
     from pytest_httpserver import HTTPServer

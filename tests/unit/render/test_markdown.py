@@ -34,14 +34,8 @@ from flakehound.models import (
     Tool,
     UncoveredFile,
 )
-from flakehound.render.markdown import (
-    Digest,
-    make_digest,
-    make_marker,
-    parse_digest,
-    render_comment,
-    render_summary,
-)
+from flakehound.render.digest import Digest, make_digest, make_marker, parse_digest
+from flakehound.render.markdown import render_comment, render_summary
 
 GOLDEN = Path(__file__).parent.parent.parent / "golden"
 RUN_URL = "https://github.com/o/r/actions/runs/7"
