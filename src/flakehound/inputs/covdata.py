@@ -35,21 +35,20 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
-import re
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
-from xml.etree import ElementTree as ET
 
 import coverage
 from coverage.exceptions import CoverageException, NoDataError
 from coverage.files import set_relative_directory
 from coverage.report_core import get_analysis_to_report
-from coverage.results import Numbers, format_lines
+from coverage.results import Numbers
 
 from flakehound.errors import ConfigError
+from flakehound.inputs.cobertura import DATA_HINT, Analysed, percent, read_cobertura
 from flakehound.inputs.diffcov import ExecutableLines, measure_diff, parse_diff
 from flakehound.models import CoverageFile, CoverageSummary, DiffCoverage
 
@@ -70,10 +69,7 @@ OUTER_MEASUREMENT_VARS = frozenset({"COVERAGE_PROCESS_CONFIG", "COVERAGE_PROCESS
 _SQLITE_MAGIC = b"SQLite format 3\x00"
 _OWN_PACKAGE = Path(__file__).resolve().parents[1]
 _LEGACY_JSON_MAGIC = b"!coverage.py:"
-_FORBIDDEN_XML = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.IGNORECASE)
-_CONDITION = re.compile(r"\((\d+)/(\d+)\)")
 _FULL = 100.0
-_DATA_HINT = "pass a .coverage file written by coverage.py 7 (or a Cobertura coverage.xml)"
 
 
 def measure_argv(python: str, data_file: Path, *, rcfile: Path | None = None) -> list[str]:
@@ -170,7 +166,7 @@ def read_coverage_files(
             " pass one coverage.xml, or only .coverage data files"
         )
         raise ConfigError(msg)
-    files, total, line, branch = _read_cobertura(paths[0], labels[0], cwd)
+    files, total, line, branch = read_cobertura(paths[0], labels[0], cwd)
     diff = _diff_coverage(cwd, base, [(file.path, abs_path, lines) for file, abs_path, lines in files])
     return CoverageSummary(
         total_percent=total,
@@ -191,12 +187,12 @@ def _kind_of(path: Path, label: str) -> str:
     """Tell ``"data"`` from ``"cobertura"`` by content; anything else is a ConfigError."""
     if not path.is_file():
         what = "is a directory" if path.is_dir() else "does not exist"
-        msg = f"{label} {what}; {_DATA_HINT}"
+        msg = f"{label} {what}; {DATA_HINT}"
         raise ConfigError(msg)
     with path.open("rb") as stream:
         head = stream.read(256)
     if not head:
-        msg = f"{label} is empty; {_DATA_HINT}"
+        msg = f"{label} is empty; {DATA_HINT}"
         raise ConfigError(msg)
     if head.startswith(_SQLITE_MAGIC):
         return "data"
@@ -208,7 +204,7 @@ def _kind_of(path: Path, label: str) -> str:
         raise ConfigError(msg)
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<"):
         return "cobertura"
-    msg = f"{label} is neither coverage.py data nor XML (it starts with {head[:16]!r}); {_DATA_HINT}"
+    msg = f"{label} is neither coverage.py data nor XML (it starts with {head[:16]!r}); {DATA_HINT}"
     raise ConfigError(msg)
 
 
@@ -219,7 +215,7 @@ def _check_data_file(copy: Path, label: str) -> None:
         data.read()
         measured = data.measured_files()
     except CoverageException as exc:
-        msg = f"{label} cannot be read by coverage.py {coverage.__version__}: {exc}; {_DATA_HINT}"
+        msg = f"{label} cannot be read by coverage.py {coverage.__version__}: {exc}; {DATA_HINT}"
         raise ConfigError(msg) from exc
     if not measured:
         msg = (
@@ -268,8 +264,8 @@ def _summarize_data(
                 " run flakehound in the directory the data was measured in, with the same sources"
             )
             raise ConfigError(msg) from exc
-    line = _percent(numbers.n_statements - numbers.n_missing, numbers.n_statements)
-    branch = _percent(numbers.n_branches - numbers.n_missing_branches, numbers.n_branches)
+    line = percent(numbers.n_statements - numbers.n_missing, numbers.n_statements)
+    branch = percent(numbers.n_branches - numbers.n_missing_branches, numbers.n_branches)
     return CoverageSummary(
         total_percent=numbers.pc_covered,
         line_percent=line,
@@ -282,14 +278,11 @@ def _summarize_data(
     )
 
 
-_Analysed = tuple[CoverageFile, Path, ExecutableLines]
-
-
-def _analyze(cov: coverage.Coverage) -> tuple[list[_Analysed], Numbers, bool]:
+def _analyze(cov: coverage.Coverage) -> tuple[list[Analysed], Numbers, bool]:
     """Analyse each file and sum the numbers exactly as ``coverage report`` does."""
     data = cov.get_data()
     data.set_query_contexts(cov.config.report_contexts)
-    files: list[_Analysed] = []
+    files: list[Analysed] = []
     total = Numbers(precision=cov.config.precision)
     for reporter, analysis in get_analysis_to_report(cov, None):
         if Path(analysis.filename).resolve().is_relative_to(_OWN_PACKAGE):
@@ -333,129 +326,12 @@ def _keep_auto_measurement() -> Iterator[None]:
             auto._auto_save = saving  # noqa: SLF001 -- no public switch exists; see the module docstring
 
 
-def _percent(hit: int, total: int) -> float:
-    """Compute a percentage by coverage.py's own rule: a ratio of nothing is 100%."""
-    return 100.0 * hit / total if total else 100.0
-
-
 def _worst_first(files: Iterator[CoverageFile] | Sequence[CoverageFile]) -> tuple[CoverageFile, ...]:
     """Keep files that are not fully covered, lowest percentage first, then by path."""
     return tuple(sorted((file for file in files if file.percent < _FULL), key=lambda f: (f.percent, f.path)))
 
 
 # --- Cobertura XML ---------------------------------------------------------------------------
-
-
-def _parse_cobertura(path: Path, label: str) -> ET.Element:
-    """Parse a Cobertura report; refuse DTDs (entity expansion) and other formats."""
-    raw = path.read_bytes()
-    if _FORBIDDEN_XML.search(raw):
-        msg = f"{label} declares a DOCTYPE or ENTITY, which flakehound refuses to expand; {_DATA_HINT}"
-        raise ConfigError(msg)
-    try:
-        root = ET.fromstring(raw)  # noqa: S314 -- DTDs are rejected above, so no entity can expand
-    except ET.ParseError as exc:
-        msg = f"{label} is not well-formed XML: {exc}; {_DATA_HINT}"
-        raise ConfigError(msg) from exc
-    if root.tag != "coverage" or root.find("packages") is None:
-        msg = f"{label} is XML but not a Cobertura report (root <{root.tag}> without <packages>); {_DATA_HINT}"
-        raise ConfigError(msg)
-    return root
-
-
-def _int_attribute(element: ET.Element, name: str, label: str) -> int:
-    """Read an integer attribute of a Cobertura element, or raise ConfigError naming the file."""
-    value = element.get(name)
-    try:
-        return int(value or "")
-    except ValueError:
-        msg = f"{label} has a <{element.tag}> whose {name}={value!r} is not an integer; {_DATA_HINT}"
-        raise ConfigError(msg) from None
-
-
-def _read_cobertura(path: Path, label: str, cwd: Path) -> tuple[list[_Analysed], float, float, float | None]:
-    """Read per-file results and line, branch and total percentages from a Cobertura report."""
-    root = _parse_cobertura(path, label)
-    sources = [Path(cwd, element.text.strip()) for element in root.iter("source") if element.text]
-    hits: dict[str, dict[int, int]] = {}
-    branches: dict[str, dict[int, tuple[int, int, str | None]]] = {}
-    for element in root.iter("class"):
-        filename = element.get("filename")
-        if not filename:
-            msg = f"{label} has a <class> without a filename attribute; {_DATA_HINT}"
-            raise ConfigError(msg)
-        file_hits = hits.setdefault(filename, {})
-        for line in element.iter("line"):
-            number = _int_attribute(line, "number", label)
-            file_hits[number] = max(file_hits.get(number, 0), _int_attribute(line, "hits", label))
-            condition = _CONDITION.search(line.get("condition-coverage") or "")
-            if condition is not None:
-                taken, count = int(condition[1]), int(condition[2])
-                branches.setdefault(filename, {})[number] = (taken, count, line.get("missing-branches"))
-    if not hits:
-        msg = f"{label} is a Cobertura report with no measured files; {_DATA_HINT}"
-        raise ConfigError(msg)
-    files: list[_Analysed] = []
-    total = Numbers()
-    for filename, lines in sorted(hits.items()):
-        file_branches = branches.get(filename, {})
-        missing = {number for number, count in lines.items() if count == 0}
-        numbers = Numbers(
-            n_files=1,
-            n_statements=len(lines),
-            n_missing=len(missing),
-            n_branches=sum(count for _, count, _ in file_branches.values()),
-            n_missing_branches=sum(count - taken for taken, count, _ in file_branches.values()),
-        )
-        total += numbers
-        ranges = format_lines(lines, missing)
-        located = _locate(filename, sources, cwd)
-        file = CoverageFile(
-            path=_relative_name(located, cwd, filename),
-            percent=numbers.pc_covered,
-            statements=numbers.n_statements,
-            missing=tuple(ranges.split(", ")) if ranges else (),
-            partial_branches=_partial_branches(file_branches, missing),
-        )
-        executable = ExecutableLines(statements=frozenset(lines), missing=frozenset(missing))
-        files.append((file, located, executable))
-    line_percent = _percent(total.n_statements - total.n_missing, total.n_statements)
-    branch_percent = _percent(total.n_branches - total.n_missing_branches, total.n_branches)
-    # coverage.py writes branch-rate="0" when branches were not measured, "1" when none exist.
-    has_branches = bool(branches) or root.get("branch-rate", "0") != "0"
-    return files, total.pc_covered, line_percent, branch_percent if has_branches else None
-
-
-def _partial_branches(branches: Mapping[int, tuple[int, int, str | None]], missing: set[int]) -> tuple[str, ...]:
-    """List missed branches of run lines: ``"4->6"``, ``"4->exit"``, or ``"4 (1/2)"`` if unnamed."""
-    parts: list[str] = []
-    for number, (taken, total, destinations) in sorted(branches.items()):
-        if number in missing or taken >= total:
-            continue
-        if not destinations:
-            parts.append(f"{number} ({taken}/{total})")
-            continue
-        parts.extend(
-            f"{number}->{dest}" for dest in destinations.split(",") if not (dest.isdigit() and int(dest) in missing)
-        )
-    return tuple(parts)
-
-
-def _locate(filename: str, sources: Sequence[Path], cwd: Path) -> Path:
-    """Find a Cobertura filename under the first <source> that has it, else under ``cwd``."""
-    for source in sources:
-        candidate = source / filename
-        if candidate.is_file():
-            return candidate
-    return cwd / filename
-
-
-def _relative_name(path: Path, cwd: Path, fallback: str) -> str:
-    """Name ``path`` relative to ``cwd`` as coverage.py would, or use ``fallback`` when outside it."""
-    try:
-        return path.resolve().relative_to(cwd.resolve()).as_posix()
-    except ValueError:
-        return fallback
 
 
 # --- changed lines ---------------------------------------------------------------------------
