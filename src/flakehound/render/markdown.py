@@ -11,6 +11,7 @@ import re
 from typing import TYPE_CHECKING
 
 from flakehound.engine.gate import format_percent
+from flakehound.engine.statediff import describe_change
 from flakehound.render.digest import encode_digest, make_digest, make_marker, render_changes
 from flakehound.render.escape import block as _block
 from flakehound.render.escape import cell as _cell
@@ -23,7 +24,7 @@ from flakehound.render.escape import text as _text
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from flakehound.models import ClassifiedFailure, CoverageSummary, Report, StateChange
+    from flakehound.models import ClassifiedFailure, CoverageSummary, Report
     from flakehound.render.digest import Digest
 
 __all__ = [
@@ -237,16 +238,6 @@ def _render_hints(failure: ClassifiedFailure) -> list[str]:
     return ["**Hints**", "\n".join(items)]
 
 
-def _render_state_change(change: StateChange) -> str:
-    cells = (
-        _text(change.kind),
-        _code(change.name),
-        "\N{EM DASH}" if change.before is None else _code(change.before),
-        "\N{EM DASH}" if change.after is None else _code(change.after),
-    )
-    return "| " + " | ".join(_cell(cell) for cell in cells) + " |"
-
-
 def _render_polluters(failure: ClassifiedFailure) -> list[str]:
     paragraphs = []
     for title, groups in (("Polluter", failure.polluters), ("Needs to run after", failure.state_setters)):
@@ -254,13 +245,17 @@ def _render_polluters(failure: ClassifiedFailure) -> list[str]:
             names = " + ".join(_code(nodeid) for nodeid in group.nodeids)
             counts = []
             if group.confirmed_runs:
-                counts.append(f"victim failed {group.confirmed_failures}/{group.confirmed_runs} confirming runs")
+                if title == "Polluter":
+                    ended = f"failed {group.confirmed_failures}/{group.confirmed_runs}"
+                else:
+                    ended = f"passed {group.confirmed_runs - group.confirmed_failures}/{group.confirmed_runs}"
+                counts.append(f"the victim {ended} runs right after it")
             if group.search_runs:
                 counts.append(f"found in {_plural(group.search_runs, 'run')}")
             paragraphs.append(f"**{title}**: {names}" + (f" ({'; '.join(counts)})." if counts else "."))
             if group.state_changes:
-                rows = [_render_state_change(change) for change in group.state_changes]
-                paragraphs.append("\n".join(["| State | Name | Before | After |", "|---|---|---|---|", *rows]))
+                changes = [f"- {_code(describe_change(change))}" for change in group.state_changes]
+                paragraphs.append("\n".join(["What it leaves behind:", *changes]))
     return paragraphs
 
 

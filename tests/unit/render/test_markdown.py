@@ -141,8 +141,8 @@ def order_dependent() -> ClassifiedFailure:
                 confirmed_failures=3,
                 search_runs=4,
                 state_changes=(
-                    StateChange(kind="module global", name="cache.STORE", before="{}", after="{'k': 1}"),
-                    StateChange(kind="environment", name="CACHE_DIR", before=None, after="/srv/cache"),
+                    StateChange(kind="module-attribute", name="cache.STORE", before="{}", after="{'k': 1}"),
+                    StateChange(kind="env", name="CACHE_DIR", before=None, after="/srv/cache"),
                 ),
             ),
         ),
