@@ -351,6 +351,8 @@ class ReportSettings(_Frozen):
     pytest_args: tuple[str, ...] = ()
     junit: tuple[str, ...] = ()
     cwd: str
+    #: The interpreter that ran pytest; reproduce commands say plain ``python``.
+    python: str = ""
     disabled_plugins: tuple[str, ...] = ()
 
 

@@ -452,5 +452,5 @@ def bisect(
         state = executor.snapshot_state(finding.nodeids, finding.nodeids[-1], DEFAULT_ORIGINAL_TIMEOUT)
     changes = rank_changes(diff_states(state["before"], state["after"]), victim) if state and state["after"] else []
     finding = finding.model_copy(update={"state_changes": tuple(changes[:KEPT_CHANGES])})
-    reproduce = minimal_reproduce(settings.python, finding.nodeids, victim)
+    reproduce = minimal_reproduce(finding.nodeids, victim)
     return Bisection(search=search, finding=finding, changes=changes[:KEPT_CHANGES], reproduce=reproduce)

@@ -343,10 +343,11 @@ def test_polluter_far_earlier_in_another_module_is_found_and_explained(planted):
     change = polluter.state_changes[0]
     assert (change.kind, change.name) == ("module-attribute", "pkg.state.MODE")
     assert (change.before, change.after) == ("'production'", "'test'")
-    assert failure.reproduce.endswith(
-        "-p no:cacheprovider tests/test_a_polluter.py::test_configure_test_mode"
+    assert failure.reproduce == (
+        "python -m pytest -p no:randomly -p no:cacheprovider tests/test_a_polluter.py::test_configure_test_mode"
         " tests/test_h_victim.py::test_default_mode"
     )
+    assert report.settings.python == sys.executable  # the interpreter that ran it, kept apart from the command
 
 
 def test_brittle_state_setter_is_found(planted):

@@ -42,9 +42,13 @@ KEPT_CHANGES = 8
 _PREFERRED_ORDER = "original order"
 
 
-def minimal_reproduce(python: str, before: Sequence[str], victim: str) -> str:
-    """``python -m pytest -p no:randomly -p no:cacheprovider POLLUTER... VICTIM``: pytest keeps argument order."""
-    return shlex.join([python, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *before, victim])
+def minimal_reproduce(before: Sequence[str], victim: str) -> str:
+    """``python -m pytest -p no:randomly -p no:cacheprovider POLLUTER... VICTIM``: pytest keeps argument order.
+
+    It says ``python``, the one a developer's shell finds, never the absolute interpreter of the machine that
+    ran it (the report keeps that one as ``settings.python``).
+    """
+    return shlex.join(["python", "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", *before, victim])
 
 
 def _in_turn(tasks: Sequence[Callable[[], _T]]) -> list[_T]:
@@ -102,7 +106,6 @@ def diagnose(
     orders: Mapping[str, Sequence[str]],
     search: Callable[[], Callable[[Sequence[str]], Run]],
     *,
-    python: str,
     snapshot: Snapshot | None = None,
     budget: int = 200,
     side_by_side: Callable[[Sequence[Callable[[], Found]]], list[Found]] = _in_turn,
@@ -125,7 +128,7 @@ def diagnose(
         if failure.nodeid not in results:
             diagnosed.append(failure)
             continue
-        diagnosed.append(_with_finding(failure, *results[failure.nodeid], python))
+        diagnosed.append(_with_finding(failure, *results[failure.nodeid]))
     return tuple(diagnosed)
 
 
@@ -145,7 +148,7 @@ def _snapshotted(search: Callable[[], dict[str, SearchResult]], snapshot: Snapsh
     }
 
 
-def _with_finding(failure: ClassifiedFailure, result: SearchResult, state: State, python: str) -> ClassifiedFailure:
+def _with_finding(failure: ClassifiedFailure, result: SearchResult, state: State) -> ClassifiedFailure:
     if result.nodeids is None:
         note = f"no {result.role} found: {result.reason}"
         return failure.model_copy(update={"notes": (*failure.notes, note)})
@@ -155,12 +158,12 @@ def _with_finding(failure: ClassifiedFailure, result: SearchResult, state: State
         return failure.model_copy(
             update={
                 "polluters": (finding,),
-                "reproduce": minimal_reproduce(python, result.nodeids, failure.nodeid),
+                "reproduce": minimal_reproduce(result.nodeids, failure.nodeid),
             }
         )
     return failure.model_copy(
         update={
             "state_setters": (finding,),
-            "reproduce": minimal_reproduce(python, result.nodeids, failure.nodeid) + "  # passes; alone it fails",
+            "reproduce": minimal_reproduce(result.nodeids, failure.nodeid) + "  # passes; alone it fails",
         }
     )

@@ -330,7 +330,7 @@ def _investigated_report(
 
 
 def _reproduce(settings: Settings, nodeid: str, found_in: Configuration) -> str:
-    pytest = [settings.python, "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    pytest = ["python", "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"]  # as minimal_reproduce
     if found_in.purpose is RunPurpose.PERMUTED:
         return shlex.join(["flakehound", "run", "--seed", str(settings.seed), "--", *settings.pytest_args])
     if found_in.purpose is RunPurpose.REVERSED:
@@ -399,6 +399,7 @@ def _report_settings(settings: Settings, has_failures: bool, disabled_plugins: S
         pytest_args=settings.pytest_args,
         junit=settings.junit,
         cwd=str(settings.cwd),
+        python=settings.python,
         disabled_plugins=tuple(disabled_plugins),
         min_coverage=settings.min_coverage if settings.measure_coverage else None,
         min_diff_coverage=settings.min_diff_coverage if settings.measure_coverage else None,
@@ -423,7 +424,6 @@ def _diagnosed(
         (*failures, *latent),
         orders,
         investigation.searches(),
-        python=investigation.settings.python,
         snapshot=snapshot,
         side_by_side=investigation.side_by_side,
     )

@@ -56,13 +56,13 @@ def test_polluter_found_with_ranked_state_and_minimal_reproduce():
         [failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("seed 1", "original order"))],
         {"original order": ORDER},
         execute,
-        python="py",
         snapshot=lambda order, after: STATE,
     )
     (polluter,) = diagnosed.polluters
     assert polluter.nodeids == ("t::polluter",)
     assert [change.name for change in polluter.state_changes] == ["app.MODE", "app.OTHER"]
-    assert diagnosed.reproduce == minimal_reproduce("py", ["t::polluter"], "t::victim")
+    assert diagnosed.reproduce == minimal_reproduce(["t::polluter"], "t::victim")
+    assert diagnosed.reproduce == "python -m pytest -p no:randomly -p no:cacheprovider t::polluter t::victim"
 
 
 def test_state_setter_found_in_a_passing_order():
@@ -73,7 +73,6 @@ def test_state_setter_found_in_a_passing_order():
         [failure("t::a", FailureKind.BRITTLE, passing=("reversed",))],
         {"reversed": reversed_order},
         execute,
-        python="py",
     )
     (setter,) = diagnosed.state_setters
     assert setter.nodeids == ("t::c",)
@@ -90,7 +89,7 @@ def test_nothing_found_is_a_note_and_snapshot_failure_means_no_state():
     ]
     execute = executor(lambda n, before: n == "t::victim" or (n == "t::c" and "t::a" in before))
     victim, second, deterministic = diagnose(
-        failures, {"original order": ORDER}, execute, python="py", snapshot=lambda order, after: None
+        failures, {"original order": ORDER}, execute, snapshot=lambda order, after: None
     )
     assert victim.notes == ("no polluter found: the victim failed with nothing before it: no test before it is needed",)
     assert second.polluters[0].nodeids == ("t::a",)
@@ -105,7 +104,6 @@ def test_snapshot_without_an_after_state_gives_no_changes():
         [failure("t::victim", FailureKind.ORDER_DEPENDENT, failing=("original order",))],
         {"original order": ORDER},
         execute,
-        python="py",
         snapshot=lambda order, after: {"before": {}, "after": None},
     )
     assert diagnosed.polluters[0].state_changes == ()
@@ -139,7 +137,6 @@ def test_searches_go_to_side_by_side_and_their_findings_back_to_their_victims():
         ],
         {"original order": ORDER, "reversed": reversed_order},
         executor(fails, runs),
-        python="py",
         side_by_side=last_first,
     )
     assert handed == [2]
@@ -178,7 +175,6 @@ def test_each_search_takes_its_findings_snapshots_in_its_own_task_once_per_findi
         ],
         {"original order": order, "reversed": tuple(reversed(order))},
         executor(fails),
-        python="py",
         snapshot=snapshot,
         side_by_side=traced,
     )
