@@ -272,7 +272,8 @@ class Summary(_Frozen):
     skipped: int = 0
     xfailed: int = 0
     xpassed: int = 0
-    pass_rate: float = 100.0
+    #: Percent of the tests that ran and passed; None when no test ran (a broken build), never a made-up 100.
+    pass_rate: float | None = 100.0
     deterministic: int = 0
     intermittent: int = 0
     order_dependent: int = 0

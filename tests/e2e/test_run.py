@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -184,6 +185,12 @@ def test_collection_error_is_a_broken_build(run_cli, copy_project, sample_env, t
     assert report.first_errors[0].nodeid == "tests/test_broken_import.py"
     assert "ModuleNotFoundError" in (report.first_errors[0].exception or "")
     assert "broken build" in completed.stdout
+    assert report.summary.pass_rate is None
+    assert json.loads((tmp_path / "r.json").read_text())["summary"]["pass_rate"] is None
+    assert report.coverage is None
+    assert "coverage not measured: the suite did not run" in report.notes
+    assert "BLOCKED  0 tests, 0 failed, 0 errors, no tests ran" in completed.stdout
+    assert "100.00%" not in completed.stdout
 
 
 def test_mostly_failing_suite_is_a_broken_environment(run_cli, copy_project, sample_env, tmp_path):

@@ -14,7 +14,7 @@ from flakehound.models import GateResult
 if TYPE_CHECKING:
     from flakehound.models import ClassifiedFailure, CoverageSummary, Summary
 
-__all__ = ["coverage_reasons", "decide_gate", "format_percent"]
+__all__ = ["coverage_reasons", "decide_gate", "describe_pass_rate", "format_percent"]
 
 
 def format_percent(value: float) -> str:
@@ -40,6 +40,11 @@ def coverage_reasons(coverage: CoverageSummary | None) -> list[str]:
     return reasons
 
 
+def describe_pass_rate(summary: Summary) -> str:
+    """``pass rate 90.00%``, or ``no tests ran`` when there is no rate to give."""
+    return "no tests ran" if summary.pass_rate is None else f"pass rate {format_percent(summary.pass_rate)}"
+
+
 def decide_gate(
     summary: Summary,
     failures: tuple[ClassifiedFailure, ...],
@@ -54,7 +59,10 @@ def decide_gate(
     reasons: list[str] = []
     if broken_reason is not None:
         reasons.append(broken_reason)
-    if summary.pass_rate < min_pass_rate:
+    if summary.pass_rate is None:
+        if broken_reason is None:
+            reasons.append(f"no tests ran ({summary.total} collected, all skipped): there is no pass rate")
+    elif summary.pass_rate < min_pass_rate:
         reasons.append(
             f"pass rate {format_percent(summary.pass_rate)} < {format_percent(min_pass_rate)}"
             f" ({summary.failed + summary.errors} of {summary.total} tests failed)"

@@ -47,7 +47,7 @@ def summarize(results: Sequence[TestResult]) -> Summary:
         counts[result.outcome] += 1
     failing = counts[Outcome.FAILED] + counts[Outcome.ERROR]
     ran = len(results) - counts[Outcome.SKIPPED]
-    pass_rate = 100.0 if ran == 0 else 100.0 * (ran - failing) / ran
+    pass_rate = None if ran == 0 else 100.0 * (ran - failing) / ran
     return Summary(
         total=len(results),
         passed=counts[Outcome.PASSED],

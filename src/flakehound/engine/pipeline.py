@@ -134,13 +134,15 @@ def _broken_report(
 ) -> Report:
     """The report on a run too broken to investigate: its first errors and the gate, and no reruns."""
     failing_results = [result for result in first.results if result.outcome.is_failure]
+    ran = summary.pass_rate is not None
     return Report(
         **base,
         status="broken",
         broken_reason=broken,
         first_errors=(*first.collection_errors, *failing_results)[:_FIRST_ERRORS],
         summary=summary,
-        coverage=coverage,
+        coverage=coverage if ran else None,
+        notes=() if ran or base["settings"].coverage == "off" else ("coverage not measured: the suite did not run",),
         gate=decide_gate(
             summary,
             (),
@@ -148,7 +150,7 @@ def _broken_report(
             min_pass_rate=min_pass_rate,
             fail_on_latent=False,
             broken_reason=broken,
-            coverage=coverage,
+            coverage=coverage if ran else None,
         ),
     )
 

@@ -59,8 +59,8 @@ def new_delimiter() -> str:
     return f"ghadelimiter_{secrets.token_hex(16)}"
 
 
-def _number(value: float) -> str:
-    return format_percent(value).removesuffix("%")
+def _number(value: float | None) -> str:
+    return "" if value is None else format_percent(value).removesuffix("%")
 
 
 def report_outputs(report: Report, report_path: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from flakehound.engine.gate import format_percent
+from flakehound.engine.gate import describe_pass_rate, format_percent
 from flakehound.engine.statediff import describe_change
 from flakehound.render.digest import encode_digest, make_digest, make_marker, render_changes
 from flakehound.render.escape import block as _block
@@ -90,8 +90,7 @@ def _render_counts(report: Report) -> str:
     counts.extend(
         f"{count} {word}" for count, word in ((summary.xfailed, "xfailed"), (summary.xpassed, "xpassed")) if count
     )
-    rate = format_percent(summary.pass_rate)
-    line = f"{_plural(summary.total, 'test')}: {', '.join(counts)} · pass rate {rate}"
+    line = f"{_plural(summary.total, 'test')}: {', '.join(counts)} · {describe_pass_rate(summary)}"
     labels = [
         f"{count} {word}"
         for count, word in (

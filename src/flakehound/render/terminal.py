@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from flakehound.engine.gate import format_percent
+from flakehound.engine.gate import describe_pass_rate, format_percent
 from flakehound.engine.statediff import describe_change
 
 if TYPE_CHECKING:
@@ -164,8 +164,7 @@ def _verdict(report: Report) -> Text:
     else:
         line.append("BLOCKED", style="bold red")
     line.append(
-        f"  {summary.total} tests, {summary.failed} failed, {summary.errors} errors,"
-        f" pass rate {format_percent(summary.pass_rate)}"
+        f"  {summary.total} tests, {summary.failed} failed, {summary.errors} errors, {describe_pass_rate(summary)}"
     )
     for reason in report.gate.reasons:
         line.append(f"\n  - {reason}")

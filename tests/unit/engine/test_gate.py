@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flakehound.engine.gate import coverage_reasons, decide_gate, format_percent
+from flakehound.engine.gate import coverage_reasons, decide_gate, describe_pass_rate, format_percent
 from flakehound.models import CoverageSummary, DiffCoverage, FailureKind, GateResult, Summary
 
 if TYPE_CHECKING:
@@ -180,3 +180,16 @@ def test_broken_reason_alone_blocks() -> None:
     """A broken run blocks even when the pass rate and every label would let it through."""
     gate = decide_gate(GREEN, (), (), min_pass_rate=0.0, fail_on_latent=False, broken_reason="broken environment")
     assert gate == GateResult(passed=False, reasons=("broken environment",))
+
+
+def test_no_pass_rate_blocks_with_its_own_reason_unless_the_build_is_broken() -> None:
+    """When no test ran there is no rate to compare: the gate says so, or lets the broken build's reason speak."""
+    skipped = Summary(total=2, skipped=2, pass_rate=None)
+    gate = decide_gate(skipped, (), (), min_pass_rate=0.0, fail_on_latent=False)
+    assert gate == GateResult(passed=False, reasons=("no tests ran (2 collected, all skipped): there is no pass rate",))
+    broken = decide_gate(
+        Summary(total=0, pass_rate=None), (), (), min_pass_rate=100.0, fail_on_latent=False, broken_reason="broken"
+    )
+    assert broken.reasons == ("broken",)
+    assert describe_pass_rate(skipped) == "no tests ran"
+    assert describe_pass_rate(GREEN) == "pass rate 100.00%"

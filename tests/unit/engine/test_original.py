@@ -27,7 +27,7 @@ def outcomes(*marks: Outcome) -> list[TestResult]:
 @pytest.mark.parametrize(
     ("results", "expected"),
     [
-        pytest.param([], Summary(total=0, pass_rate=100.0), id="nothing-ran"),
+        pytest.param([], Summary(total=0, pass_rate=None), id="nothing-ran"),
         pytest.param(
             outcomes(Outcome.PASSED, Outcome.FAILED, Outcome.ERROR, Outcome.PASSED),
             Summary(total=4, passed=2, failed=1, errors=1, pass_rate=50.0),
@@ -40,7 +40,7 @@ def outcomes(*marks: Outcome) -> list[TestResult]:
         ),
         pytest.param(
             outcomes(Outcome.SKIPPED, Outcome.SKIPPED),
-            Summary(total=2, skipped=2, pass_rate=100.0),
+            Summary(total=2, skipped=2, pass_rate=None),
             id="all-skipped",
         ),
         pytest.param(

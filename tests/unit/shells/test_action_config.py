@@ -13,7 +13,7 @@ from flakehound.errors import ConfigError, ExitCode
 from flakehound.github.commands import escape_data, escape_property, format_outputs, report_outputs, workflow_command
 from flakehound.github.environment import ActionOptions, from_env
 from flakehound.github.publisher import GitHubTarget
-from flakehound.models import CoverageSummary, DiffCoverage
+from flakehound.models import CoverageSummary, DiffCoverage, Summary
 
 HEAD, BASE, MERGE = "a" * 40, "b" * 40, "c" * 40
 
@@ -329,3 +329,9 @@ def test_report_outputs(make_report, make_failure, coverage, expected):
         "report": "flakehound-report.json",
     }
     assert report_outputs(make_report(), "r.json")["verdict"] == "pass"
+
+
+def test_report_outputs_leave_the_pass_rate_empty_when_no_test_ran(make_report):
+    """A broken build has no pass rate: the output is empty, never a made-up 100."""
+    report = make_report(summary=Summary(total=0, pass_rate=None), status="broken", broken_reason="broken build")
+    assert report_outputs(report, "flakehound-report.json")["pass_rate"] == ""
