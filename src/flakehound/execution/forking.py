@@ -4,7 +4,8 @@
 collects the suite once; each run is then a forked child that starts from the state a fresh
 process has after collection, runs exactly the requested items in the requested order and streams
 its results in the same JSON-lines format as a fresh run, so ``Run`` objects are assembled by the
-same code. Parent and server talk through two pipes of JSON lines, never a shell. A run's timeout,
+same code. Parent and server talk through two pipes of JSON lines, never a shell (the parent's end
+is :mod:`flakehound.execution._fork_client`). A run's timeout,
 a crash or an ``os._exit`` inside a test, and a hang are attributed to the running test; the server
 lives on. The project folder is restored after every run, as ``ProcessExecutor`` does.
 
@@ -40,10 +41,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import selectors
 import shutil
-import signal
-import subprocess
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -51,11 +49,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
 
 from flakehound.errors import ConfigError
+from flakehound.execution._fork_client import ServerGoneError, output_since, request_message, spawn_server
 from flakehound.execution.runner import (
-    _KILL_GRACE,
     ProcessExecutor,
     RunRequest,
-    Tweaks,
     _assemble,
     _reap_group,
     parse_stream,
@@ -70,6 +67,7 @@ if TYPE_CHECKING:
 
     from typing_extensions import Self
 
+    from flakehound.execution._fork_client import Server
     from flakehound.execution.runner import Executor
     from flakehound.models import TestResult
 
@@ -94,7 +92,6 @@ FORK_AVAILABLE = hasattr(os, "fork") and hasattr(os, "setpgid")
 #: ``--isolation`` unless the user says otherwise.
 DEFAULT_ISOLATION: Isolation = "fork" if FORK_AVAILABLE else "process"
 DEFAULT_JOBS = os.cpu_count() or 1
-_TAIL = 3000
 #: How often a server that is still starting checks whether it should stop (seconds).
 _STARTING_SLICE = 0.2
 
@@ -102,84 +99,6 @@ _STARTING_SLICE = 0.2
 def is_forkable(request: RunRequest) -> bool:
     """Whether a forked child can run ``request``: no environment, argv or arguments of its own (tweaks are fine)."""
     return not (request.env or request.argv_prefix or request.drop_env or request.extra_args)
-
-
-class _ServerGoneError(Exception):
-    """The fork server closed its replies pipe."""
-
-
-class _Replies:
-    """JSON lines read from a pipe with a deadline (a selector on the raw descriptor, no buffered reader)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buffer = b""
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(fd, selectors.EVENT_READ)
-
-    def read(self, timeout: float) -> dict[str, Any] | None:
-        """The next message, or None once ``timeout`` seconds have passed; ``_ServerGoneError`` at the end."""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buffer:
-            if not self.selector.select(max(deadline - time.monotonic(), 0.0)):
-                return None
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                raise _ServerGoneError
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
-        return message
-
-    def close(self) -> None:
-        """Close the selector and the descriptor."""
-        self.selector.close()
-        os.close(self.fd)
-
-
-@dataclass
-class _Server:
-    """One running fork server and its two pipe ends."""
-
-    process: subprocess.Popen[bytes]
-    requests: int
-    replies: _Replies
-    output: Path
-    collected: tuple[str, ...]
-    #: The server's temporary folder, every child's too (a fresh process's paths computed at import time and at
-    #: run time agree), and a snapshot of it as collection left it, put back after every run.
-    tmp: Path
-    tmp_as_collected: ProjectSnapshot = field(init=False)  # taken once the server is ready
-
-    def send(self, message: Mapping[str, object]) -> None:
-        """Write one request line (``BrokenPipeError`` if the server is gone)."""
-        data = (json.dumps(message) + "\n").encode()
-        while data:
-            data = data[os.write(self.requests, data) :]
-
-    def stop(self, timeout: float) -> None:
-        """End the requests pipe, let the server leave, kill it if it does not."""
-        with contextlib.suppress(OSError):
-            os.close(self.requests)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(self.process.pid)
-            self.process.wait()
-        _reap_group(self.process.pid)
-        self.replies.close()
-
-
-def _kill(group: int, sig: signal.Signals = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, sig)
-
-
-def _output_since(path: Path, offset: int) -> str:
-    with path.open("rb") as output:
-        output.seek(offset)
-        data = output.read()
-    return data[-_TAIL:].decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -195,7 +114,7 @@ class ForkExecutor:
     #: How long the server may take to answer a request or report a killed child before it is given up.
     reply_timeout: float = 30.0
     unavailable: str | None = None
-    server: _Server | None = field(default=None, repr=False)
+    server: Server | None = field(default=None, repr=False)
     fork_runs: int = 0
     #: ``PYTHONHASHSEED`` for the server and for the fresh processes of this investigation that do not set
     #: their own, so every run shares one hash seed (None: the server draws one of its own, unknown to us).
@@ -226,7 +145,7 @@ class ForkExecutor:
             self._run_forked(
                 server, RunRequest(order=tuple(order), timeout=timeout), {"target": str(target), "after": after}
             )
-        except (_ServerGoneError, BrokenPipeError):
+        except (ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
             return self.fallback.snapshot_state(order, after, timeout)
         if not target.exists():
@@ -265,7 +184,7 @@ class ForkExecutor:
             return self.fallback.run(self._pinned(request))
         try:
             return self._run_forked(server, request)
-        except (_ServerGoneError, BrokenPipeError):
+        except (ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
             return self.fallback.run(self._pinned(request))
 
@@ -275,7 +194,7 @@ class ForkExecutor:
             return request
         return replace(request, env={**request.env, "PYTHONHASHSEED": self.hash_seed})
 
-    def _give_up(self, server: _Server, reason: str) -> None:
+    def _give_up(self, server: Server, reason: str) -> None:
         """Stop using a server that no longer answers; undo what its last run left in the project."""
         self.unavailable = reason
         self.server = None
@@ -286,62 +205,28 @@ class ForkExecutor:
         snapshot = self.fallback.snapshot
         return snapshot.restore() if snapshot is not None else ()
 
-    def _server(self) -> _Server | None:
+    def _server(self) -> Server | None:
         if self.unavailable is not None:
             return None
         if self.server is None:
             self.server = self._start()
         return self.server
 
-    def _start(self) -> _Server | None:
+    def _start(self) -> Server | None:
         """Start the server and wait until it has collected; None (and a reason) if it never gets there."""
-        base = self.fallback
-        home = base.workdir / "fork-server"
-        (home / "tmp").mkdir(parents=True)
-        output = home / "output.txt"
-        requests_read, requests_write = os.pipe()
-        replies_read, replies_write = os.pipe()
-        argv = [
-            base.python,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "flakehound.execution.pytest_plugin",
-            "-p",
-            "flakehound.execution._fork_server",
-            f"--flakehound-results={home / 'collection.jsonl'}",
-            f"--flakehound-serve={requests_read},{replies_write}",
-            *base.extra_args,
-            *base.pytest_args,
-        ]
-        tmp = str(home / "tmp")
+        home = self.fallback.workdir / "fork-server"
         pinned = {} if self.hash_seed is None else {"PYTHONHASHSEED": self.hash_seed}
         if self.faketime is not None:  # the real time until a child sets FAKETIME, read again on every call
             pinned |= {"LD_PRELOAD": self.faketime, "FAKETIME": "+0", "FAKETIME_NO_CACHE": "1"}
-        with output.open("ab") as sink:
-            process = subprocess.Popen(
-                argv,
-                cwd=base.cwd,
-                env={**base.env, **pinned, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp},
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(requests_read, replies_write),
-            )
-        os.close(requests_read)
-        os.close(replies_write)
-        server = _Server(process, requests_write, _Replies(replies_read), output, (), home / "tmp")
+        server = spawn_server(self.fallback, home, pinned)
         deadline = time.monotonic() + self.startup_timeout
         try:
             ready = None
             while ready is None and not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
                 ready = server.replies.read(min(left, _STARTING_SLICE))
-        except _ServerGoneError:
+        except ServerGoneError:
             server.stop(self.stop_timeout)
-            reason = f"pytest ended without serving (exit code {process.returncode})"
+            reason = f"pytest ended without serving (exit code {server.process.returncode})"
         else:
             if ready is not None:
                 server.collected = tuple(ready["collected"])
@@ -357,32 +242,25 @@ class ForkExecutor:
         self._restore()
         return None
 
-    def _run_forked(self, server: _Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
+    def _run_forked(self, server: Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
         base = self.fallback
         base.count += 1
         self.fork_runs += 1
         run_dir = base.workdir / f"run-{base.count}"
         run_dir.mkdir(parents=True)
-        tmp = server.tmp
         stream = run_dir / "results.jsonl"
         offset = server.output.stat().st_size
         started = time.monotonic()
-        order = list(request.order) if request.order is not None else None
-        message: dict[str, Any] = {"order": order, "results": str(stream), "tmp": str(tmp), "state": state}
-        if request.tweaks != Tweaks():
-            message["tweaks"] = {"random_seed": request.tweaks.random_seed, "no_network": request.tweaks.no_network}
-        if request.clock is not None:
-            message["clock"] = request.clock.moment
-        server.send(message)
+        server.send(request_message(request, stream, server.tmp, state))
         forked = server.replies.read(self.reply_timeout)
         if forked is None:
-            raise _ServerGoneError
+            raise ServerGoneError
         child = int(forked["pid"])
         try:
             exited = server.replies.read(max(request.timeout - (time.monotonic() - started), 0.0))
             timed_out = exited is None
             if exited is None:
-                exited = self._kill_child(server, child)
+                exited = server.kill_child(child, self.reply_timeout)
         finally:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
@@ -400,19 +278,8 @@ class ForkExecutor:
             timeout=request.timeout,
             duration=duration,
             restored=restored,
-            output_tail=_output_since(server.output, offset),
+            output_tail=output_since(server.output, offset),
         )
-
-    def _kill_child(self, server: _Server, child: int) -> dict[str, Any]:
-        """TERM the child's group, KILL it after the grace period; the server then reports the exit."""
-        _kill(child, signal.SIGTERM)
-        exited = server.replies.read(_KILL_GRACE)
-        if exited is None:
-            _kill(child, signal.SIGKILL)
-            exited = server.replies.read(self.reply_timeout)
-        if exited is None:
-            raise _ServerGoneError
-        return exited
 
 
 @runtime_checkable
