@@ -38,7 +38,7 @@ from flakehound.engine.gate import decide_gate
 from flakehound.engine.plan import permutations, prefix_through
 from flakehound.engine.shards import label_summary
 from flakehound.errors import ConfigError, PytestCrashed
-from flakehound.execution.forking import run_batch
+from flakehound.execution.pool import run_batch
 from flakehound.execution.runner import RunRequest
 from flakehound.models import (
     ClassifiedFailure,
