@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flakehound import __version__
 from flakehound.config import build_settings
 from flakehound.errors import ConfigError
-from flakehound.execution.forking import DEFAULT_ISOLATION, DEFAULT_JOBS
+from flakehound.execution.pool import DEFAULT_ISOLATION, DEFAULT_JOBS
 from flakehound.workflow import check_cwd
 
 if TYPE_CHECKING:

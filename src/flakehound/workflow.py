@@ -32,8 +32,8 @@ from flakehound.engine.signatures import load_catalog
 from flakehound.engine.statediff import diff_states, rank_changes
 from flakehound.engine.victim_search import VictimSearch, search_victim
 from flakehound.errors import ConfigError
-from flakehound.execution.forking import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
 from flakehound.execution.lab import busy_cores, busy_process_count, find_libfaketime
+from flakehound.execution.pool import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
 from flakehound.execution.runner import (
     ORDER_AND_RERUN_PLUGINS,
     RunRequest,
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from flakehound.config import Settings
     from flakehound.engine.investigation import Progress
     from flakehound.engine.shards import ShardPlan
-    from flakehound.execution.forking import Isolation, WorkerPool
+    from flakehound.execution.pool import Isolation, WorkerPool
     from flakehound.execution.runner import Executor
     from flakehound.models import CoverageSummary, Polluter, Report, Run, ShardOf, StateChange, TestResult
 

@@ -1,6 +1,6 @@
 """Forked or fresh, one worker or two: the sample suites get the same labels, polluters and verdict.
 
-The planted suite is compared run by run in tests/integration/test_forking.py. These are the other
+The planted suite is compared run by run in tests/integration/execution/test_pool.py. These are the other
 sample suites that reach an investigation and whose outcomes depend neither on chance nor on the
 machine's load (random_flaky and hints do; no_tests stops before any run; hang and interrupt are
 about time and signals, and have their own tests).

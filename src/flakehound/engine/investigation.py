@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from flakehound.engine.classify import Observation, is_settled
 from flakehound.engine.plan import permutations, prefix_through
 from flakehound.errors import ConfigError
-from flakehound.execution.forking import run_batch
+from flakehound.execution.pool import run_batch
 from flakehound.execution.runner import RunRequest
 from flakehound.models import Configuration, Outcome, Run, RunEnd, RunPurpose, RunRecord
 

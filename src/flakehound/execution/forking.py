@@ -1,10 +1,11 @@
-"""IO. Fast reruns: a fork executor that collects once, and a pool of workers for independent runs.
+"""IO. Fast reruns: a fork executor that collects once and forks a child per run.
 
 ``ForkExecutor`` starts one long-lived ``python -m pytest`` with :mod:`flakehound.execution._fork_server`. It
 collects the suite once; each run is then a forked child that starts from the state a fresh
 process has after collection, runs exactly the requested items in the requested order and streams
 its results in the same JSON-lines format as a fresh run, so ``Run`` objects are assembled by the
-same code. Parent and server talk through two pipes of JSON lines, never a shell. A run's timeout,
+same code. Parent and server talk through two pipes of JSON lines, never a shell (the parent's end
+is :mod:`flakehound.execution._fork_client`). A run's timeout,
 a crash or an ``os._exit`` inside a test, and a hang are attributed to the running test; the server
 lives on. The project folder is restored after every run, as ``ProcessExecutor`` does.
 
@@ -18,83 +19,37 @@ that do not reseed themselves after a fork (the ``random`` module does); ``--iso
 gives each run its own interpreter. A forked child's temporary folder is the server's (paths a
 module computed at import time point there), put back as collection left it after every run.
 
-``WorkerPool`` runs independent requests in parallel, one worker per job, and serves several threads
-at once (polluter searches side by side): a worker runs one request at a time, held by the thread
-whose request it is, and a thread waits for a free one. Project files are shared
-state: the snapshot restore after one run would undo files another run is using, so every worker
-beyond the first runs in its own copy of the project folder (made on first use, without the folders
-the snapshot skips), and paths in its results are rewritten to the project's own. A copy that does
-not collect the same node ids (a ``rootdir`` or ``conftest.py`` above the project folder) is retired
-and its requests run again in the project itself.
-
-The clock experiment's runs (requests with a ``clock``) go to one more worker, the clock worker: a
-copy of the project whose fork server runs under libfaketime at the real time (``FAKETIME=+0``,
-read again on every call), each child moving its clock to the request's moment before its tests. The
-pipeline has it made as soon as the original run failed, so it collects while the reruns go on, and
-a clock run costs a fork instead of a fresh interpreter. Fresh-process pools have none: each run
-starts under the library anyway.
+A fork executor given libfaketime's library (``faketime``) is a clock worker: its server runs under
+the library at the real time and forks only the requests with a ``clock``
+(:mod:`flakehound.execution.pool` makes it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import selectors
-import shutil
-import signal
-import subprocess
 import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
-from flakehound.errors import ConfigError
-from flakehound.execution.runner import (
-    _KILL_GRACE,
-    ProcessExecutor,
-    RunRequest,
-    Tweaks,
-    _assemble,
-    _reap_group,
-    parse_stream,
-)
-from flakehound.execution.snapshot import SKIPPED_DIRS, ProjectSnapshot
+from flakehound.execution._fork_client import ServerGoneError, output_since, request_message, spawn_server
+from flakehound.execution.runner import ProcessExecutor, RunRequest, _assemble, _reap_group, parse_stream
+from flakehound.execution.snapshot import ProjectSnapshot
 from flakehound.models import Run
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping, Sequence
-    from pathlib import Path
+    from collections.abc import Mapping, Sequence
     from types import TracebackType
 
     from typing_extensions import Self
 
-    from flakehound.execution.runner import Executor
-    from flakehound.models import TestResult
+    from flakehound.execution._fork_client import Server
 
-__all__ = [
-    "DEFAULT_ISOLATION",
-    "FORK_AVAILABLE",
-    "BatchExecutor",
-    "ForkExecutor",
-    "Isolation",
-    "WorkerPool",
-    "is_forkable",
-    "open_executor",
-    "run_batch",
-]
-
-Isolation = Literal["fork", "process"]
-#: Which workers a request may use: worker 0 (the project itself), the clock worker, or any other.
-_Which = Literal["home", "clock", "any"]
+__all__ = ["FORK_AVAILABLE", "ForkExecutor", "is_forkable"]
 
 #: Whether this platform can fork (POSIX); elsewhere every run is a fresh process.
 FORK_AVAILABLE = hasattr(os, "fork") and hasattr(os, "setpgid")
-#: ``--isolation`` unless the user says otherwise.
-DEFAULT_ISOLATION: Isolation = "fork" if FORK_AVAILABLE else "process"
-DEFAULT_JOBS = os.cpu_count() or 1
-_TAIL = 3000
 #: How often a server that is still starting checks whether it should stop (seconds).
 _STARTING_SLICE = 0.2
 
@@ -102,84 +57,6 @@ _STARTING_SLICE = 0.2
 def is_forkable(request: RunRequest) -> bool:
     """Whether a forked child can run ``request``: no environment, argv or arguments of its own (tweaks are fine)."""
     return not (request.env or request.argv_prefix or request.drop_env or request.extra_args)
-
-
-class _ServerGoneError(Exception):
-    """The fork server closed its replies pipe."""
-
-
-class _Replies:
-    """JSON lines read from a pipe with a deadline (a selector on the raw descriptor, no buffered reader)."""
-
-    def __init__(self, fd: int) -> None:
-        self.fd = fd
-        self.buffer = b""
-        self.selector = selectors.DefaultSelector()
-        self.selector.register(fd, selectors.EVENT_READ)
-
-    def read(self, timeout: float) -> dict[str, Any] | None:
-        """The next message, or None once ``timeout`` seconds have passed; ``_ServerGoneError`` at the end."""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buffer:
-            if not self.selector.select(max(deadline - time.monotonic(), 0.0)):
-                return None
-            chunk = os.read(self.fd, 65536)
-            if not chunk:
-                raise _ServerGoneError
-            self.buffer += chunk
-        line, _, self.buffer = self.buffer.partition(b"\n")
-        message: dict[str, Any] = json.loads(line)
-        return message
-
-    def close(self) -> None:
-        """Close the selector and the descriptor."""
-        self.selector.close()
-        os.close(self.fd)
-
-
-@dataclass
-class _Server:
-    """One running fork server and its two pipe ends."""
-
-    process: subprocess.Popen[bytes]
-    requests: int
-    replies: _Replies
-    output: Path
-    collected: tuple[str, ...]
-    #: The server's temporary folder, every child's too (a fresh process's paths computed at import time and at
-    #: run time agree), and a snapshot of it as collection left it, put back after every run.
-    tmp: Path
-    tmp_as_collected: ProjectSnapshot = field(init=False)  # taken once the server is ready
-
-    def send(self, message: Mapping[str, object]) -> None:
-        """Write one request line (``BrokenPipeError`` if the server is gone)."""
-        data = (json.dumps(message) + "\n").encode()
-        while data:
-            data = data[os.write(self.requests, data) :]
-
-    def stop(self, timeout: float) -> None:
-        """End the requests pipe, let the server leave, kill it if it does not."""
-        with contextlib.suppress(OSError):
-            os.close(self.requests)
-        try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            _kill(self.process.pid)
-            self.process.wait()
-        _reap_group(self.process.pid)
-        self.replies.close()
-
-
-def _kill(group: int, sig: signal.Signals = signal.SIGKILL) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(group, sig)
-
-
-def _output_since(path: Path, offset: int) -> str:
-    with path.open("rb") as output:
-        output.seek(offset)
-        data = output.read()
-    return data[-_TAIL:].decode("utf-8", errors="replace")
 
 
 @dataclass
@@ -195,7 +72,7 @@ class ForkExecutor:
     #: How long the server may take to answer a request or report a killed child before it is given up.
     reply_timeout: float = 30.0
     unavailable: str | None = None
-    server: _Server | None = field(default=None, repr=False)
+    server: Server | None = field(default=None, repr=False)
     fork_runs: int = 0
     #: ``PYTHONHASHSEED`` for the server and for the fresh processes of this investigation that do not set
     #: their own, so every run shares one hash seed (None: the server draws one of its own, unknown to us).
@@ -226,7 +103,7 @@ class ForkExecutor:
             self._run_forked(
                 server, RunRequest(order=tuple(order), timeout=timeout), {"target": str(target), "after": after}
             )
-        except (_ServerGoneError, BrokenPipeError):
+        except (ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
             return self.fallback.snapshot_state(order, after, timeout)
         if not target.exists():
@@ -265,7 +142,7 @@ class ForkExecutor:
             return self.fallback.run(self._pinned(request))
         try:
             return self._run_forked(server, request)
-        except (_ServerGoneError, BrokenPipeError):
+        except (ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
             return self.fallback.run(self._pinned(request))
 
@@ -275,7 +152,7 @@ class ForkExecutor:
             return request
         return replace(request, env={**request.env, "PYTHONHASHSEED": self.hash_seed})
 
-    def _give_up(self, server: _Server, reason: str) -> None:
+    def _give_up(self, server: Server, reason: str) -> None:
         """Stop using a server that no longer answers; undo what its last run left in the project."""
         self.unavailable = reason
         self.server = None
@@ -286,62 +163,28 @@ class ForkExecutor:
         snapshot = self.fallback.snapshot
         return snapshot.restore() if snapshot is not None else ()
 
-    def _server(self) -> _Server | None:
+    def _server(self) -> Server | None:
         if self.unavailable is not None:
             return None
         if self.server is None:
             self.server = self._start()
         return self.server
 
-    def _start(self) -> _Server | None:
+    def _start(self) -> Server | None:
         """Start the server and wait until it has collected; None (and a reason) if it never gets there."""
-        base = self.fallback
-        home = base.workdir / "fork-server"
-        (home / "tmp").mkdir(parents=True)
-        output = home / "output.txt"
-        requests_read, requests_write = os.pipe()
-        replies_read, replies_write = os.pipe()
-        argv = [
-            base.python,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            "flakehound.execution.pytest_plugin",
-            "-p",
-            "flakehound.execution._fork_server",
-            f"--flakehound-results={home / 'collection.jsonl'}",
-            f"--flakehound-serve={requests_read},{replies_write}",
-            *base.extra_args,
-            *base.pytest_args,
-        ]
-        tmp = str(home / "tmp")
+        home = self.fallback.workdir / "fork-server"
         pinned = {} if self.hash_seed is None else {"PYTHONHASHSEED": self.hash_seed}
         if self.faketime is not None:  # the real time until a child sets FAKETIME, read again on every call
             pinned |= {"LD_PRELOAD": self.faketime, "FAKETIME": "+0", "FAKETIME_NO_CACHE": "1"}
-        with output.open("ab") as sink:
-            process = subprocess.Popen(
-                argv,
-                cwd=base.cwd,
-                env={**base.env, **pinned, "TMPDIR": tmp, "TEMP": tmp, "TMP": tmp},
-                stdin=subprocess.DEVNULL,
-                stdout=sink,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                pass_fds=(requests_read, replies_write),
-            )
-        os.close(requests_read)
-        os.close(replies_write)
-        server = _Server(process, requests_write, _Replies(replies_read), output, (), home / "tmp")
+        server = spawn_server(self.fallback, home, pinned)
         deadline = time.monotonic() + self.startup_timeout
         try:
             ready = None
             while ready is None and not self.stopping.is_set() and (left := deadline - time.monotonic()) > 0:
                 ready = server.replies.read(min(left, _STARTING_SLICE))
-        except _ServerGoneError:
+        except ServerGoneError:
             server.stop(self.stop_timeout)
-            reason = f"pytest ended without serving (exit code {process.returncode})"
+            reason = f"pytest ended without serving (exit code {server.process.returncode})"
         else:
             if ready is not None:
                 server.collected = tuple(ready["collected"])
@@ -357,32 +200,25 @@ class ForkExecutor:
         self._restore()
         return None
 
-    def _run_forked(self, server: _Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
+    def _run_forked(self, server: Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
         base = self.fallback
         base.count += 1
         self.fork_runs += 1
         run_dir = base.workdir / f"run-{base.count}"
         run_dir.mkdir(parents=True)
-        tmp = server.tmp
         stream = run_dir / "results.jsonl"
         offset = server.output.stat().st_size
         started = time.monotonic()
-        order = list(request.order) if request.order is not None else None
-        message: dict[str, Any] = {"order": order, "results": str(stream), "tmp": str(tmp), "state": state}
-        if request.tweaks != Tweaks():
-            message["tweaks"] = {"random_seed": request.tweaks.random_seed, "no_network": request.tweaks.no_network}
-        if request.clock is not None:
-            message["clock"] = request.clock.moment
-        server.send(message)
+        server.send(request_message(request, stream, server.tmp, state))
         forked = server.replies.read(self.reply_timeout)
         if forked is None:
-            raise _ServerGoneError
+            raise ServerGoneError
         child = int(forked["pid"])
         try:
             exited = server.replies.read(max(request.timeout - (time.monotonic() - started), 0.0))
             timed_out = exited is None
             if exited is None:
-                exited = self._kill_child(server, child)
+                exited = server.kill_child(child, self.reply_timeout)
         finally:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
@@ -400,345 +236,5 @@ class ForkExecutor:
             timeout=request.timeout,
             duration=duration,
             restored=restored,
-            output_tail=_output_since(server.output, offset),
+            output_tail=output_since(server.output, offset),
         )
-
-    def _kill_child(self, server: _Server, child: int) -> dict[str, Any]:
-        """TERM the child's group, KILL it after the grace period; the server then reports the exit."""
-        _kill(child, signal.SIGTERM)
-        exited = server.replies.read(_KILL_GRACE)
-        if exited is None:
-            _kill(child, signal.SIGKILL)
-            exited = server.replies.read(self.reply_timeout)
-        if exited is None:
-            raise _ServerGoneError
-        return exited
-
-
-@runtime_checkable
-class BatchExecutor(Protocol):
-    """An executor that can run independent requests in parallel."""
-
-    def run(self, request: RunRequest) -> Run:
-        """Run one request."""
-        ...
-
-    def run_many(self, requests: Sequence[RunRequest]) -> list[Run]:
-        """Run independent requests; the runs come back in the order of the requests."""
-        ...
-
-
-def run_batch(executor: Executor, requests: Sequence[RunRequest]) -> list[Run]:
-    """Run independent requests, in parallel when the executor can; the runs in the order of the requests."""
-    if isinstance(executor, BatchExecutor):
-        return executor.run_many(requests)
-    return [executor.run(request) for request in requests]
-
-
-class _Worker(Protocol):
-    def run(self, request: RunRequest) -> Run: ...
-
-    def warm(self) -> None: ...
-
-    def cancel(self) -> None: ...
-
-    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None: ...
-
-    def collect(self, timeout: float) -> Run: ...
-
-    def close(self) -> None: ...
-
-
-def _relocate_text(text: str | None, copy: str, home: str) -> str | None:
-    return None if text is None else text.replace(copy, home)
-
-
-def _relocate(run: Run, copy: Path, home: Path) -> Run:
-    """``run`` as if it had run in ``home``: the copy's absolute paths in its texts become the project's."""
-    old, new = str(copy), str(home)
-
-    def moved(result: TestResult) -> TestResult:
-        return result.model_copy(
-            update={
-                name: _relocate_text(getattr(result, name), old, new) for name in ("message", "traceback", "output")
-            }
-        )
-
-    return run.model_copy(
-        update={
-            "results": tuple(moved(result) for result in run.results),
-            "collection_errors": tuple(moved(result) for result in run.collection_errors),
-            "output_tail": run.output_tail.replace(old, new),
-            "detail": _relocate_text(run.detail, old, new),
-        }
-    )
-
-
-def _ignore_skipped(directory: str, names: list[str]) -> set[str]:
-    here = os.fspath(directory)
-    return {
-        name
-        for name in names
-        if name in SKIPPED_DIRS or name.endswith(".egg-info") or os.path.exists(os.path.join(here, name, "pyvenv.cfg"))  # noqa: PTH110, PTH118 - copytree passes strings
-    }
-
-
-@dataclass
-class WorkerPool:
-    """Independent runs spread over ``jobs`` workers; worker 0 runs in the project, the others in copies.
-
-    ``make_worker(cwd, workdir, snapshot)`` builds one worker. Runs that must happen in the project
-    itself (:meth:`run`: the original run, whose coverage data stays there; state snapshots) go to
-    worker 0; :meth:`run_many` uses whichever workers are free, so threads that each make one run
-    after another (searches side by side) share the workers. :meth:`warm` gets every worker ready at
-    once in the background (fork servers collect side by side); a worker is used only once it is ready.
-    """
-
-    home: Path
-    workdir: Path
-    jobs: int
-    make_worker: Callable[[Path, Path, ProjectSnapshot], _Worker]
-    workers: list[_Worker] = field(default_factory=list)
-    roots: list[Path] = field(default_factory=list)
-    retired: set[int] = field(default_factory=set)
-    warming: dict[int, Future[None]] = field(default_factory=dict)
-    starter: ThreadPoolExecutor | None = None
-    #: Guards ``busy`` (the workers some thread holds) and the growth of ``workers``.
-    free: threading.Condition = field(default_factory=threading.Condition, repr=False)
-    busy: set[int] = field(default_factory=set)
-    #: Threads waiting for a free worker now.
-    waiting: int = 0
-    #: Makes the clock worker: ``make_worker`` and libfaketime's library (None: clock requests go to any worker).
-    make_clock_worker: Callable[[Path, Path, ProjectSnapshot, str], _Worker] | None = None
-    #: The clock worker's index in ``workers``, once made: it runs the requests with a ``clock``, and only those.
-    clock_index: int | None = None
-
-    def __post_init__(self) -> None:
-        """Take the project's snapshot and make worker 0, which runs in the project itself."""
-        snapshot = ProjectSnapshot.take(self.home, self.workdir / "backup")
-        self.workers.append(self.make_worker(self.home, self.workdir / "worker-0", snapshot))
-        self.roots.append(self.home)
-
-    def __enter__(self) -> Self:
-        """Nothing starts until the first run."""
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        """Close, however the block ended."""
-        self.close()
-
-    def close(self) -> None:
-        """Close every worker, side by side (a fork server may still be collecting, or slow to leave)."""
-        if self.starter is not None:
-            for worker in self.workers:
-                worker.cancel()  # a server still starting is stopped, not waited for
-            self.starter.shutdown(wait=True)
-        if len(self.workers) == 1:
-            self.workers[0].close()
-            return
-        with ThreadPoolExecutor(max_workers=len(self.workers), thread_name_prefix="flakehound-close") as pool:
-            list(pool.map(lambda worker: worker.close(), self.workers))
-
-    def warm(self) -> None:
-        """Make every worker and get each one ready in the background, all at once."""
-        with self.free:
-            self._grow(self.jobs)
-            for index in range(len(self.workers)):
-                self._warm_up(index)
-
-    def warm_clock(self, library: str) -> None:
-        """Make the clock worker, under ``library``, and get it ready in the background (if there is one to make)."""
-        if self.make_clock_worker is not None:
-            with self.free:
-                self._clock_worker(self.make_clock_worker, library)
-
-    def _warm_up(self, index: int) -> None:
-        """Get worker ``index`` ready in the background, unless that has begun (hold ``free``)."""
-        if self.starter is None:  # one thread more than the jobs: the clock worker's
-            self.starter = ThreadPoolExecutor(max_workers=self.jobs + 1, thread_name_prefix="flakehound-warm")
-        if index not in self.warming:
-            self.warming[index] = self.starter.submit(self.workers[index].warm)
-
-    def _clock_worker(self, make: Callable[[Path, Path, ProjectSnapshot, str], _Worker], library: str) -> int:
-        """The clock worker's index: made by ``make`` in a project copy and warming up, if need be (hold ``free``)."""
-        if self.clock_index is None:
-            root, snapshot = self._copy("worker-clock")
-            self.workers.append(make(root, self.workdir / "worker-clock", snapshot, library))
-            self.roots.append(root)
-            self.clock_index = len(self.workers) - 1
-            self._warm_up(self.clock_index)
-        return self.clock_index
-
-    def _ready(self, index: int) -> _Worker:
-        """Worker ``index``, once the warm-up started for it (if any) is over."""
-        warming = self.warming.get(index)
-        if warming is not None:
-            warming.result()
-        return self.workers[index]
-
-    @contextlib.contextmanager
-    def _holding(self, which: _Which) -> Iterator[int]:
-        """A worker no other thread is using (waiting for one): worker 0, the clock worker, or any other not retired."""
-        with self.free:
-            while (index := self._pick(which)) is None:
-                self.waiting += 1
-                self.free.wait()
-                self.waiting -= 1
-            self.busy.add(index)
-        try:
-            yield index
-        finally:
-            with self.free:
-                self.busy.discard(index)
-                self.free.notify_all()
-
-    def _pick(self, which: _Which) -> int | None:
-        """The first free worker, preferring one whose warm-up is over (or never started)."""
-        if which == "home":
-            candidates = [0]
-        elif which == "clock":
-            candidates = [cast("int", self.clock_index)]
-        else:
-            candidates = self._general()
-        free = [index for index in candidates if index not in self.busy and index not in self.retired]
-        ready = [index for index in free if index not in self.warming or self.warming[index].done()]
-        chosen = ready or free
-        return chosen[0] if chosen else None
-
-    def run(self, request: RunRequest) -> Run:
-        """Run one request in the project itself."""
-        with self._holding("home"):
-            return self._ready(0).run(request)
-
-    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
-        """Take process-state snapshots in the project itself."""
-        with self._holding("home"):
-            return self._ready(0).snapshot_state(order, after, timeout)
-
-    def collect(self, timeout: float) -> Run:
-        """What pytest collects in the project, without running a test."""
-        with self._holding("home"):
-            return self._ready(0).collect(timeout)
-
-    def _general(self) -> list[int]:
-        """The workers for requests without a clock: all but the clock worker."""
-        return [index for index in range(len(self.workers)) if index != self.clock_index]
-
-    def _copy(self, name: str) -> tuple[Path, ProjectSnapshot]:
-        """A copy of the project in ``workdir / name`` (without the folders the snapshot skips), and its snapshot."""
-        root = self.workdir / name / self.home.name
-        shutil.copytree(self.home, root, symlinks=True, ignore=_ignore_skipped)
-        return root, ProjectSnapshot.take(root, self.workdir / name / "backup")
-
-    def _grow(self, wanted: int) -> None:
-        """Make worker copies of the project up to ``wanted`` workers besides the clock worker."""
-        while len(self._general()) < wanted:
-            index = len(self.workers)
-            root, snapshot = self._copy(f"worker-{index}")
-            self.workers.append(self.make_worker(root, self.workdir / f"worker-{index}", snapshot))
-            self.roots.append(root)
-
-    def run_many(self, requests: Sequence[RunRequest]) -> list[Run]:
-        """Run independent requests on the free workers; the runs come back in the order of the requests."""
-        with self.free:
-            self._grow(self.jobs)  # a single run too: another thread may hold worker 0
-            usable = len(set(self._general()) - self.retired)
-        if len(requests) < 2 or usable < 2:  # noqa: PLR2004 - parallel needs two of each
-            return [self._run_anywhere(request) for request in requests]
-        with ThreadPoolExecutor(max_workers=min(usable, len(requests)), thread_name_prefix="flakehound-worker") as pool:
-            return list(pool.map(self._run_anywhere, requests))
-
-    def _run_anywhere(self, request: RunRequest) -> Run:
-        """Run ``request`` on a free worker (the clock worker's if it has a clock); as if it had run in the project."""
-        with self._holding("clock" if self._clocked(request) else "any") as index:
-            run = self._ready(index).run(request)
-        if not index:
-            return run
-        if run.missing:  # the copy collects other node ids: never use it again
-            with self.free:
-                self.retired.add(index)
-            return self.run(request)
-        return _relocate(run, self.roots[index], self.home)
-
-    def _clocked(self, request: RunRequest) -> bool:
-        """Whether ``request`` goes to the clock worker (made now if need be): it has a clock, and the worker serves."""
-        if request.clock is None or self.make_clock_worker is None:
-            return False
-        with self.free:
-            return self._clock_worker(self.make_clock_worker, request.clock.library) not in self.retired
-
-
-@contextlib.contextmanager
-def open_executor(
-    *,
-    isolation: Isolation,
-    jobs: int,
-    python: str,
-    cwd: Path,
-    pytest_args: Sequence[str],
-    env: Mapping[str, str],
-    workdir: Path,
-    extra_args: Sequence[str] = (),
-    fork_available: bool = FORK_AVAILABLE,
-    hash_seed: str | None = None,
-) -> Iterator[WorkerPool]:
-    """The executor for an investigation: ``jobs`` workers, each forking or starting fresh processes.
-
-    Forking workers share ``hash_seed`` (see ``ForkExecutor.hash_seed``), so results do not depend on
-    which worker made a run; fresh-process workers leave each interpreter its own.
-    """
-    if jobs < 1:
-        msg = f"--jobs must be at least 1, got {jobs!r}; pass the number of runs to make at once"
-        raise ConfigError(msg)
-    if isolation == "fork" and not fork_available:
-        msg = "--isolation fork needs os.fork, which this platform lacks; pass --isolation process"
-        raise ConfigError(msg)
-
-    def process(root: Path, home: Path, snapshot: ProjectSnapshot) -> ProcessExecutor:
-        return ProcessExecutor(
-            python=python,
-            cwd=root,
-            pytest_args=tuple(pytest_args),
-            env=env,
-            workdir=home / "runs",
-            extra_args=tuple(extra_args),
-            snapshot=snapshot,
-        )
-
-    def make_worker(root: Path, home: Path, snapshot: ProjectSnapshot) -> _Worker:
-        fresh = process(root, home, snapshot)
-        return ForkExecutor(fresh, hash_seed=hash_seed) if isolation == "fork" else _Closing(fresh)
-
-    def make_clock_worker(root: Path, home: Path, snapshot: ProjectSnapshot, library: str) -> _Worker:
-        return ForkExecutor(process(root, home, snapshot), hash_seed=hash_seed, faketime=library)
-
-    clock = make_clock_worker if isolation == "fork" else None  # fresh processes start under libfaketime anyway
-    with WorkerPool(home=cwd, workdir=workdir, jobs=jobs, make_worker=make_worker, make_clock_worker=clock) as pool:
-        yield pool
-
-
-@dataclass
-class _Closing:
-    """A ``ProcessExecutor`` with nothing to close."""
-
-    process: ProcessExecutor
-
-    def run(self, request: RunRequest) -> Run:
-        return self.process.run(request)
-
-    def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None:
-        return self.process.snapshot_state(order, after, timeout)
-
-    def collect(self, timeout: float) -> Run:
-        return self.process.run(RunRequest(order=None, timeout=timeout, extra_args=("--collect-only",)))
-
-    def warm(self) -> None:
-        pass
-
-    def cancel(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass

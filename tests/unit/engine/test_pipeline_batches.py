@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 from flakehound.config import Settings
 from flakehound.engine.pipeline import analyse
-from flakehound.execution.forking import BatchExecutor
+from flakehound.execution.pool import BatchExecutor
 from flakehound.execution.runner import RunRequest
 from flakehound.models import FailureKind, Outcome, Run, RunPurpose, TestResult
 
