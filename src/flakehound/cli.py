@@ -165,8 +165,6 @@ def _bisect(args: argparse.Namespace, environ: Mapping[str, str], console: Conso
         return ExitCode.NOTHING_FOUND
     role = found.search.role or "polluter"
     console.print(f"{args.victim} {describe_finding(found.finding, role)}", soft_wrap=True, markup=False)
-    if found.reason:
-        console.print(f"  note: {found.reason}", soft_wrap=True, markup=False)
     for change in found.changes[1:]:
         console.print(f"  it also {describe_change(change)}", soft_wrap=True, markup=False)
     console.print(describe_search(found.search), soft_wrap=True, markup=False)

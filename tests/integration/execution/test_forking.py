@@ -322,7 +322,7 @@ def test_forked_state_snapshots_name_the_same_leftovers_as_fresh_ones(tmp_path):
             worker = pool.workers[0]
     assert worker.fork_runs == 1
     fresh, forked = states["process"], states["fork"]
-    expected = ("module-attribute", "pkg.state.MODE", "str 'production'", "str 'test'")
+    expected = ("module-attribute", "pkg.state.MODE", "'production'", "'test'")
     assert expected in _changes(fresh)
     assert {change for change in _changes(forked) if change[0] != "file"} == {
         change for change in _changes(fresh) if change[0] != "file"
