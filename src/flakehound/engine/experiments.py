@@ -1,21 +1,22 @@
 """Orchestration of root-cause experiments: flip one factor at a time and see whether the outcome follows.
 
 Every failure whose label leaves the cause open (intermittent ones first, then order-dependent ones
-that may pollute themselves) is run alone under small sets of conditions:
+that may pollute themselves, and deterministic ones that may have met one hash seed only) is run
+alone in controlled comparisons (:mod:`flakehound.engine.comparison`): treatment and control runs
+of the same test, the same number of each, in one seeded random order, until Fisher's exact test
+decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims nothing.
 
-* **random seed / hash seed**: fixed seeds, varied from run to run; if a seed that failed fails
-  again and a seed that passed passes again, the outcome tracks the seed (only for failures that
-  reproduced in the core's reruns, where both seeds already varied naturally);
-* **network**: outbound connections other than loopback refused (``--flakehound-no-network``);
-* **CPU load**: busy processes on every core while the test runs, against its idle alone runs;
-* **clock**: the clock moved to calendar edges with libfaketime, where it is installed;
-* **repetition**: the test three times in one process; passing once then failing means it pollutes itself.
-
-Network, CPU load and clock compare their runs with the test's own alone failure rate. A test that
-flips anyway ends several runs the same way by chance, so the outcome follows the factor only when
-chance would give that many such outcomes less often than ``SIGNIFICANCE`` (a binomial tail over the
-alone rate, smoothed so that 0/5 is not taken for "never"); runs that all end the unusual way but do
-not prove it yet are extended up to ``MAX_RUNS``.
+* **random seed / hash seed**: a few runs with a fresh seed each find a seed that fails and one that
+  passes; the comparison is then that failing seed against that passing seed (only for failures that
+  reproduced in the core's reruns, where both seeds already varied naturally); the hash seed needs
+  fresh interpreters, and a tracked seed gives a reproduce command that pins it;
+* **concurrency**: threads switching every microsecond (``sys.setswitchinterval``) against the default;
+* **network**: outbound connections other than loopback refused (``--flakehound-no-network``) against as is;
+* **second boundary**: the test body started just before a second boundary against mid-second
+  (only for failures whose text reads a clock);
+* **CPU load**: busy processes on every core while the test runs, against an idle machine;
+* **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
+* **repetition**: the test three times in one process: its later runs against its first.
 
 Experiments go in an order the failure's matched signatures suggest, stop at the first one the
 outcome follows, and stay within the time budget (``--budget-seconds``, by default ten times the
@@ -27,11 +28,14 @@ the run did not finish).
 
 from __future__ import annotations
 
-import math
+import itertools
 import random
-from dataclasses import dataclass, field
+import re
+import shlex
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from flakehound.engine.comparison import LOOKS, Sides, allocation
 from flakehound.engine.hints import FACTOR_CATEGORY, ExperimentResult, match_signatures, rank_hints
 from flakehound.execution.runner import FakeClock, Tweaks
 from flakehound.models import FailureKind
@@ -43,7 +47,7 @@ if TYPE_CHECKING:
 
     from flakehound.engine.hints import Factor
     from flakehound.engine.signatures import Catalog
-    from flakehound.models import ClassifiedFailure, ConfigurationCount
+    from flakehound.models import ClassifiedFailure
 
     #: Run one test once under each condition: per run, whether each occurrence failed, or None when it did not finish.
     Trial = Callable[[str, "Sequence[Condition]"], "list[tuple[bool, ...] | None]"]
@@ -61,22 +65,30 @@ CLOCK_TIMES = ("2025-12-31 23:59:50", "2028-02-29 12:00:00")
 #: The budget is this many times the original run, and at least MIN_BUDGET seconds.
 BUDGET_FACTOR = 10
 MIN_BUDGET = 60.0
-#: Runs per experiment.
+#: Runs with a fresh seed each, to find a seed that fails and one that passes.
 SEED_VARIED = 4
-SEED_CONFIRM = 2
-LOAD_RUNS = 3
-NETWORK_RUNS = 2
-REPEAT_RUNS = 2
-#: Occurrences of the test in one repetition run: three, so a test that flips on every run is not taken for one
-#: that breaks itself (pass, fail, pass against pass, fail, fail).
+#: Occurrences of the test in one repetition run, and the looks (runs) of the repetition experiment.
 REPEATS = 3
-#: Runs per clock moment.
-CLOCK_RUNS = 2
-#: The outcome follows a factor when chance, at the test's own alone rate, gives that result less often than this.
-SIGNIFICANCE = 0.05
-#: Runs under one condition that all end the unusual way are extended up to this many to prove it.
-MAX_RUNS = 6
-_ORDER: tuple[Factor, ...] = ("random-seed", "hash-seed", "network", "cpu-load", "clock", "repetition")
+REPEAT_LOOKS = (2, 5)
+#: The switch interval of the concurrency experiment: threads take turns every microsecond.
+SWITCH_INTERVAL = 1e-6
+#: Where in a second the second-boundary experiment starts the test body: 10 ms before a boundary, or mid-second.
+NEAR_BOUNDARY = 0.99
+MID_SECOND = 0.3
+#: Text that says a failure reads the clock (the second-boundary experiment sleeps, so it runs only then).
+_READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
+#: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
+_BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
+_ORDER: tuple[Factor, ...] = (
+    "random-seed",
+    "hash-seed",
+    "concurrency",
+    "network",
+    "second-boundary",
+    "cpu-load",
+    "clock",
+    "repetition",
+)
 _SHOWN_SKIPS = 4
 
 
@@ -133,58 +145,60 @@ class _Context:
     trial: Trial
     lab: Lab
     seed: int
+    allows: Callable[[int], bool]
 
-    def once(self, condition: Condition) -> bool | None:
-        outcomes = self.trial(self.failure.nodeid, [condition])[0]
-        return outcomes[0] if outcomes else None
+    def draw(self, name: str) -> random.Random:
+        return random.Random(f"{self.seed}:{name}:{self.failure.nodeid}")  # noqa: S311 - replayable, not secret
 
-    def runs(self, condition: Condition, count: int) -> tuple[list[bool], int]:
-        """``count`` independent runs under ``condition``: the outcomes of those that finished, and how many did not."""
-        outcomes = self.trial(self.failure.nodeid, [condition] * count)
-        done = [occurrences[0] for occurrences in outcomes if occurrences]
-        return done, count - len(done)
+    def run(self, conditions: Sequence[Condition]) -> list[tuple[bool, ...] | None]:
+        """Each condition once; runs with busy cores go on their own, the others together."""
+        outcomes: list[tuple[bool, ...] | None] = []
+        for busy, group in itertools.groupby(conditions, key=lambda condition: condition.busy):
+            batch = list(group)
+            outcomes += (
+                [self.trial(self.failure.nodeid, [c])[0] for c in batch]
+                if busy
+                else self.trial(self.failure.nodeid, batch)
+            )
+        return outcomes
 
-    def failing_chance(self) -> float:
-        """The chance the test fails alone, smoothed (one imagined failure and one pass): 0/5 is not "never"."""
-        alone = self.failure.evidence.alone
-        return (alone.failures + 1) / (alone.runs + 2)
-
-    def sample(self, condition: Condition, count: int, looked_for: bool | None = None) -> tuple[list[bool], int]:
-        """``count`` runs, extended while they all ended the way ``looked_for`` says but do not prove it yet.
-
-        ``looked_for``: True for failures, False for passes, None for either; extended only while that
-        outcome is no likelier than not alone, up to the runs that would prove it (at most ``MAX_RUNS``).
-        """
-        done, lost = self.runs(condition, count)
-        if done and len(set(done)) == 1 and looked_for in {None, done[0]}:
-            chance = self.failing_chance() if done[0] else 1 - self.failing_chance()
-            needed = min(math.ceil(math.log(SIGNIFICANCE) / math.log(chance)), MAX_RUNS)
-            if chance <= 0.5 and needed > len(done):  # noqa: PLR2004 - no likelier than not
-                more, more_lost = self.runs(condition, needed - len(done))
-                done, lost = done + more, lost + more_lost
-        return done, lost
-
-    def alone(self) -> ConfigurationCount:
-        return self.failure.evidence.alone
-
-
-def _tail(hits: int, runs: int, chance: float) -> float:
-    """The chance of at least ``hits`` of ``runs`` independent tries when each hits with ``chance``."""
-    return sum(math.comb(runs, k) * chance**k * (1 - chance) ** (runs - k) for k in range(hits, runs + 1))
+    def compare(self, name: str, treatment: Condition, control: Condition) -> Sides:
+        """Treatment against control in looks of LOOKS pairs, until decided, futile, out of looks or of budget."""
+        draw = self.draw(name)
+        sides = Sides()
+        planned = 0
+        for look, pairs in enumerate(LOOKS):
+            more = LOOKS[-1] - planned
+            if look and (not _worth_more(sides, more, more) or not self.allows(2 * (pairs - planned))):
+                break
+            plan = allocation(draw, pairs - planned)
+            planned = pairs
+            outcomes = self.run([treatment if side else control for side in plan])
+            treated = tuple(o[0] for side, o in zip(plan, outcomes, strict=True) if side and o)
+            controls = tuple(o[0] for side, o in zip(plan, outcomes, strict=True) if not side and o)
+            sides = sides.add(treated, controls, len(plan) - len(treated) - len(controls))
+            if sides.decided:
+                break
+        return sides
 
 
-def _more_failures(done: Sequence[bool], chance: float) -> bool:
-    """Whether this many failures is more than chance explains at the alone failure rate."""
-    return _tail(sum(done), len(done), chance) < SIGNIFICANCE
+def _worth_more(sides: Sides, more_treatment: int, more_control: int) -> bool:
+    """Whether more runs could decide: both sides have finished runs, and enough are left to split them."""
+    return bool(sides.treatment and sides.control) and sides.could_decide(more_treatment, more_control)
 
 
-def _fewer_failures(done: Sequence[bool], chance: float) -> bool:
-    """Whether this many passes is more than chance explains at the alone failure rate."""
-    return _tail(len(done) - sum(done), len(done), 1 - chance) < SIGNIFICANCE
-
-
-def _lost(count: int) -> str:
-    return f" ({count} run(s) did not finish and are not counted)" if count else ""
+def _verdict(
+    factor: Factor, sides: Sides, treatment: str, control: str, *, direction: bool | None, prefix: str = ""
+) -> ExperimentResult:
+    """Tracks when the comparison decided (the treatment failing more, when ``direction`` is True), else no claim."""
+    if not sides.treatment or not sides.control:
+        evidence = f"{prefix}too few runs finished to compare: {sides.lost} did not"
+        return ExperimentResult(factor, "inconclusive", evidence)
+    evidence = prefix + sides.counts(treatment, control)
+    if sides.decided and direction in {None, sides.treatment_fails_more}:
+        return ExperimentResult(factor, "tracks", evidence)
+    runs = len(sides.treatment) + len(sides.control)
+    return ExperimentResult(factor, "no-effect", f"{evidence}: not decided in {runs} runs")
 
 
 def _seed_experiment(
@@ -194,37 +208,24 @@ def _seed_experiment(
     fixed_name: Callable[[int], str],
     condition: Callable[[int], Condition],
 ) -> ExperimentResult:
-    draw = random.Random(f"{context.seed}:{factor}:{context.failure.nodeid}")  # noqa: S311 - replayable, not secret
-    varied: list[tuple[int, bool]] = []
-    lost = 0
-    for _ in range(SEED_VARIED):
-        seed = draw.randrange(1, 2**32)
-        failed = context.once(condition(seed))
-        if failed is None:
-            lost += 1
-            continue
-        varied.append((seed, failed))
-        if len({failed for _, failed in varied}) == 2:  # noqa: PLR2004 - both outcomes seen
-            break
+    draw = context.draw(factor)
+    seeds = [draw.randrange(1, 2**32) for _ in range(SEED_VARIED)]
+    varied = [
+        (seed, outcome[0])
+        for seed, outcome in zip(seeds, context.run([condition(seed) for seed in seeds]), strict=True)
+        if outcome
+    ]
     head = f"fails {sum(failed for _, failed in varied)}/{len(varied)} with {varied_name} varied"
     if len({failed for _, failed in varied}) < 2:  # noqa: PLR2004 - both outcomes needed
-        return ExperimentResult(factor, "inconclusive", f"{head}: no flip to compare fixed seeds against{_lost(lost)}")
+        lost = SEED_VARIED - len(varied)
+        note = f" ({lost} run(s) did not finish and are not counted)" if lost else ""
+        return ExperimentResult(factor, "inconclusive", f"{head}: no flip to compare fixed seeds against{note}")
     bad = next(seed for seed, failed in varied if failed)
     good = next(seed for seed, failed in varied if not failed)
-    at_bad, at_good = [True], [False]
-    for seed, outcomes in ((bad, at_bad), (good, at_good)):  # not interleaved: a test that flips every other run
-        for _ in range(SEED_CONFIRM):  # would otherwise fail at one seed and pass at the other
-            failed = context.once(condition(seed))
-            if failed is None:
-                lost += 1
-            else:
-                outcomes.append(failed)
-    tracks = all(at_bad) and not any(at_good)
-    evidence = (
-        f"{head}; with it fixed: fails {sum(at_bad)}/{len(at_bad)} at {fixed_name(bad)},"
-        f" {sum(at_good)}/{len(at_good)} at {fixed_name(good)}{_lost(lost)}"
-    )
-    return ExperimentResult(factor, "tracks" if tracks else "no-effect", evidence)
+    sides = context.compare(factor, condition(bad), condition(good))
+    result = _verdict(factor, sides, f"at {fixed_name(bad)}", f"at {fixed_name(good)}", direction=True)
+    evidence = f"{result.evidence}; {head} (a fresh seed for each run)"
+    return replace(result, evidence=evidence, seed=bad if result.outcome == "tracks" else None)
 
 
 def _hash_seed(context: _Context) -> ExperimentResult:
@@ -247,80 +248,78 @@ def _random_seed(context: _Context) -> ExperimentResult:
     )
 
 
-def _compare(factor: Factor, done: list[bool], lost: int, text: str, *, tracks: bool) -> ExperimentResult:
-    if not done:
-        condition = text.split(",", maxsplit=1)[0]
-        return ExperimentResult(factor, "inconclusive", f"no run finished {condition}{_lost(lost)}")
-    evidence = f"fails {sum(done)}/{len(done)} {text}{_lost(lost)}"
-    return ExperimentResult(factor, "tracks" if tracks else "no-effect", evidence)
-
-
 def _cpu_load(context: _Context) -> ExperimentResult:
-    done, lost = context.sample(Condition(busy=True), LOAD_RUNS, looked_for=True)
-    alone = context.alone()
-    text = (
-        f"with every core busy ({context.lab.busy_processes} busy processes),"
-        f" {alone.failures}/{alone.runs} alone on an idle machine"
-    )
-    return _compare("cpu-load", done, lost, text, tracks=_more_failures(done, context.failing_chance()))
+    sides = context.compare("cpu-load", Condition(busy=True), Condition())
+    busy = f"with every core busy ({context.lab.busy_processes} busy processes)"
+    return _verdict("cpu-load", sides, busy, "on an idle machine", direction=True)
 
 
 def _network(context: _Context) -> ExperimentResult:
-    done, lost = context.sample(Condition(tweaks=Tweaks(no_network=True)), NETWORK_RUNS)
-    alone = context.alone()
-    text = f"with outbound connections refused, {alone.failures}/{alone.runs} alone with the network as is"
-    chance = context.failing_chance()
-    return _compare("network", done, lost, text, tracks=_more_failures(done, chance) or _fewer_failures(done, chance))
+    sides = context.compare("network", Condition(tweaks=Tweaks(no_network=True)), Condition())
+    return _verdict("network", sides, "with outbound connections refused", "with the network as is", direction=None)
+
+
+def _concurrency(context: _Context) -> ExperimentResult:
+    sides = context.compare("concurrency", Condition(tweaks=Tweaks(switch_interval=SWITCH_INTERVAL)), Condition())
+    fast = "with threads switching every microsecond"
+    return _verdict("concurrency", sides, fast, "at the default switch interval", direction=True)
+
+
+def _second_boundary(context: _Context) -> ExperimentResult:
+    near, mid = (Condition(tweaks=Tweaks(clock_phase=phase)) for phase in (NEAR_BOUNDARY, MID_SECOND))
+    sides = context.compare("second-boundary", near, mid)
+    return _verdict(
+        "second-boundary", sides, "started 10 ms before a second boundary", "started mid-second", direction=True
+    )
 
 
 def _clock(context: _Context) -> ExperimentResult:
-    """Each moment in turn: runs that all end the usual way move on; a proven change tracks; a mix rules it out."""
-    alone = context.alone()
-    chance = context.failing_chance()
-    usually_fails = chance > 0.5  # noqa: PLR2004 - more likely than not
-    tried: list[tuple[str, list[bool]]] = []
-    lost = 0
-    tracks = False
+    """Each moment against the real clock in turn, until one decides."""
+    results = []
     for moment in CLOCK_TIMES:
         condition = Condition(clock=FakeClock(library=str(context.lab.faketime), moment=moment))
-        done, missed = context.sample(condition, CLOCK_RUNS, looked_for=not usually_fails)
-        lost += missed
-        if not done:
-            continue
-        tried.append((moment, done))
-        if set(done) != {usually_fails}:  # the outcome changed at this moment: proven, or it flips anyway
-            tracks = _fewer_failures(done, chance) if usually_fails else _more_failures(done, chance)
-            break
-    note = _lost(lost).replace("did not finish", "hung or crashed under libfaketime")
-    if not tried:
-        return ExperimentResult("clock", "inconclusive", f"no run finished with the clock moved{note}")
-    moments = ", ".join(f"{sum(done)}/{len(done)} at {moment}" for moment, done in tried)
-    evidence = f"with the clock moved, fails {moments}; {alone.failures}/{alone.runs} alone with the real clock{note}"
-    return ExperimentResult("clock", "tracks" if tracks else "no-effect", evidence)
+        sides = context.compare(f"clock {moment}", condition, Condition())
+        results.append(_verdict("clock", sides, f"with the clock at {moment}", "with the real clock", direction=None))
+        if results[-1].outcome == "tracks":
+            return results[-1]
+    evidence = "; ".join(result.evidence for result in results)
+    if any(result.outcome == "no-effect" for result in results):
+        return ExperimentResult("clock", "no-effect", evidence)
+    return ExperimentResult("clock", "inconclusive", evidence)
 
 
 def _repetition(context: _Context) -> ExperimentResult:
-    runs = context.trial(context.failure.nodeid, [Condition(repeat=REPEATS)] * REPEAT_RUNS)
-    done = [outcomes for outcomes in runs if outcomes is not None and len(outcomes) == REPEATS]
-    lost = len(runs) - len(done)
-    if not done:
-        evidence = f"no run of it {REPEATS} times in one process finished{_lost(lost)}"
-        return ExperimentResult("repetition", "inconclusive", evidence)
-    breaks_itself = sum(1 for first, *later in done if not first and all(later))
-    evidence = (
-        f"run {REPEATS} times in one process, it passes the first time and fails every later time in"
-        f" {breaks_itself}/{len(done)} runs{_lost(lost)}"
+    """Its later runs in one process against its first runs: passing first and failing after means it breaks itself."""
+    sides = Sides()
+    made = 0
+    for look, runs in enumerate(REPEAT_LOOKS):
+        more = REPEAT_LOOKS[-1] - made
+        if look and (sides.decided or not _worth_more(sides, (REPEATS - 1) * more, more)):
+            break
+        outcomes = context.trial(context.failure.nodeid, [Condition(repeat=REPEATS)] * (runs - made))
+        made = runs
+        done = [occurrences for occurrences in outcomes if occurrences is not None and len(occurrences) == REPEATS]
+        later = tuple(failed for occurrences in done for failed in occurrences[1:])
+        sides = sides.add(later, tuple(occurrences[0] for occurrences in done), len(outcomes) - len(done))
+    return _verdict(
+        "repetition",
+        sides,
+        "when run again in the same process",
+        "the first time in each process",
+        direction=True,
+        prefix=f"run {REPEATS} times in one process: ",
     )
-    return ExperimentResult("repetition", "tracks" if breaks_itself == len(done) else "no-effect", evidence)
 
 
 _EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
-    "hash-seed": (SEED_VARIED + 2 * SEED_CONFIRM, _hash_seed),
-    "random-seed": (SEED_VARIED + 2 * SEED_CONFIRM, _random_seed),
-    "network": (NETWORK_RUNS, _network),
-    "cpu-load": (LOAD_RUNS, _cpu_load),
-    "clock": (CLOCK_RUNS * len(CLOCK_TIMES), _clock),
-    "repetition": (REPEAT_RUNS, _repetition),
+    "hash-seed": (SEED_VARIED + 2 * LOOKS[0], _hash_seed),
+    "random-seed": (SEED_VARIED + 2 * LOOKS[0], _random_seed),
+    "concurrency": (2 * LOOKS[0], _concurrency),
+    "network": (2 * LOOKS[0], _network),
+    "second-boundary": (2 * LOOKS[0], _second_boundary),
+    "cpu-load": (2 * LOOKS[0], _cpu_load),
+    "clock": (2 * LOOKS[0] * len(CLOCK_TIMES), _clock),
+    "repetition": (REPEAT_LOOKS[0], _repetition),
 }
 
 
@@ -343,8 +342,9 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
     if failure.classification is FailureKind.ORDER_DEPENDENT:
         return ["repetition"] if _pollutes_its_siblings(failure) else []
     suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
+    text = _text(failure)
     if failure.classification is FailureKind.DETERMINISTIC:
-        return ["hash-seed"] if _hash_seed_hidden(lab, suggested) else []
+        return ["hash-seed"] if _hash_seed_hidden(lab, suggested, text) else []
     if failure.classification is not FailureKind.INTERMITTENT:
         return []
     factors = list(_ORDER)
@@ -353,6 +353,8 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
         factors = [factor for factor in factors if factor not in varied]
     if lab.pinned_hash_seed:
         factors = [factor for factor in factors if factor != "hash-seed"]
+    if "clock" not in suggested and not _READS_CLOCK.search(text):  # it sleeps up to a second per run
+        factors = [factor for factor in factors if factor != "second-boundary"]
     if lab.busy is None:
         unavailable["cpu-load"] = "the CPU-load experiment was skipped: no way to load the CPU here"
     if lab.faketime is None:
@@ -379,12 +381,31 @@ def _deduced(failure: ClassifiedFailure, lab: Lab) -> list[ExperimentResult]:
     return [ExperimentResult("hash-seed", "no-effect", evidence)]
 
 
-def _hash_seed_hidden(lab: Lab, suggested: AbstractSet[str]) -> bool:
-    """Whether a failure that looks deterministic may have met one hash seed only, and its text blames an order.
+def _text(failure: ClassifiedFailure) -> str:
+    original = failure.original
+    return "\n".join(part for part in (original.message, original.traceback) if part)
+
+
+def _hash_seed_hidden(lab: Lab, suggested: AbstractSet[str], text: str) -> bool:
+    """Whether a failure that looks deterministic may have met one hash seed only, and its text shows a set.
 
     Forked reruns share one hash seed, so a failure that follows it fails on every one of them.
     """
-    return not lab.reruns_vary_hash_seed and not lab.pinned_hash_seed and "unordered-collection" in suggested
+    if lab.reruns_vary_hash_seed or lab.pinned_hash_seed:
+        return False
+    return "unordered-collection" in suggested or _BUILDS_SET.search(text) is not None
+
+
+def _pinned(failure: ClassifiedFailure, found: Sequence[ExperimentResult]) -> str:
+    """The failure's reproduce command, pinned to the seed that made it fail when a seed experiment tracked."""
+    tracked = next((result for result in found if result.outcome == "tracks" and result.seed is not None), None)
+    if tracked is None:
+        return failure.reproduce
+    alone = shlex.join(["python", "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"])
+    if tracked.factor == "hash-seed":
+        return f"PYTHONHASHSEED={tracked.seed} {alone} {shlex.quote(failure.nodeid)}"
+    plugin = f"-p flakehound.execution._experiment_plugin --flakehound-random-seed={tracked.seed}"
+    return f"{alone} {plugin} {shlex.quote(failure.nodeid)}"
 
 
 def _relabelled(failure: ClassifiedFailure, found: Sequence[ExperimentResult]) -> ClassifiedFailure:
@@ -435,7 +456,7 @@ def explain(
     unavailable: dict[str, str] = {}
     by_label = sorted(failures, key=lambda failure: failure.classification is not FailureKind.INTERMITTENT)
     for failure in by_label:
-        context = _Context(failure=failure, trial=measured, lab=lab, seed=seed)
+        context = _Context(failure=failure, trial=measured, lab=lab, seed=seed, allows=budget.allows)
         found = results.setdefault(failure.nodeid, _deduced(failure, lab))
         for factor in _factors(failure, lab, unavailable):
             runs, experiment = _EXPERIMENTS[factor]
@@ -462,6 +483,7 @@ def explain(
             "hints": hints,
             "notes": (*relabelled.notes, *ruled_out),
             "experiments_run": run_counts.get(failure.nodeid, 0),
+            "reproduce": _pinned(failure, found),
         }
         explained.append(relabelled.model_copy(update=update))
     notes = [*unavailable.values(), *([_budget_note(seconds, skipped)] if skipped else [])]

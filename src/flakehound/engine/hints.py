@@ -41,13 +41,17 @@ __all__ = [
 ]
 
 #: The factors an experiment varies, one at a time.
-Factor = Literal["hash-seed", "random-seed", "network", "cpu-load", "clock", "repetition"]
+Factor = Literal[
+    "hash-seed", "random-seed", "concurrency", "network", "second-boundary", "cpu-load", "clock", "repetition"
+]
 
 #: What it means when the outcome follows a factor.
 FACTOR_CATEGORY: dict[str, str] = {
     "hash-seed": "unordered-collection",
     "random-seed": "randomness",
+    "concurrency": "concurrency",
     "network": "network",
+    "second-boundary": "clock",
     "cpu-load": "timing",
     "clock": "clock",
     "repetition": "shared-state",
@@ -66,6 +70,20 @@ _FACTOR_TEXT: dict[str, tuple[str, str]] = {
         (
             "some draws make it fail; seed the generator in a fixture (or pass it in), and make the assertion"
             " hold for every draw"
+        ),
+    ),
+    "concurrency": (
+        "fails more often when threads switch more often: a race between threads",
+        (
+            "two threads read and write shared state without a lock (a read-modify-write such as ``n += 1``, a"
+            " check-then-act); guard it with a lock, or hand work over through a queue"
+        ),
+    ),
+    "second-boundary": (
+        "fails when it runs across a second boundary: it reads the clock twice and expects the same second",
+        (
+            "two readings of the clock (or a timestamp and a later ``now()``) fall in different seconds when the"
+            " test runs at the end of one; read the clock once, or freeze it in the test (time-machine, freezegun)"
         ),
     ),
     "network": (
@@ -135,6 +153,8 @@ class ExperimentResult:
     factor: Factor
     outcome: Literal["tracks", "no-effect", "inconclusive"]
     evidence: str
+    #: The seed at which it failed, when the factor is a seed and the outcome tracks it.
+    seed: int | None = None
 
 
 @dataclass(frozen=True)

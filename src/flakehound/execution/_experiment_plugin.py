@@ -16,9 +16,14 @@ import importlib.util
 import ipaddress
 import random
 import socket
-from typing import Any
+import sys
+import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from collections.abc import Generator
 
 __all__: list[str] = []
 
@@ -31,6 +36,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("flakehound experiments")
     group.addoption("--flakehound-random-seed", type=int, default=None, help="reseed random before each test")
     group.addoption("--flakehound-no-network", action="store_true", default=False, help="refuse non-loopback network")
+    group.addoption("--flakehound-switch-interval", type=float, default=None, help="thread switch interval per test")
+    group.addoption("--flakehound-clock-phase", type=float, default=None, help="start tests at this second fraction")
 
 
 def is_loopback_host(host: object) -> bool:
@@ -104,17 +111,34 @@ class _NetworkGuard:
 
 def pytest_configure(config: pytest.Config) -> None:
     """Apply the changes the options ask for; the network guard is removed when pytest finishes."""
-    apply(config, config.getoption("flakehound_random_seed"), no_network=config.getoption("flakehound_no_network"))
+    apply(
+        config,
+        config.getoption("flakehound_random_seed"),
+        no_network=config.getoption("flakehound_no_network"),
+        switch_interval=config.getoption("flakehound_switch_interval"),
+        clock_phase=config.getoption("flakehound_clock_phase"),
+    )
 
 
-def apply(config: pytest.Config, random_seed: int | None, *, no_network: bool) -> None:
-    """Guard the network for the rest of the run and reseed before each test, as asked (a forked child calls this)."""
+def apply(
+    config: pytest.Config,
+    random_seed: int | None,
+    *,
+    no_network: bool,
+    switch_interval: float | None = None,
+    clock_phase: float | None = None,
+) -> None:
+    """Make the changes asked for, for the rest of the run (a forked child calls this with a request's tweaks)."""
     if no_network:
         guard = _NetworkGuard()
         guard.install()
         config.add_cleanup(guard.remove)
     if random_seed is not None:
         config.pluginmanager.register(_Reseeder(random_seed), "flakehound-reseeder")
+    if switch_interval is not None:
+        config.pluginmanager.register(_Switcher(switch_interval), "flakehound-switcher")
+    if clock_phase is not None:
+        config.pluginmanager.register(_Phaser(clock_phase), "flakehound-phaser")
 
 
 def _seed_numpy(seed: int) -> None:
@@ -135,3 +159,37 @@ class _Reseeder:
         """Reseed before the test's fixtures run."""
         random.seed(self.seed)
         _seed_numpy(self.seed)
+
+
+class _Switcher:
+    """Sets the interpreter's thread switch interval while each test runs, and puts it back after."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_call(self) -> Generator[None, object, None]:
+        """Run the test body with the switch interval set."""
+        default = sys.getswitchinterval()
+        sys.setswitchinterval(self.interval)
+        try:
+            yield
+        finally:
+            sys.setswitchinterval(default)
+
+
+def delay_to_phase(now: float, phase: float) -> float:
+    """Seconds from ``now`` until the clock's fraction of a second is ``phase`` next."""
+    return (phase - now % 1) % 1
+
+
+class _Phaser:
+    """Waits before each test body until the clock's fraction of a second is the phase asked for."""
+
+    def __init__(self, phase: float) -> None:
+        self.phase = phase
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_call(self) -> None:
+        """Sleep until the phase, right before the test body runs."""
+        time.sleep(delay_to_phase(time.time(), self.phase))

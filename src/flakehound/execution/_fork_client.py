@@ -9,6 +9,7 @@ child of it killed; what a run means, and what to do when the server is gone, is
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import selectors
@@ -170,7 +171,7 @@ def request_message(
     order = list(request.order) if request.order is not None else None
     message: dict[str, Any] = {"order": order, "results": str(stream), "tmp": str(tmp), "state": state}
     if request.tweaks != Tweaks():
-        message["tweaks"] = {"random_seed": request.tweaks.random_seed, "no_network": request.tweaks.no_network}
+        message["tweaks"] = dataclasses.asdict(request.tweaks)
     if request.clock is not None:
         message["clock"] = request.clock.moment
     return message

@@ -6,7 +6,7 @@ has collected, this plugin takes over ``pytest_runtestloop`` and answers JSON li
 
 * it replies ``{"event": "ready", "pid": ..., "collected": [...]}`` once;
 * for every request ``{"order": [...] | null, "results": FILE, "tmp": DIR, "state": null}`` (and, for an
-  experiment, ``"tweaks": {"random_seed": N | null, "no_network": BOOL}``, applied in the child as
+  experiment, ``"tweaks": {FIELD: VALUE}`` with the fields of ``Tweaks``, applied in the child as
   :mod:`flakehound.execution._experiment_plugin` would, and ``"clock": MOMENT``: the child sets ``FAKETIME=@MOMENT``,
   which moves its clock there when the server runs under libfaketime with ``FAKETIME_NO_CACHE``) it forks, replies
   ``{"event": "forked", "pid": CHILD}``, waits for the child and replies
@@ -189,7 +189,7 @@ def _run_request(session: pytest.Session, recorder: _Recorder, request: dict[str
     if tweaks is not None:
         from flakehound.execution._experiment_plugin import apply
 
-        apply(session.config, tweaks["random_seed"], no_network=tweaks["no_network"])
+        apply(session.config, **tweaks)
     session.testscollected = len(session.items)
     recorder.emit("collected", nodeids=[item.nodeid for item in session.items])
     state = request.get("state")

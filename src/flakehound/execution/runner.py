@@ -126,10 +126,14 @@ class Tweaks:
 
     ``random_seed``: reseed ``random`` (and numpy's global generator) with it before each test.
     ``no_network``: refuse outbound connections to anything but loopback for the whole run.
+    ``switch_interval``: ``sys.setswitchinterval`` for each test, so threads take turns that often.
+    ``clock_phase``: start each test's body when the clock's fraction of a second is this (0 to 1).
     """
 
     random_seed: int | None = None
     no_network: bool = False
+    switch_interval: float | None = None
+    clock_phase: float | None = None
 
     def args(self) -> tuple[str, ...]:
         """The pytest options that ask the experiment plugin for these changes in a fresh process."""
@@ -140,6 +144,10 @@ class Tweaks:
             args.append(f"--flakehound-random-seed={self.random_seed}")
         if self.no_network:
             args.append("--flakehound-no-network")
+        if self.switch_interval is not None:
+            args.append(f"--flakehound-switch-interval={self.switch_interval!r}")
+        if self.clock_phase is not None:
+            args.append(f"--flakehound-clock-phase={self.clock_phase!r}")
         return tuple(args)
 
 

@@ -291,3 +291,67 @@ def test_a_test_listed_twice_in_a_row_runs_twice_in_full(tmp_path, isolation):
         (once, Outcome.FAILED),
     ]
     assert "this test pollutes itself" in (run.results[1].message or "")
+
+
+SWITCHING = """
+import sys
+
+def test_switch_interval_is_set_during_the_body():
+    assert sys.getswitchinterval() == 1e-06
+
+def test_and_put_back_between_tests():
+    assert sys.getswitchinterval() == 1e-06
+"""
+
+SWITCH_RESTORED = """
+import sys
+
+def test_set_in_the_body():
+    assert sys.getswitchinterval() == 1e-06
+
+def teardown_module():
+    assert sys.getswitchinterval() != 1e-06, "put back once the body ended"
+"""
+
+PHASED = """
+import time
+
+def test_starts_near_the_phase():
+    fraction = time.time() % 1
+    assert 0.75 <= fraction < 0.95, fraction
+"""
+
+
+def test_switch_interval_is_set_for_each_test_body_and_put_back(tmp_path, isolation):
+    """With --flakehound-switch-interval, every test body runs with that interval; the default comes back after."""
+    project = make_project(tmp_path, {"test_switching.py": SWITCHING, "test_restored.py": SWITCH_RESTORED})
+    run = execute(tmp_path, project, tweaks=Tweaks(switch_interval=1e-6), isolation=isolation)
+    assert {result.nodeid: result.outcome for result in run.results} == {
+        "test_restored.py::test_set_in_the_body": Outcome.PASSED,
+        "test_switching.py::test_switch_interval_is_set_during_the_body": Outcome.PASSED,
+        "test_switching.py::test_and_put_back_between_tests": Outcome.PASSED,
+    }
+
+
+def test_clock_phase_starts_each_test_body_at_that_fraction_of_a_second(tmp_path, isolation):
+    """With --flakehound-clock-phase, the body starts when the clock's fraction of a second is the phase."""
+    project = make_project(tmp_path, {"test_phased.py": PHASED})
+    run = execute(tmp_path, project, tweaks=Tweaks(clock_phase=0.8), isolation=isolation)
+    assert [result.outcome for result in run.results] == [Outcome.PASSED], run.results[0].message
+
+
+@pytest.mark.parametrize(
+    ("now", "phase", "delay"), [(10.25, 0.75, 0.5), (10.9, 0.1, 0.2), (3.5, 0.5, 0.0)], ids=["ahead", "wraps", "at"]
+)
+def test_delay_to_phase(now, phase, delay):
+    """The wait until the next time the fraction of a second is the phase (never a whole second or more)."""
+    assert _experiment_plugin.delay_to_phase(now, phase) == pytest.approx(delay)
+
+
+def test_tweaks_ask_the_plugin_for_each_change():
+    """Each tweak becomes the plugin option that makes it in a fresh process."""
+    assert Tweaks(switch_interval=1e-6, clock_phase=0.99).args() == (
+        *PLUGIN,
+        "--flakehound-switch-interval=1e-06",
+        "--flakehound-clock-phase=0.99",
+    )

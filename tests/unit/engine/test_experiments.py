@@ -1,7 +1,13 @@
-"""The experiments' decisions, driven by a fake trial that decides each run's outcome from its condition."""
+"""The experiments' decisions, driven by a fake trial that decides each run's outcome from its condition.
+
+Every experiment compares treatment runs with control runs of the same test (a plain run, or the
+other seed); the fake trial answers each from its condition and the number of the call.
+"""
 
 from __future__ import annotations
 
+import random
+import re
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -65,18 +71,19 @@ class Bench:
 
 
 def describe(condition: Condition) -> str:
-    """A short name for the factor a condition varies."""
-    if "PYTHONHASHSEED" in condition.env:
-        return "hash-seed"
-    if condition.clock is not None:
-        return "clock"
-    if condition.busy:
-        return "cpu-load"
-    if condition.repeat > 1:
-        return "repetition"
-    if condition.tweaks.no_network:
-        return "network"
-    return "random-seed"
+    """A short name for the factor a condition varies ("control" for a plain run)."""
+    tweaks = condition.tweaks
+    named = [
+        ("hash-seed", "PYTHONHASHSEED" in condition.env),
+        ("clock", condition.clock is not None),
+        ("cpu-load", condition.busy),
+        ("repetition", condition.repeat > 1),
+        ("network", tweaks.no_network),
+        ("concurrency", tweaks.switch_interval is not None),
+        ("second-boundary", tweaks.clock_phase is not None),
+        ("random-seed", tweaks.random_seed is not None),
+    ]
+    return next((name for name, varied in named if varied), "control")
 
 
 def seed_of(condition: Condition) -> int:
@@ -104,44 +111,54 @@ def run(bench: Bench, failures, lab: Lab | None = None, original_seconds: float 
     return explain(failures, bench.trial, lab or bench.lab(), seed=7, original_seconds=original_seconds, per_run=1.0)
 
 
-def test_hash_seed_tracked_gives_the_top_hint_with_counts(make_failure):
-    """A failure whose outcome is a function of PYTHONHASHSEED is unordered-collection, with fixed-seed counts."""
+def test_hash_seed_tracked_gives_the_top_hint_both_sides_counted_and_a_pinned_reproduce(make_failure):
+    """A failure whose outcome is a function of PYTHONHASHSEED is unordered-collection; the failing seed is pinned."""
     bench = Bench(
         lambda condition, _: (seed_of(condition) % 2 == 1,) if "PYTHONHASHSEED" in condition.env else (False,)
     )
     (failure,), notes = run(bench, [intermittent(make_failure, original=SAME_ITEMS)])
     top = failure.hints[0]
     assert top.category == "unordered-collection"
-    assert top.evidence.startswith("fails 1/")
-    assert "with PYTHONHASHSEED varied; with it fixed: fails 3/3 at PYTHONHASHSEED=" in top.evidence
-    assert ", 0/3 at PYTHONHASHSEED=" in top.evidence
+    bad = re.search(r"fails 7/7 at PYTHONHASHSEED=(\d+) vs 0/7 at PYTHONHASHSEED=\d+ \(p = 0\.0006\)", top.evidence)
+    assert bad is not None, top.evidence
+    assert top.evidence.endswith("(p = 0.0006); fails 2/4 with PYTHONHASHSEED varied (a fresh seed for each run)")
+    assert (
+        failure.reproduce
+        == f"PYTHONHASHSEED={bad.group(1)} python -m pytest -p no:randomly -p no:cacheprovider {NODEID}"
+    )
     assert set(bench.factors()) == {"hash-seed"}, "the signature put the hash seed first, and it explained the failure"
-    assert failure.hints[1].title == "both sides hold the same items in a different order"
+    assert bench.batches == [4, 6, 8], "four seeds at once, then three pairs, then the four more pairs that decide"
     assert notes == ()
 
 
-def test_random_seed_tracked_is_randomness(make_failure):
+def test_random_seed_tracked_is_randomness_with_a_command_that_pins_the_seed(make_failure):
     """A failure that follows the random seed the child plugin sets is randomness; hash seeds are never tried."""
     bench = Bench(
         lambda condition, _: (seed_of(condition) > 2**31,) if describe(condition) == "random-seed" else (False,)
     )
     (failure,), _ = run(bench, [intermittent(make_failure)])
     assert failure.hints[0].category == "randomness"
-    assert "with the random seed varied; with it fixed: fails 3/3 at random.seed(" in failure.hints[0].evidence
+    assert re.search(r"fails 7/7 at random\.seed\(\d+\) vs 0/7 at random\.seed\(\d+\)", failure.hints[0].evidence)
     assert bench.calls[0][1].tweaks.args()[:2] == ("-p", "flakehound.execution._experiment_plugin")
     assert set(bench.factors()) == {"random-seed"}
+    assert " -p flakehound.execution._experiment_plugin --flakehound-random-seed=" in failure.reproduce
+    assert failure.reproduce.endswith(f" {NODEID}")
 
 
-def test_seed_that_flips_at_a_fixed_value_is_ruled_out_in_a_note(make_failure):
-    """When a fixed seed both passes and fails, the seed is ruled out, and the note says how it flipped."""
+def test_seed_that_flips_at_a_fixed_value_is_not_decided(make_failure):
+    """When a fixed seed both passes and fails as often as the other seed, nothing is claimed, and the note says so."""
     bench = Bench(lambda condition, call: (call % 2 == 0,) if describe(condition).endswith("seed") else (False,))
     (failure,), _ = run(bench, [intermittent(make_failure)])
     assert failure.hints == ()
-    assert failure.notes[0].startswith("experiment random-seed (no-effect): fails 1/2 with the random seed varied;")
-    assert any(note.startswith("experiment hash-seed (no-effect)") for note in failure.notes)
+    assert failure.notes[0].startswith("experiment random-seed (no-effect): fails ")
+    assert re.search(
+        r"\(p = [\d.]+\): not decided in \d+ runs; fails \d/4 with the random seed varied", failure.notes[0]
+    )
+    assert failure.reproduce == intermittent(make_failure).reproduce, "no seed to pin"
     assert [note.split(" (")[0] for note in failure.notes] == [
         "experiment random-seed",
         "experiment hash-seed",
+        "experiment concurrency",
         "experiment network",
         "experiment cpu-load",
         "experiment clock",
@@ -159,29 +176,45 @@ def test_seed_that_never_fails_is_inconclusive_and_lost_runs_are_counted(make_fa
     )
 
 
-def test_lost_confirmation_runs_are_left_out_of_the_fixed_counts(make_failure):
-    """A confirmation run that did not finish is not counted at either fixed seed."""
+def test_lost_comparison_runs_are_left_out_of_both_sides(make_failure):
+    """A comparison run that did not finish is not counted on either side, and the evidence says so."""
 
     def decide(condition: Condition, call: int) -> tuple[bool, ...] | None:
-        if call == 3:
+        if call == 6:
             return None
-        return (seed_of(condition) > 2**31,)
+        return (seed_of(condition) > 2**31,) if describe(condition) == "random-seed" else (False,)
 
     bench = Bench(decide)
     (failure,), _ = run(bench, [intermittent(make_failure)])
     assert failure.hints[0].category == "randomness"
-    assert failure.hints[0].evidence.endswith("(1 run(s) did not finish and are not counted)")
+    assert "(p = 0.0006); 1 run(s) did not finish and are not counted; fails 2/4" in failure.hints[0].evidence
+
+
+def test_a_comparison_where_every_run_is_lost_claims_nothing(make_failure):
+    """No finished run on one side: too few to compare."""
+    bench = Bench(lambda condition, _: None if describe(condition) == "network" else (False,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)])
+    assert failure.notes[0] == "experiment network (inconclusive): too few runs finished to compare: 3 did not"
 
 
 def test_seed_experiments_need_a_reproduced_failure(make_failure):
     """A failure that never came back in reruns (which vary both seeds anyway) gets no seed experiments."""
-    bench = Bench(lambda condition, _: (False,) if describe(condition) != "cpu-load" else (True,))
+    bench = Bench(lambda condition, _: (condition.busy,))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))])
-    assert bench.factors() == ["network", "network", "cpu-load", "cpu-load", "cpu-load"]
+    assert not {"random-seed", "hash-seed"} & set(bench.factors())
     assert failure.hints[0].category == "timing"
-    assert (
-        failure.hints[0].evidence == "fails 3/3 with every core busy (6 busy processes), 0/5 alone on an idle machine"
+    assert failure.hints[0].evidence == (
+        "fails 7/7 with every core busy (6 busy processes) vs 0/7 on an idle machine (p = 0.0006)"
     )
+
+
+def test_busy_runs_go_one_at_a_time_and_plain_runs_together(make_failure):
+    """The busy cores are on for a busy run only: those runs go alone, the control runs between them together."""
+    bench = Bench(lambda condition, _: (condition.busy,))
+    run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(faketime=None))
+    cpu = [index for index, (_, condition) in enumerate(bench.calls) if condition.busy]
+    assert len(cpu) == 7
+    assert max(bench.batches) > 1, "control runs went together"
 
 
 def test_forked_reruns_share_a_hash_seed_so_it_is_still_varied(make_failure):
@@ -228,137 +261,132 @@ def test_network_refused_changes_the_outcome(make_failure):
     """A failure that comes back whenever the network is refused is network, first because its text says so."""
     bench = Bench(lambda condition, _: (condition.tweaks.no_network,))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)])
-    assert bench.factors() == ["network", "network"]
+    assert set(bench.factors()) == {"network", "control"}
+    assert bench.batches == [6, 8], "three pairs, then the four that can decide"
     assert failure.hints[0].category == "network"
-    assert failure.hints[0].evidence == "fails 2/2 with outbound connections refused, 0/5 alone with the network as is"
-
-
-def test_network_runs_that_never_finish_are_inconclusive(make_failure):
-    """When no run with the network refused finishes, the experiment says so."""
-    bench = Bench(lambda condition, _: None if describe(condition) == "network" else (False,))
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)])
-    assert failure.notes[0] == (
-        "experiment network (inconclusive): no run finished with outbound connections refused"
-        " (2 run(s) did not finish and are not counted)"
+    assert failure.hints[0].evidence == (
+        "fails 7/7 with outbound connections refused vs 0/7 with the network as is (p = 0.0006)"
     )
 
 
-def test_clock_moved_to_a_leap_day_flips_twice(make_failure):
-    """A failure that fails again and again at one moved time is clock, with counts per moment."""
+def test_a_network_flip_that_passes_when_refused_is_network_too(make_failure):
+    """Either direction counts for the network: a test that passes only when refused depends on it as well."""
+    bench = Bench(lambda condition, _: (not condition.tweaks.no_network,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 4), original=REFUSED)])
+    assert failure.hints[0].category == "network"
+    assert failure.hints[0].evidence.startswith("fails 0/7 with outbound connections refused vs 7/7")
+
+
+def test_a_test_failing_more_when_idle_is_not_timing(make_failure):
+    """A decided difference the wrong way round (fails idle, passes busy) is not the CPU load."""
+    bench = Bench(lambda condition, _: (not condition.busy,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(faketime=None))
+    assert not any(hint.category == "timing" for hint in failure.hints)
+    assert any(
+        note.startswith("experiment cpu-load (no-effect): fails 0/7 with every core busy") for note in failure.notes
+    )
+
+
+def test_concurrency_tracks_when_fast_switching_makes_it_fail(make_failure):
+    """A race between threads is lost far more often when threads switch every microsecond."""
+    bench = Bench(lambda condition, _: (condition.tweaks.switch_interval is not None,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))])
+    assert failure.hints[0].category == "concurrency"
+    assert failure.hints[0].evidence == (
+        "fails 7/7 with threads switching every microsecond vs 0/7 at the default switch interval (p = 0.0006)"
+    )
+    assert {condition.tweaks.switch_interval for _, condition in bench.calls} == {1e-6, None}
+
+
+TWO_READINGS = Original(
+    outcome=Outcome.FAILED,
+    exception="AssertionError",
+    message="assert 1796548630 == 1796548629",
+    traceback=">       assert int(time.time()) == started",
+)
+
+
+def test_second_boundary_runs_only_for_failures_that_read_the_clock(make_failure):
+    """A test whose text reads the clock is started just before a second boundary against mid-second."""
+    bench = Bench(lambda condition, _: (condition.tweaks.clock_phase == 0.99,))
+    (failure,), _ = run(
+        bench, [intermittent(make_failure, alone=(5, 0), original=TWO_READINGS)], bench.lab(faketime=None)
+    )
+    assert failure.hints[0].category == "clock"
+    assert failure.hints[0].evidence == (
+        "fails 7/7 started 10 ms before a second boundary vs 0/7 started mid-second (p = 0.0006)"
+    )
+    assert {0.99, 0.3} <= {condition.tweaks.clock_phase for _, condition in bench.calls}
+    silent = Bench(lambda condition, _: (False,))
+    run(silent, [intermittent(make_failure, alone=(5, 0))], silent.lab(faketime=None))
+    assert "second-boundary" not in silent.factors()
+
+
+def test_clock_moved_to_a_leap_day_tracks_against_the_real_clock(make_failure):
+    """A failure that fails at one moved time and passes with the real clock is clock, both sides counted."""
     bench = Bench(lambda condition, _: (condition.clock is not None and condition.clock.moment == CLOCK_TIMES[1],))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
     assert failure.hints[0].category == "clock"
     assert failure.hints[0].evidence == (
-        f"with the clock moved, fails 0/2 at {CLOCK_TIMES[0]}, 2/2 at {CLOCK_TIMES[1]}; 0/5 alone with the real clock"
+        f"fails 7/7 with the clock at {CLOCK_TIMES[1]} vs 0/7 with the real clock (p = 0.0006)"
     )
-    assert bench.calls[-1][1].clock == FakeClock(library="/usr/lib/faketime/libfaketime.so.1", moment=CLOCK_TIMES[1])
+    leap_day = FakeClock(library="/usr/lib/faketime/libfaketime.so.1", moment=CLOCK_TIMES[1])
+    assert [condition.clock for _, condition in bench.calls].count(leap_day) == 7
+    assert not any(note.startswith("experiment clock") for note in failure.notes), "the tracked moment is the hint"
 
 
-def test_clock_flip_that_does_not_repeat_is_no_effect(make_failure):
-    """A usually-failing test that passes once under a moved clock, then fails again there, is not clock."""
-    clock_runs = iter([False, True, True])
-    bench = Bench(lambda condition, _: (next(clock_runs),) if describe(condition) == "clock" else (True,))
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 4))], bench.lab(busy=None))
-    clock_note = next(note for note in failure.notes if note.startswith("experiment clock"))
-    assert clock_note == (
-        f"experiment clock (no-effect): with the clock moved, fails 1/2 at {CLOCK_TIMES[0]}; 4/5 alone with the"
-        " real clock"
+def test_clock_runs_that_all_hang_are_inconclusive(make_failure):
+    """Runs that hang under libfaketime are left out; with none finished there is nothing to compare."""
+    bench = Bench(lambda condition, _: None if condition.clock is not None else (False,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
+    note = next(note for note in failure.notes if note.startswith("experiment clock"))
+    assert note == (
+        "experiment clock (inconclusive): too few runs finished to compare: 3 did not;"
+        " too few runs finished to compare: 3 did not"
     )
 
 
-@pytest.mark.parametrize(
-    ("alone", "hangs", "fails", "note"),
-    [
-        (
-            (5, 0),
-            {1},
-            {2},
-            (
-                f"experiment clock (no-effect): with the clock moved, fails 1/2 at {CLOCK_TIMES[0]}; 0/5 alone with the"
-                " real clock (1 run(s) hung or crashed under libfaketime and are not counted)"
-            ),
-        ),
-        (
-            (5, 0),
-            {1, 2, 3, 4},
-            set(),
-            (
-                "experiment clock (inconclusive): no run finished with the clock moved (4 run(s) hung or crashed under"
-                " libfaketime and are not counted)"
-            ),
-        ),
-        (
-            (5, 1),
-            {3},
-            {1, 2},
-            (
-                f"experiment clock (no-effect): with the clock moved, fails 2/2 at {CLOCK_TIMES[0]}; 1/5 alone with the"
-                " real clock (1 run(s) hung or crashed under libfaketime and are not counted)"
-            ),
-        ),
-    ],
-    ids=["one-hang", "all-hang", "extension-hangs"],
-)
-def test_clock_runs_that_hang_under_libfaketime_are_not_counted(make_failure, alone, hangs, fails, note):
-    """Runs that hang under libfaketime are left out and named; the clock runs listed in ``fails`` fail.
+def test_clock_that_changes_nothing_is_not_decided_at_either_moment(make_failure):
+    """Both moments compared with the real clock, neither decided: one note with both comparisons."""
+    bench = Bench(lambda condition, _: (False,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
+    note = next(note for note in failure.notes if note.startswith("experiment clock"))
+    assert note.startswith(f"experiment clock (no-effect): fails 0/3 with the clock at {CLOCK_TIMES[0]} vs 0/3")
+    assert f"; fails 0/3 with the clock at {CLOCK_TIMES[1]} vs 0/3 with the real clock (p = 1.00)" in note
 
-    With 1/5 alone, two failures at a moved clock are not proof yet (a third is needed), and the
-    third hangs: no effect shown.
+
+def test_a_flipping_control_stops_the_comparison_after_the_first_look(make_failure):
+    """When both sides flip alike in the first three pairs, no later look could decide: the comparison stops."""
+    bench = Bench(
+        lambda condition, call: (call % 2 == 0,) if describe(condition) in {"network", "control"} else (False,)
+    )
+    (failure,), _ = run(
+        bench, [intermittent(make_failure, alone=(5, 2), original=REFUSED)], bench.lab(busy=None, faketime=None)
+    )
+    network = [index for index, (_, condition) in enumerate(bench.calls) if describe(condition) == "network"]
+    assert len(network) == 3
+    assert not any("(p = " in hint.evidence for hint in failure.hints), "only the text's network signature"
+
+
+@pytest.mark.parametrize("flips", ["every-other-run", "coin"])
+def test_a_test_that_flips_on_its_own_never_gets_a_factor_claimed(make_failure, flips):
+    """Across many investigation seeds, a test flipping on a schedule or at random gets no experiment hint.
+
+    The sides run in one random order per look, so a test that fails on every other run cannot
+    line up with one side; a coin-flip test splits its failures evenly between the sides.
     """
-    clock_calls = []
-
-    def decide(condition: Condition, _: int) -> tuple[bool, ...] | None:
-        if describe(condition) != "clock":
-            return (False,)
-        clock_calls.append(condition)
-        if len(clock_calls) in hangs:
-            return None
-        return (len(clock_calls) in fails,)
-
-    bench = Bench(decide)
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=alone)], bench.lab(busy=None))
-    assert note in failure.notes
-
-
-def _coin_flip_under(factor: str, outcomes: list[bool]) -> Bench:
-    """A test that fails 2/4 alone; the runs varying ``factor`` end as ``outcomes`` say, the others flip in turn."""
-    answers = iter(outcomes)
-    return Bench(lambda condition, call: (next(answers),) if describe(condition) == factor else (call % 2 == 0,))
-
-
-def test_a_coin_flip_test_needs_five_failures_without_network_to_blame_it(make_failure):
-    """At 2/4 alone, two failures with the network refused happen by chance a quarter of the time: five prove it."""
-    bench = _coin_flip_under("network", [True] * 5)
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(4, 2), original=REFUSED)])
-    assert failure.hints[0].category == "network"
-    assert failure.hints[0].evidence == "fails 5/5 with outbound connections refused, 2/4 alone with the network as is"
-    assert bench.batches[:2] == [2, 3], "two runs at once, then the three that can prove it at once"
-
-
-def test_a_coin_flip_test_that_flips_without_network_too_is_not_network(make_failure):
-    """Two failures, then a pass among the extra runs: what the test does anyway, not the network."""
-    bench = _coin_flip_under("network", [True, True, True, False, True])
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(4, 2), original=REFUSED)])
-    assert (
-        "experiment network (no-effect): fails 4/5 with outbound connections refused, 2/4 alone with the network as is"
-        in failure.notes
-    )
-
-
-def test_a_coin_flip_test_failing_three_times_under_load_is_not_yet_timing(make_failure):
-    """Under load, 3/3 failures of a test that fails 2/4 alone are extended to five runs before they count."""
-    bench = _coin_flip_under("cpu-load", [True, True, True, True, False])
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(4, 2))], bench.lab(faketime=None))
-    assert bench.factors().count("cpu-load") == 5
-    assert not any(hint.category == "timing" for hint in failure.hints)
-
-
-def test_a_rare_failure_that_always_fails_under_load_is_timing_after_three_runs(make_failure):
-    """At 0/5 alone, three failures out of three under load is far beyond chance: no extra runs."""
-    bench = Bench(lambda condition, _: (describe(condition) == "cpu-load",))
-    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(faketime=None))
-    assert bench.factors().count("cpu-load") == 3
-    assert failure.hints[0].category == "timing"
+    claims = []
+    for seed in range(60):
+        coin = random.Random(seed)
+        if flips == "coin":
+            bench = Bench(lambda condition, _, coin=coin: tuple(coin.random() < 0.5 for _ in range(condition.repeat)))
+        else:
+            bench = Bench(lambda condition, call: tuple((call + n) % 2 == 0 for n in range(condition.repeat)))
+        failure = intermittent(make_failure, alone=(5, 2), original=TWO_READINGS)
+        (explained,), _ = explain([failure], bench.trial, bench.lab(), seed=seed, original_seconds=1.0, per_run=1.0)
+        claims += [hint.title for hint in explained.hints if "(p = " in hint.evidence]
+        assert len(bench.calls) > 20, "every experiment ran"
+    assert claims == []
 
 
 def test_missing_equipment_is_named_once_in_the_report_notes(make_failure):
@@ -370,31 +398,33 @@ def test_missing_equipment_is_named_once_in_the_report_notes(make_failure):
         "the CPU-load experiment was skipped: no way to load the CPU here",
         "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)",
     )
-    assert set(bench.factors()) == {"network", "repetition"}
+    assert set(bench.factors()) == {"network", "concurrency", "control", "repetition"}
 
 
 @pytest.mark.parametrize(
-    ("outcomes", "result"),
+    ("outcomes", "result", "runs"),
     [
-        ((False, True, True), "tracks"),
-        ((True, True, True), "no-effect"),
-        ((False, True, False), "no-effect"),
-        ((False, True), "inconclusive"),
-        (None, "inconclusive"),
+        ((False, True, True), "tracks", 5),
+        ((True, True, True), "no-effect", 2),
+        ((False, True, False), "no-effect", 2),
+        ((False, True), "inconclusive", 2),
+        (None, "inconclusive", 2),
     ],
     ids=["pollutes-itself", "fails-every-time", "flips-every-run", "third-missing", "did-not-finish"],
 )
-def test_repetition_of_a_sibling_parametrization(make_failure, outcomes, result):
-    """A victim of a sibling parametrization runs 3 times in one process: pass, fail, fail means it pollutes itself."""
+def test_repetition_of_a_sibling_parametrization(make_failure, outcomes, result, runs):
+    """A victim of a sibling parametrization runs 3 times in one process: its later runs against its first ones."""
     sibling = Polluter(nodeids=("tests/test_r.py::test_reg[csv]",), confirmed_runs=3, confirmed_failures=3)
     victim = make_failure("tests/test_r.py::test_reg[json]", FailureKind.ORDER_DEPENDENT, polluters=(sibling,))
     bench = Bench(lambda condition, _: outcomes)
     (failure,), _ = run(bench, [victim])
-    assert [condition.repeat for _, condition in bench.calls] == [3, 3]
+    assert [condition.repeat for _, condition in bench.calls] == [3] * runs
     if result == "tracks":
-        assert failure.hints[1].category == "shared-state"
-        assert failure.hints[1].evidence == (
-            "run 3 times in one process, it passes the first time and fails every later time in 2/2 runs"
+        hint = next(hint for hint in failure.hints if "(p = " in hint.evidence)
+        assert hint.category == "shared-state"
+        assert hint.evidence == (
+            "run 3 times in one process: fails 10/10 when run again in the same process vs 0/5 the first time in each"
+            " process (p = 0.0003)"
         )
     else:
         assert failure.notes[-1].startswith(f"experiment repetition ({result})")
@@ -413,7 +443,7 @@ def test_order_dependent_without_a_polluter_is_repeated(make_failure):
     """When bisection found no polluter, the test is run several times in one process to see if it pollutes itself."""
     bench = Bench(lambda condition, _: (False, True, True))
     run(bench, [make_failure(NODEID, FailureKind.ORDER_DEPENDENT)])
-    assert bench.factors() == ["repetition", "repetition"]
+    assert bench.factors() == ["repetition"] * 5
 
 
 @pytest.mark.parametrize("kind", [FailureKind.DETERMINISTIC, FailureKind.BRITTLE])
@@ -444,19 +474,34 @@ def test_budget_skips_experiments_and_says_which(make_failure):
     assert bench.calls == []
     assert notes == (
         (
-            "the investigation budget (0 s, --budget-seconds) ran out: 12 experiment(s) skipped: random-seed for"
-            " t.py::test_a, hash-seed for t.py::test_a, network for t.py::test_a, cpu-load for t.py::test_a and 8 more"
+            "the investigation budget (0 s, --budget-seconds) ran out: 14 experiment(s) skipped: random-seed for"
+            " t.py::test_a, hash-seed for t.py::test_a, concurrency for t.py::test_a, network for t.py::test_a and 10"
+            " more"
         ),
     )
     assert all(failure.hints == () for failure in explained)
 
 
 def test_budget_defaults_to_ten_times_the_original_run(make_failure):
-    """Without --budget-seconds the budget is ten times the original run, at least 60 s: two 25 s runs fill it."""
-    bench = Bench(lambda condition, _: (False,), step=25.0)
+    """Without --budget-seconds the budget is ten times the original run, at least 60 s: six 9 s runs fill it."""
+    bench = Bench(lambda condition, _: (False,), step=9.0)
     _, notes = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(budget_seconds=None), 0.25)
-    assert bench.factors() == ["network", "network"]
-    assert notes[0].startswith("the investigation budget (60 s, --budget-seconds) ran out: 3 experiment(s) skipped")
+    assert len(bench.calls) == 6
+    assert notes[0].startswith(
+        "the investigation budget (60 s, --budget-seconds) ran out: 4 experiment(s) skipped: network for"
+    )
+
+
+def test_a_comparison_stops_its_looks_when_the_budget_ends(make_failure):
+    """A comparison that would need another look stops when the budget has no room for it; nothing is claimed."""
+    bench = Bench(lambda condition, _: (condition.tweaks.switch_interval is not None,), step=9.0)
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(budget_seconds=60.0))
+    assert len(bench.calls) == 6
+    assert failure.hints == ()
+    assert failure.notes[0] == (
+        "experiment concurrency (no-effect): fails 3/3 with threads switching every microsecond vs 0/3 at the default"
+        " switch interval (p = 0.10): not decided in 6 runs"
+    )
 
 
 @pytest.mark.parametrize(
@@ -467,18 +512,10 @@ def test_default_budget(seconds, budget):
     assert default_budget(seconds) == budget
 
 
-def test_a_test_that_flips_every_other_run_does_not_follow_the_seed(make_failure):
-    """A counter-driven flip (fail, pass, fail, ...) is not mistaken for a seed: each fixed seed sees both outcomes."""
-    bench = Bench(lambda condition, call: (call % 2 == 1,) if describe(condition) == "random-seed" else (False,))
-    (failure,), _ = run(bench, [intermittent(make_failure)])
-    assert failure.notes[0].startswith("experiment random-seed (no-effect): fails 1/2 with the random seed varied")
-    assert "fails 2/3 at random.seed(" in failure.notes[0]
-
-
 @pytest.mark.parametrize(
     ("vary", "tracks", "label", "factors"),
     [
-        (False, True, FailureKind.INTERMITTENT, ["hash-seed"] * 6),
+        (False, True, FailureKind.INTERMITTENT, ["hash-seed"] * 18),
         (False, False, FailureKind.DETERMINISTIC, ["hash-seed"] * 4),
         (True, True, FailureKind.DETERMINISTIC, []),
     ],
@@ -507,7 +544,7 @@ def test_experiments_run_counts_only_the_experiments_actually_run(make_failure):
     bench = Bench(lambda condition, _: (False,))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 2))], bench.lab(reruns_vary_hash_seed=False))
     assert "hash-seed" not in bench.factors()
-    assert failure.experiments_run == len(set(bench.factors()))
+    assert failure.experiments_run == len(set(bench.factors()) - {"control"})
     assert failure.experiments_run > 0
     (skipped,), _ = run(bench, [intermittent(make_failure)], bench.lab(budget_seconds=0.0))
     assert skipped.experiments_run == 0

@@ -1,0 +1,107 @@
+"""PURE. A controlled comparison: the failing test run under a treatment and under a control, side by side.
+
+Both sides run the same test in the same way, the same number of times, in one seeded random
+order (a completely randomized design), so a test that flips on a schedule of its own (every other
+run, a counter outside the project, a second boundary) cannot line up with one side. Fisher's exact
+test then asks how likely a split of the failures at least this uneven is when the side makes no
+difference; under that design it is an exact randomization test, whatever the test's own history.
+
+A factor is claimed only when that chance is below ``ALPHA``, one in a thousand: a test is
+investigated under up to eight factors, each compared at two looks, so a test that flips on its own
+would otherwise, now and then, be blamed on one of them. Seven failures against none decide it;
+so do eight of ten against none. Comparisons are made in looks of
+growing size (``LOOKS`` pairs); after each look the comparison stops when it is decided, or when
+even the most uneven outcome of the runs still allowed could not decide it ("futile"); a
+comparison that reached its last look undecided claims nothing: "not decided in N runs".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import random
+
+__all__ = ["ALPHA", "LOOKS", "Sides", "allocation", "fisher_p"]
+
+#: A factor is claimed only when chance would split the failures this unevenly less often than this.
+ALPHA = 0.001
+#: Pairs of runs (one treatment, one control) after each look: 7/7 against 0/7 is the first decisive split.
+LOOKS = (3, 7, 10)
+
+
+def _hypergeometric(k: int, draws: int, successes: int, total: int) -> float:
+    return math.comb(successes, k) * math.comb(total - successes, draws - k) / math.comb(total, draws)
+
+
+def fisher_p(treatment_failures: int, treatment_runs: int, control_failures: int, control_runs: int) -> float:
+    """Two-sided Fisher's exact test: the chance of a table no likelier than this one when the side does not matter."""
+    total = treatment_runs + control_runs
+    failures = treatment_failures + control_failures
+    if total == 0:
+        return 1.0
+    low, high = max(0, failures - control_runs), min(failures, treatment_runs)
+    chances = [_hypergeometric(k, treatment_runs, failures, total) for k in range(low, high + 1)]
+    observed = chances[treatment_failures - low]
+    return min(1.0, sum(chance for chance in chances if chance <= observed * (1 + 1e-9)))
+
+
+def allocation(draw: random.Random, pairs: int) -> list[bool]:
+    """``pairs`` treatment runs (True) and as many control runs (False), in a random order."""
+    sides = [True, False] * pairs
+    draw.shuffle(sides)
+    return sides
+
+
+@dataclass(frozen=True)
+class Sides:
+    """The outcomes (failed or not) of the finished treatment and control runs, and how many runs did not finish."""
+
+    treatment: tuple[bool, ...] = ()
+    control: tuple[bool, ...] = ()
+    lost: int = 0
+
+    def add(self, treatment: tuple[bool, ...], control: tuple[bool, ...], lost: int) -> Sides:
+        """These sides with more runs."""
+        return Sides(self.treatment + treatment, self.control + control, self.lost + lost)
+
+    @property
+    def p(self) -> float:
+        """Fisher's exact p-value of the split so far."""
+        return fisher_p(sum(self.treatment), len(self.treatment), sum(self.control), len(self.control))
+
+    @property
+    def decided(self) -> bool:
+        """Whether the difference between the sides is beyond chance."""
+        return self.p < ALPHA
+
+    @property
+    def treatment_fails_more(self) -> bool:
+        """Whether the treatment's failure rate is the higher one."""
+        return sum(self.treatment) * len(self.control) > sum(self.control) * len(self.treatment)
+
+    def could_decide(self, more_treatment: int, more_control: int) -> bool:
+        """Whether that many more runs on each side could still decide it, if all went the most uneven way."""
+        t_fail, t_runs = sum(self.treatment), len(self.treatment) + more_treatment
+        c_fail, c_runs = sum(self.control), len(self.control) + more_control
+        return (
+            fisher_p(t_fail + more_treatment, t_runs, c_fail, c_runs) < ALPHA
+            or fisher_p(t_fail, t_runs, c_fail + more_control, c_runs) < ALPHA
+        )
+
+    def counts(self, treatment: str, control: str) -> str:
+        """Both sides counted: 'fails 5/5 with X vs 0/5 with Y (p = 0.008)'."""
+        head = (
+            f"fails {sum(self.treatment)}/{len(self.treatment)} {treatment}"
+            f" vs {sum(self.control)}/{len(self.control)} {control}"
+        )
+        lost = f"; {self.lost} run(s) did not finish and are not counted" if self.lost else ""
+        return f"{head} (p = {_p_text(self.p)}){lost}"
+
+
+def _p_text(p: float) -> str:
+    if p >= 0.1:  # noqa: PLR2004 - two digits are enough for a chance that large
+        return f"{p:.2f}"
+    return f"{p:.1g}" if p < 0.001 else f"{p:.3f}"  # noqa: PLR2004 - one significant digit below a thousandth

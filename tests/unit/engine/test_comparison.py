@@ -1,0 +1,66 @@
+"""Controlled comparisons: Fisher's exact test, the random allocation of the sides, and the futility rule."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from flakehound.engine.comparison import ALPHA, LOOKS, Sides, allocation, fisher_p
+
+
+@pytest.mark.parametrize(
+    ("table", "p"),
+    [
+        ((5, 5, 0, 5), 0.007937),  # scipy.stats.fisher_exact([[5, 0], [0, 5]])
+        ((7, 7, 0, 7), 0.000583),
+        ((3, 8, 1, 8), 0.569231),
+        ((8, 10, 0, 10), 0.000714),
+        ((2, 4, 2, 4), 1.0),
+        ((0, 0, 0, 0), 1.0),
+    ],
+    ids=["5-of-5", "7-of-7", "uneven-small", "8-of-10", "even", "empty"],
+)
+def test_fisher_exact_matches_reference_values(table, p):
+    """Two-sided p-values as scipy gives them."""
+    assert fisher_p(*table) == pytest.approx(p, abs=1e-6)
+
+
+def test_fisher_is_symmetric_in_the_sides():
+    """Swapping treatment and control changes nothing."""
+    assert fisher_p(6, 9, 1, 8) == pytest.approx(fisher_p(1, 8, 6, 9))
+
+
+def test_allocation_has_as_many_of_each_side_in_a_replayable_order():
+    """``pairs`` treatment runs and ``pairs`` control runs, shuffled by the seeded draw."""
+    first = allocation(random.Random(4), 5)
+    assert sorted(first) == [False] * 5 + [True] * 5
+    assert first == allocation(random.Random(4), 5)
+    assert any(allocation(random.Random(seed), 5) != first for seed in range(5))
+
+
+def test_the_first_decisive_split_is_at_the_second_look():
+    """7/7 against 0/7 decides; 3/3 against 0/3 (the first look) cannot."""
+    assert Sides((True,) * LOOKS[1], (False,) * LOOKS[1]).decided
+    assert not Sides((True,) * LOOKS[0], (False,) * LOOKS[0]).decided
+    assert Sides((True,) * 7, (False,) * 7).p < ALPHA
+
+
+def test_could_decide_looks_both_ways():
+    """Three pairs that split alike cannot be decided by seven more; three that split apart can, either way."""
+    assert not Sides((True, False, True), (False, True, True)).could_decide(7, 7)
+    assert Sides((True, True, True), (False, False, False)).could_decide(7, 7)
+    assert Sides((False, False, False), (True, True, True)).could_decide(7, 7)
+    assert not Sides((True,), (False,)).could_decide(0, 0)
+
+
+def test_counts_name_both_sides_the_p_value_and_lost_runs():
+    """Both sides counted, the p-value to a sensible precision, and the runs that did not finish."""
+    sides = Sides((True,) * 7, (False,) * 7).add((), (False,), 2)
+    assert sides.counts("with X", "with Y") == (
+        "fails 7/7 with X vs 0/8 with Y (p = 0.0002); 2 run(s) did not finish and are not counted"
+    )
+    assert Sides((True, False), (False, True)).counts("a", "b") == "fails 1/2 a vs 1/2 b (p = 1.00)"
+    assert Sides((True,) * 4, (False,) * 4).counts("a", "b") == "fails 4/4 a vs 0/4 b (p = 0.029)"
+    assert Sides((True,) * 4, (False,) * 4).treatment_fails_more
+    assert not Sides((False,) * 4, (True,) * 4).treatment_fails_more
