@@ -2,8 +2,8 @@
 
 ``tests/signatures/`` fails on every run; ``tests/experiments/`` passes on a quiet machine, so each of
 its tests is first run once as "the CI run that failed" under the condition that breaks it (a hash
-seed, a random seed, a service that is down, a busy CPU, a leap day), and flakehound investigates
-that run's JUnit XML, as it would in CI.
+seed, a random seed, threads switching often, a second boundary, a service that is down, a busy
+CPU, a leap day), and flakehound investigates that run's JUnit XML, as it would in CI.
 """
 
 from __future__ import annotations
@@ -28,6 +28,8 @@ EXPERIMENTS = "tests/experiments"
 #: A hash seed that orders {"urgent", "draft"} the wrong way, and a random seed that draws a losing ticket.
 FAILING_HASH_SEED = "2"
 FAILING_RANDOM_SEED = "5"
+#: The tests that fail at FAILING_RANDOM_SEED.
+SEEDED = ("test_tags.py", "test_lottery.py", "test_replicas.py", "test_retry.py")
 #: The timing test must pass alone on an idle machine; other tests' busy processes would fail it.
 pytestmark = pytest.mark.quiet_machine
 
@@ -79,17 +81,16 @@ def signatures(tmp_path_factory):
     return completed, Report.model_validate_json(report_path.read_text())
 
 
-@pytest.fixture(scope="session")
-def experiments(tmp_path_factory):
-    """The CI runs that failed, then one investigation of their JUnit XML (seed 1, eight reruns, two replays)."""
-    root = tmp_path_factory.mktemp("hints-experiments")
+def investigate_experiments(root: Path, seed: int, reruns: int) -> tuple[subprocess.CompletedProcess[str], Report]:
+    """The CI runs that failed, then one investigation of their JUnit XML (``reruns`` reruns, two replays)."""
     project = root / "hints"
     shutil.copytree(FIXTURES / "hints", project)
     (root / "state").mkdir()
     env = sample_environment(root / "state")
     seeded = ["-p", "flakehound.execution._experiment_plugin", f"--flakehound-random-seed={FAILING_RANDOM_SEED}"]
+    seeded += ["--flakehound-switch-interval=1e-6", "--flakehound-clock-phase=0.99"]
     outage = {**env, "PYTHONHASHSEED": FAILING_HASH_SEED, "SAMPLE_SERVICE_DOWN": "1"}
-    tests = [f"{EXPERIMENTS}/test_tags.py", f"{EXPERIMENTS}/test_lottery.py", f"{EXPERIMENTS}/test_service.py"]
+    tests = [f"{EXPERIMENTS}/{name}" for name in (*SEEDED, "test_hits.py", "test_stamps.py", "test_service.py")]
     ci_run(project, "ci-seeds.xml", tests, outage, *seeded)
     with busy_cores(busy_process_count()):
         ci_run(project, "ci-busy.xml", [f"{EXPERIMENTS}/test_render.py"], env)
@@ -100,11 +101,17 @@ def experiments(tmp_path_factory):
         ci_run(project, "ci-leap-day.xml", [f"{EXPERIMENTS}/test_renewal.py"], leap_day)
         junit += ["--junit", "ci-leap-day.xml"]
     report_path = root / "report.json"
-    args = ["run", "--seed", "1", "--reruns", "8", "--replays", "2", "--orders", "0", "--no-coverage", *junit]
-    args += ["--budget-seconds", "900"]
+    args = ["run", "--seed", str(seed), "--reruns", str(reruns), "--replays", "2", "--orders", "0", "--no-coverage"]
+    args += [*junit, "--budget-seconds", "900"]
     completed = flakehound([*args, "--report", str(report_path), "--", EXPERIMENTS], project, env)
     assert completed.returncode == cli.ExitCode.GATE_FAILED, completed.stderr
     return completed, Report.model_validate_json(report_path.read_text())
+
+
+@pytest.fixture(scope="session")
+def experiments(tmp_path_factory):
+    """One investigation of the failed CI runs of tests/experiments: seed 1, eight reruns."""
+    return investigate_experiments(tmp_path_factory.mktemp("hints-experiments"), seed=1, reruns=8)
 
 
 def failure_named(report: Report, nodeid: str):
@@ -204,7 +211,8 @@ def test_self_polluting_test_is_found_by_running_it_again(signatures):
     failure = failure_named(report, f"{SIGNATURES}/test_registry.py::test_register_exporter[json]")
     repeated = next(hint for hint in failure.hints if hint.title.startswith("passes the first time"))
     assert repeated.evidence == (
-        "run 3 times in one process, it passes the first time and fails every later time in 2/2 runs"
+        "run 3 times in one process: fails 10/10 when run again in the same process vs 0/5 the first time in each"
+        " process (p = 0.0003)"
     )
     assert [run.purpose for run in report.runs].count(RunPurpose.EXPERIMENT) >= 2
 
@@ -218,41 +226,96 @@ def test_deterministic_failures_name_their_failing_line(signatures):
     )
 
 
-@pytest.mark.parametrize(
-    ("name", "category", "evidence"),
-    [
-        (
-            "test_tags.py::test_tags_are_listed_in_order",
-            "unordered-collection",
-            (
-                r"^fails \d+/\d+ with PYTHONHASHSEED varied; with it fixed: fails 3/3 at PYTHONHASHSEED=\d+,"
-                r" 0/3 at PYTHONHASHSEED=\d+$"
-            ),
-        ),
-        (
-            "test_lottery.py::test_ticket_wins",
-            "randomness",
-            (
-                r"^fails \d+/\d+ with the random seed varied; with it fixed: fails 3/3 at random\.seed\(\d+\),"
-                r" 0/3 at random\.seed\(\d+\)$"
-            ),
-        ),
-        (
-            "test_service.py::test_service_answers",
-            "network",
-            r"^fails 2/2 with outbound connections refused, 0/8 alone with the network as is$",
-        ),
-    ],
-    ids=["unordered-collection", "randomness", "network"],
+SEED_EVIDENCE = (
+    r"^fails 7/7 at {fixed}\d+\)? vs 0/7 at {fixed}\d+\)? \(p = 0\.0006\); fails \d+/\d+ with {varied} varied"
 )
-def test_experiment_explains_the_failure(experiments, name, category, evidence):
+HASH_SEED = SEED_EVIDENCE.format(fixed="PYTHONHASHSEED=", varied="PYTHONHASHSEED")
+RANDOM_SEED = SEED_EVIDENCE.format(fixed=r"random\.seed\(", varied="the random seed")
+#: What each intermittent test of tests/experiments is, and the evidence of its top hint.
+EXPLAINED = {
+    "test_tags.py::test_tags_are_listed_in_order": ("unordered-collection", HASH_SEED),
+    "test_lottery.py::test_ticket_wins": ("randomness", RANDOM_SEED),
+    "test_replicas.py::test_read_sees_fresh_data": ("randomness", RANDOM_SEED),
+    "test_retry.py::test_third_retry_waits_within_the_limit": ("randomness", RANDOM_SEED),
+    "test_hits.py::test_every_hit_is_counted": (
+        "concurrency",
+        r"^fails \d+/\d+ with threads switching every microsecond vs \d+/\d+ at the default switch interval \(p = ",
+    ),
+    "test_stamps.py::test_created_and_saved_in_the_same_second": (
+        "clock",
+        r"^fails 7/7 started 10 ms before a second boundary vs 0/7 started mid-second \(p = 0\.0006\)$",
+    ),
+    "test_service.py::test_service_answers": (
+        "network",
+        r"^fails 7/7 with outbound connections refused vs 0/7 with the network as is \(p = 0\.0006\)$",
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(EXPLAINED), ids=[name.split("::")[0][5:-3] for name in EXPLAINED])
+def test_experiment_explains_the_failure(experiments, name):
     """Each intermittent failure's top hint comes from the experiment whose factor its outcome follows."""
     _, report = experiments
+    category, evidence = EXPLAINED[name]
     failure = failure_named(report, f"{EXPERIMENTS}/{name}")
     assert failure.classification is FailureKind.INTERMITTENT
     top = failure.hints[0]
     assert (top.category, top.confidence) == (category, "high"), failure.hints
     assert re.search(evidence, top.evidence), top.evidence
+
+
+def test_a_tracked_seed_is_pinned_in_the_reproduce_command(experiments):
+    """The hash-seed and random-seed failures come with a command that fails again at the seed found."""
+    _, report = experiments
+    tags = failure_named(report, f"{EXPERIMENTS}/test_tags.py::test_tags_are_listed_in_order")
+    assert re.fullmatch(r"PYTHONHASHSEED=\d+ python -m pytest -p no:randomly -p no:cacheprovider \S+", tags.reproduce)
+    lottery = failure_named(report, f"{EXPERIMENTS}/test_lottery.py::test_ticket_wins")
+    assert "-p flakehound.execution._experiment_plugin --flakehound-random-seed=" in lottery.reproduce
+
+
+def planted_categories() -> dict[str, str]:
+    """The planted cause of every test of tests/experiments, by node id."""
+    planted = {f"{EXPERIMENTS}/{name}": category for name, (category, _) in EXPLAINED.items()}
+    planted[f"{EXPERIMENTS}/test_render.py::test_report_renders_within_its_time_budget"] = "timing"
+    planted[f"{EXPERIMENTS}/test_renewal.py::test_renewal_is_a_year_later"] = "clock"
+    return planted
+
+
+def false_claims(report: Report) -> dict[str, set[str]]:
+    """Per failure, the factors a decided experiment hint claims that were not planted."""
+    planted = planted_categories()
+    claims = {
+        failure.nodeid: {hint.category for hint in failure.hints if "(p = " in hint.evidence}
+        - {planted[failure.nodeid]}
+        for failure in (*report.failures, *report.latent)
+    }
+    return {nodeid: claimed for nodeid, claimed in claims.items() if claimed}
+
+
+def test_no_experiment_claims_a_factor_that_is_not_involved(experiments):
+    """Every decided experiment hint of every failure names the planted factor: no false causal claim."""
+    _, report = experiments
+    assert false_claims(report) == {}
+
+
+def test_investigated_again_and_again_no_run_claims_a_wrong_factor(tmp_path_factory):
+    """Two more investigations with other seeds (fewer reruns): no false claim in any, the top hint right in all.
+
+    Once more than once: a comparison that decides by chance would show up as a wrong claim here.
+    """
+    reports = [
+        investigate_experiments(tmp_path_factory.mktemp(f"hints-again-{seed}"), seed=seed, reruns=4)[1]
+        for seed in (2, 3)
+    ]
+    planted = planted_categories()
+    assert [false_claims(report) for report in reports] == [{}, {}]
+    wrong_tops = [
+        (failure.nodeid, failure.hints[0].category if failure.hints else None)
+        for report in reports
+        for failure in report.failures
+        if not failure.hints or failure.hints[0].category != planted[failure.nodeid]
+    ]
+    assert len(wrong_tops) <= 1, wrong_tops  # the goal: the top hint right for 95% of failures
 
 
 def test_busy_cpu_explains_the_timing_failure(experiments):
@@ -264,7 +327,8 @@ def test_busy_cpu_explains_the_timing_failure(experiments):
     top = failure.hints[0]
     assert top.category == "timing", failure.hints
     assert re.fullmatch(
-        r"fails 3/3 with every core busy \(\d+ busy processes\), 0/8 alone on an idle machine", top.evidence
+        r"fails \d+/\d+ with every core busy \(\d+ busy processes\) vs \d+/\d+ on an idle machine \(p = [\d.]+\)",
+        top.evidence,
     )
 
 
@@ -279,17 +343,17 @@ def test_moved_clock_explains_the_leap_day_failure(experiments):
     failure = failure_named(report, f"{EXPERIMENTS}/test_renewal.py::test_renewal_is_a_year_later")
     top = failure.hints[0]
     assert top.category == "clock", failure.hints
-    assert top.evidence == (
-        "with the clock moved, fails 0/2 at 2025-12-31 23:59:50, 2/2 at 2028-02-29 12:00:00;"
-        " 0/8 alone with the real clock"
-    )
+    assert top.evidence == "fails 7/7 with the clock at 2028-02-29 12:00:00 vs 0/7 with the real clock (p = 0.0006)"
 
 
 def test_ruled_out_experiments_are_noted(experiments):
     """Experiments that did not explain a failure are listed in its notes, with their counts."""
     _, report = experiments
     failure = failure_named(report, f"{EXPERIMENTS}/test_render.py::test_report_renders_within_its_time_budget")
-    assert any(note.startswith("experiment network (no-effect): fails 0/2") for note in failure.notes)
+    assert (
+        "experiment network (no-effect): fails 0/3 with outbound connections refused vs 0/3 with the network as is"
+        " (p = 1.00): not decided in 6 runs" in failure.notes
+    )
 
 
 def test_budget_runs_out_and_the_report_says_what_was_skipped(copy_project, sample_env, run_cli, tmp_path):
