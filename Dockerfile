@@ -3,9 +3,10 @@
 FROM python:3.12-slim
 
 # git: changed-line coverage diffs against the pull request's base. The workspace is owned by the
-# runner's user, not root, so git must be told it is safe.
+# runner's user, not root, so git must be told it is safe. faketime: libfaketime, for the clock
+# experiment (the test run at a year end and on a leap day).
 RUN apt-get update \
-    && apt-get install --yes --no-install-recommends git \
+    && apt-get install --yes --no-install-recommends git faketime \
     && rm -rf /var/lib/apt/lists/* \
     && git config --system --add safe.directory /github/workspace
 

@@ -107,14 +107,14 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 
 def test_dockerfile_is_the_container_github_expects():
-    """Pinned slim Python, git, the workspace marked safe, no USER or WORKDIR, exec-form entry point."""
+    """Pinned slim Python, git and libfaketime, the workspace marked safe, no USER or WORKDIR, exec-form entry."""
     instructions = dockerfile_instructions()
     keywords = [keyword for keyword, _ in instructions]
     assert re.fullmatch(r"python:3\.\d+-slim", instructions[0][1])
     assert "USER" not in keywords
     assert "WORKDIR" not in keywords
     runs = " && ".join(argument for keyword, argument in instructions if keyword == "RUN")
-    assert "apt-get install --yes --no-install-recommends git" in runs
+    assert "apt-get install --yes --no-install-recommends git faketime" in runs
     assert "git config --system --add safe.directory /github/workspace" in runs
     assert json.loads(dict(instructions)["ENTRYPOINT"]) == ["flakehound", "action"]
 
