@@ -32,6 +32,7 @@ from flakehound.engine.statediff import describe_change
 from flakehound.errors import ConfigError, ExitCode, PytestCrashed
 from flakehound.github.publishing import publish_report
 from flakehound.models import Report
+from flakehound.render.history import render_history
 from flakehound.render.markdown import render_comment
 from flakehound.render.terminal import describe_finding, describe_search, render_terminal
 
@@ -94,9 +95,16 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
             jobs=args.jobs,
             hints_files=args.hints_file,
             budget_seconds=budget_seconds(args.budget_seconds),
+            history=workflow.local_history(args.history) if args.history is not None else None,
         )
     _show(report, settings.report, console, quiet=args.quiet, verbose=args.verbose)
     return _verdict(report)
+
+
+def _history(args: argparse.Namespace, console: Console) -> int:
+    for shown in render_history(workflow.local_history(args.folder)):
+        console.print(shown, soft_wrap=True)
+    return ExitCode.OK
 
 
 def _plan(args: argparse.Namespace, environ: Mapping[str, str], console: Console, errors: Console) -> int:
@@ -278,6 +286,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "demo": lambda: _demo(args, environ, console),
             "bisect": lambda: _bisect(args, environ, console),
             "report": lambda: _report(args, console),
+            "history": lambda: _history(args, console),
             "schema": lambda: _schema(console),
             "action": _action,
             "publish": lambda: _publish(args, environ),

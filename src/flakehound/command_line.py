@@ -135,8 +135,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = commands.add_parser("run", help="run the suite and investigate every failure")
     _add_run_options(run)
+    run.add_argument(
+        "--history", type=Path, default=None, help="a folder of earlier report files: say how each test fared there"
+    )
     run.add_argument("pytest_args", nargs=argparse.REMAINDER, help="-- then pytest arguments")
     _add_scale_commands(commands)
+    history = commands.add_parser("history", help="every test that failed in a folder of reports, most flaky first")
+    history.add_argument("folder", type=Path, help="a folder of JSON reports flakehound saved")
     bisect = commands.add_parser("bisect", help="find the test that makes VICTIM fail, and what it leaves behind")
     bisect.add_argument("--victim", required=True, help="node id of the test that fails after others")
     where = bisect.add_mutually_exclusive_group()

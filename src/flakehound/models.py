@@ -243,6 +243,41 @@ class Original(_Frozen):
     output: str | None = None
 
 
+class TestHistory(_Frozen):
+    """One test in earlier runs: how often it failed there, when first and last, and under which labels."""
+
+    __test__ = False  # not a pytest test class
+
+    runs: int
+    failures: int
+    #: The failure rate over those runs and its 95% Wilson interval.
+    rate: float
+    interval: tuple[float, float]
+    first_failed_commit: str | None = None
+    first_failed_at: str | None = None
+    last_failed_commit: str | None = None
+    last_failed_at: str | None = None
+    #: Each label the test had when it failed there, with how many runs gave it.
+    labels: dict[str, int] = {}
+
+
+class HistorySummary(_Frozen):
+    """Where the earlier runs came from and what could not be read."""
+
+    #: Where the runs were, as a phrase: "on main" (the base branch's last runs), "in the reports in DIR".
+    source: str
+    runs: int
+    notes: tuple[str, ...] = ()
+
+
+class WatchedTest(_Frozen):
+    """A test that passed in this run but failed in earlier ones: rerun alone anyway, and passed every rerun."""
+
+    nodeid: str
+    alone: ConfigurationCount
+    history: TestHistory
+
+
 class ClassifiedFailure(_Frozen):
     """One failing test, its label and the evidence for it."""
 
@@ -260,6 +295,8 @@ class ClassifiedFailure(_Frozen):
     #: How many root-cause experiments were run on this failure (not counting ones deduced from reruns).
     experiments_run: int = 0
     reproduce: str
+    #: The test in earlier runs (the base branch's, or a folder of reports), when they were read.
+    history: TestHistory | None = None
 
 
 class Summary(_Frozen):
@@ -389,3 +426,6 @@ class Report(_Frozen):
     gate: GateResult
     commit: str | None = None
     shard: ShardOf | None = None
+    #: Earlier runs read for history, and the tests that failed there but passed every run here.
+    history: HistorySummary | None = None
+    watched: tuple[WatchedTest, ...] = ()

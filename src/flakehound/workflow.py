@@ -24,6 +24,7 @@ from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.engine.bisect import to_polluter
 from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.engine.experiments import Lab
+from flakehound.engine.history import History, record_of
 from flakehound.engine.original import check_original, junit_run, run_original
 from flakehound.engine.pipeline import analyse
 from flakehound.engine.plan import permute
@@ -42,6 +43,7 @@ from flakehound.execution.runner import (
     probe_plugins,
 )
 from flakehound.inputs.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
+from flakehound.inputs.reports import read_reports
 from flakehound.models import RunEnd
 
 if TYPE_CHECKING:
@@ -185,10 +187,12 @@ def investigate(
     given: tuple[Run, CoverageSummary | None, str | None] | None = None,
     shard: ShardOf | None = None,
     commit: str | None = None,
+    history: History | None = None,
 ) -> Report:
     """Probe pytest, run the pipeline with ``jobs`` forking (or fresh-process) workers, save the report.
 
-    ``given`` is an original run made elsewhere (a plan's), with its coverage and why that is missing.
+    ``given`` is an original run made elsewhere (a plan's), with its coverage and why that is missing;
+    ``history``, earlier runs: what failed there is rerun too, and each failure says how it fared there.
     """
     env = child_environment(environ)
     lab = _lab(settings, env, hints_files, budget_seconds, isolation)
@@ -224,11 +228,22 @@ def investigate(
             lab=lab,
             shard=shard,
             commit=commit,
+            history=history,
         )
     if coverage_note is not None:
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
     _save(report, settings, original)
     return report
+
+
+def local_history(folder: Path) -> History:
+    """The earlier runs of ``--history DIR``: every report file in the folder, newest first."""
+    reports, notes = read_reports(folder)
+    return History(
+        source=f"in the reports in {folder}",
+        records=tuple(record_of(report) for report in reports),
+        notes=tuple(notes),
+    )
 
 
 def find_commit(environ: Mapping[str, str], cwd: Path) -> str | None:

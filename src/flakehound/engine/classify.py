@@ -12,6 +12,7 @@ included) or the *reversed* order. The rules:
 
 from __future__ import annotations
 
+import shlex
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -23,20 +24,26 @@ from flakehound.engine.stats import (
     wilson_interval,
 )
 from flakehound.models import (
+    ClassifiedFailure,
     Configuration,
     ConfigurationCount,
     Evidence,
     EvidenceStrength,
     FailureKind,
     FailureRate,
+    Original,
     RunPurpose,
 )
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from flakehound.config import Settings
+    from flakehound.models import TestResult
+
 __all__ = [
     "Observation",
+    "classified",
     "classify_failure",
     "configuration_label",
     "evidence_strength",
@@ -158,4 +165,62 @@ def evidence_strength(
         failure_rate_upper_bound=upper,
         clean_runs_needed=needed,
         sentence="; ".join(parts),
+    )
+
+
+def _reproduce(settings: Settings, nodeid: str, found_in: Configuration) -> str:
+    pytest = ["python", "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"]  # as minimal_reproduce
+    if found_in.purpose is RunPurpose.PERMUTED:
+        return shlex.join(["flakehound", "run", "--seed", str(settings.seed), "--", *settings.pytest_args])
+    if found_in.purpose is RunPurpose.REVERSED:
+        return shlex.join(["flakehound", "run", "--", *settings.pytest_args])
+    return shlex.join([*pytest, nodeid])
+
+
+def classified(
+    nodeid: str,
+    result: TestResult,
+    observations: list[Observation],
+    found_in: Configuration,
+    settings: Settings,
+    permuted_orders: int,
+) -> ClassifiedFailure:
+    """One followed test, labelled from its observations, with its evidence and a command that reproduces it."""
+    kind = classify_failure(observations) or FailureKind.INTERMITTENT
+    notes = []
+    reruns = [o for o in observations if o.configuration.purpose is not RunPurpose.ORIGINAL]
+    if found_in.purpose is RunPurpose.ORIGINAL and reruns and not any(o.failed for o in reruns):
+        notes.append(
+            "the failure never reproduced in any rerun: it flipped under the same order, so it is intermittent"
+        )
+    replays = [o.failed for o in observations if o.configuration.purpose is RunPurpose.ORIGINAL_ORDER]
+    if found_in.purpose is RunPurpose.ORIGINAL and replays and not any(replays):
+        notes.append(
+            "every identical replay of the original order passed: state outside the project"
+            " (a server, a database, files elsewhere) may carry over between runs"
+        )
+    is_intermittent = kind is FailureKind.INTERMITTENT
+    return ClassifiedFailure(
+        nodeid=nodeid,
+        classification=kind,
+        original=Original(
+            outcome=result.outcome,
+            phase=result.phase,
+            exception=result.exception,
+            message=result.message,
+            path=result.path,
+            line=result.line,
+            traceback=result.traceback,
+            output=result.output,
+        ),
+        evidence=summarize_evidence(observations),
+        failure_rate=failure_rate(observations) if is_intermittent else None,
+        strength=evidence_strength(
+            observations,
+            permuted_orders,
+            can_go_unseen=is_intermittent or found_in.purpose is not RunPurpose.ORIGINAL,
+        ),
+        found_in=found_in,
+        notes=tuple(notes),
+        reproduce=_reproduce(settings, nodeid, found_in),
     )

@@ -15,23 +15,16 @@
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
-from flakehound.engine.classify import (
-    Observation,
-    classify_failure,
-    configuration_label,
-    evidence_strength,
-    failure_rate,
-    summarize_evidence,
-)
+from flakehound.engine.classify import Observation, classified, configuration_label, summarize_evidence
 from flakehound.engine.diagnose import diagnose
 from flakehound.engine.experiments import explain
 from flakehound.engine.gate import decide_gate
+from flakehound.engine.history import history_of, suspects, with_history
 from flakehound.engine.investigation import (
     Investigation,
     Silent,
@@ -47,13 +40,12 @@ from flakehound.engine.shards import label_summary
 from flakehound.models import (
     ClassifiedFailure,
     Configuration,
-    FailureKind,
-    Original,
     Report,
     ReportSettings,
     RunEnd,
     RunPurpose,
     Tool,
+    WatchedTest,
 )
 
 if TYPE_CHECKING:
@@ -62,6 +54,7 @@ if TYPE_CHECKING:
     from flakehound.config import Settings
     from flakehound.engine.diagnose import Snapshot
     from flakehound.engine.experiments import Lab
+    from flakehound.engine.history import History, RunRecord
     from flakehound.engine.investigation import Latent, Progress, Shuffle
     from flakehound.execution.runner import Executor
     from flakehound.models import CoverageSummary, Run, ShardOf, Summary, TestResult
@@ -91,12 +84,15 @@ def analyse(
     lab: Lab | None = None,
     shard: ShardOf | None = None,
     commit: str | None = None,
+    history: History | None = None,
 ) -> Report:
     """Run and investigate the suite; return the report with its gate verdict.
 
     With a ``lab``, root-cause experiments follow the diagnosis and every failure gets ranked hints.
     With a ``shard``, only its share of the failures is investigated, and only the shard that finds
     latent tests runs the shuffled orders in full (the others run each up to their last failure in it).
+    With a ``history`` of earlier runs, the tests that failed there are rerun alone even when they
+    passed here, and every failure says how it fared there.
     """
     first = original if original is not None else run_original(settings, executor)
     summary = summarize(first.results)
@@ -116,12 +112,28 @@ def analyse(
 
     investigation = _begin(settings, executor, first, failing, progress or Silent(), lab, original_from_junit)
     shuffles = plan_shuffles(first.results, settings.seed, report_settings.orders)
-    scope = _run_shuffled_orders(investigation, shuffles, first.results, failing, shard)
+    records = history.records if history is not None else ()
+    scope = _run_shuffled_orders(investigation, shuffles, first.results, failing, shard, suspects(records))
     _rerun_and_replay(investigation, len(shuffles), [result.nodeid for result in first.results], scope)
     groups = _classify(investigation, first.results, scope, report_settings.orders)
     orders = _orders_by_label(first.results, shuffles)
     failures, latent, lab_notes = _find_causes(investigation, orders, groups, snapshot, lab, first.duration)
-    return _investigated_report(base, investigation, first, summary, (failures, latent), scope, lab_notes, coverage)
+    report = _investigated_report(base, investigation, first, summary, (failures, latent), scope, lab_notes, coverage)
+    if history is None:
+        return report
+    return with_history(report.model_copy(update={"watched": _watched(investigation, scope, records)}), history)
+
+
+def _watched(investigation: Investigation, scope: _Scope, records: Sequence[RunRecord]) -> tuple[WatchedTest, ...]:
+    """The tests rerun because they failed in earlier runs although they passed here, with their alone counts."""
+    return tuple(
+        WatchedTest(
+            nodeid=nodeid,
+            alone=summarize_evidence(investigation.observations[nodeid]).alone,
+            history=history_of(nodeid, records),
+        )
+        for nodeid in scope.watched
+    )
 
 
 def _broken_report(
@@ -192,6 +204,8 @@ class _Scope:
     latent: Mapping[str, Latent]
     #: The failures and latent tests left out for ``--max-failures``.
     skipped: tuple[str, ...]
+    #: Tests that passed here but failed in earlier runs: rerun alone all the same.
+    watched: tuple[str, ...] = ()
 
 
 def _run_shuffled_orders(
@@ -200,6 +214,7 @@ def _run_shuffled_orders(
     results: Sequence[TestResult],
     failing: Sequence[str],
     shard: ShardOf | None,
+    suspects: Sequence[str] = (),
 ) -> _Scope:
     """Run the shuffled orders, choose the tests to follow, and observe them in those runs.
 
@@ -220,13 +235,15 @@ def _run_shuffled_orders(
     room = max(settings.max_failures - len(planned), 0)
     latent_ids = list(latent_found)[:room]
     skipped = (list(failing[settings.max_failures :]) if finds_latent else []) + list(latent_found)[room:]
-    investigation.focus([*investigated, *latent_ids])
+    passed = {result.nodeid for result in results if not result.outcome.is_failure}
+    watched = [n for n in suspects if n in passed and n not in latent_found][: room - len(latent_ids)]
+    investigation.focus([*investigated, *latent_ids, *watched])
     for configuration, run in shuffled_runs:
         investigation.observe(run, configuration, [*investigated, *latent_ids])
     for nodeid in latent_ids:  # the original run, where it passed, is evidence too
         investigation.observations[nodeid].insert(0, Observation(_ORIGINAL, failed=False))
     latent = {nodeid: latent_found[nodeid] for nodeid in latent_ids}
-    return _Scope(investigated=tuple(investigated), latent=latent, skipped=tuple(skipped))
+    return _Scope(investigated=tuple(investigated), latent=latent, skipped=tuple(skipped), watched=tuple(watched))
 
 
 def _rerun_and_replay(
@@ -237,10 +254,10 @@ def _rerun_and_replay(
     latent_orders = {found.order: found.configuration for found in scope.latent.values()}
     investigation.progress.plan(
         shuffle_count
-        + settings.reruns * (len(scope.investigated) + len(scope.latent))
+        + settings.reruns * (len(scope.investigated) + len(scope.latent) + len(scope.watched))
         + settings.replays * (1 + len(latent_orders))
     )
-    run_alone(investigation, [*scope.investigated, *scope.latent])
+    run_alone(investigation, [*scope.investigated, *scope.latent, *scope.watched])
     replay(investigation, original_order, _ORIGINAL, scope.investigated)
     for order, configuration in latent_orders.items():
         replay(investigation, order, configuration, [n for n, found in scope.latent.items() if found.order == order])
@@ -254,11 +271,11 @@ def _classify(
     observations = investigation.observations
     by_id = {result.nodeid: result for result in results}
     failures = tuple(
-        _classified(nodeid, by_id[nodeid], observations[nodeid], _ORIGINAL, settings, permuted_orders)
+        classified(nodeid, by_id[nodeid], observations[nodeid], _ORIGINAL, settings, permuted_orders)
         for nodeid in scope.investigated
     )
     latent = tuple(
-        _classified(nodeid, found.result, observations[nodeid], found.configuration, settings, permuted_orders)
+        classified(nodeid, found.result, observations[nodeid], found.configuration, settings, permuted_orders)
         for nodeid, found in scope.latent.items()
     )
     return failures, latent
@@ -328,63 +345,6 @@ def _investigated_report(
             coverage=coverage,
             broken_reason=stopped,
         ),
-    )
-
-
-def _reproduce(settings: Settings, nodeid: str, found_in: Configuration) -> str:
-    pytest = ["python", "-m", "pytest", "-p", "no:randomly", "-p", "no:cacheprovider"]  # as minimal_reproduce
-    if found_in.purpose is RunPurpose.PERMUTED:
-        return shlex.join(["flakehound", "run", "--seed", str(settings.seed), "--", *settings.pytest_args])
-    if found_in.purpose is RunPurpose.REVERSED:
-        return shlex.join(["flakehound", "run", "--", *settings.pytest_args])
-    return shlex.join([*pytest, nodeid])
-
-
-def _classified(
-    nodeid: str,
-    result: TestResult,
-    observations: list[Observation],
-    found_in: Configuration,
-    settings: Settings,
-    permuted_orders: int,
-) -> ClassifiedFailure:
-    kind = classify_failure(observations) or FailureKind.INTERMITTENT
-    notes = []
-    reruns = [o for o in observations if o.configuration.purpose is not RunPurpose.ORIGINAL]
-    if found_in.purpose is RunPurpose.ORIGINAL and reruns and not any(o.failed for o in reruns):
-        notes.append(
-            "the failure never reproduced in any rerun: it flipped under the same order, so it is intermittent"
-        )
-    replays = [o.failed for o in observations if o.configuration.purpose is RunPurpose.ORIGINAL_ORDER]
-    if found_in.purpose is RunPurpose.ORIGINAL and replays and not any(replays):
-        notes.append(
-            "every identical replay of the original order passed: state outside the project"
-            " (a server, a database, files elsewhere) may carry over between runs"
-        )
-    is_intermittent = kind is FailureKind.INTERMITTENT
-    return ClassifiedFailure(
-        nodeid=nodeid,
-        classification=kind,
-        original=Original(
-            outcome=result.outcome,
-            phase=result.phase,
-            exception=result.exception,
-            message=result.message,
-            path=result.path,
-            line=result.line,
-            traceback=result.traceback,
-            output=result.output,
-        ),
-        evidence=summarize_evidence(observations),
-        failure_rate=failure_rate(observations) if is_intermittent else None,
-        strength=evidence_strength(
-            observations,
-            permuted_orders,
-            can_go_unseen=is_intermittent or found_in.purpose is not RunPurpose.ORIGINAL,
-        ),
-        found_in=found_in,
-        notes=tuple(notes),
-        reproduce=_reproduce(settings, nodeid, found_in),
     )
 
 

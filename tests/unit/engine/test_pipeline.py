@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from flakehound.config import Settings
+from flakehound.engine.history import History, RunRecord, TestEntry
 from flakehound.engine.original import junit_run
 from flakehound.engine.pipeline import analyse
 from flakehound.errors import ConfigError
@@ -185,3 +186,54 @@ def test_a_one_test_suite_has_no_reversed_order():
     purposes = [run.purpose for run in report.runs]
     assert RunPurpose.REVERSED not in purposes
     assert purposes.count(RunPurpose.PERMUTED) == 1
+
+
+def _history_of(*failed: str) -> History:
+    """Two earlier runs on main in which these tests failed as intermittent."""
+    entries = {nodeid: TestEntry(label="intermittent", failed=True, failures=1, runs=3) for nodeid in failed}
+    records = tuple(
+        RunRecord(commit=commit * 40, created_at=f"2026-11-2{day}T00:00:00+00:00", tests=5, failed=1, entries=entries)
+        for commit, day in (("b", 1), ("a", 0))
+    )
+    return History(source="on main", records=records)
+
+
+@pytest.mark.parametrize(("fails_alone", "failures"), [(False, 0), (True, 5)], ids=["passes", "fails-alone"])
+def test_a_test_that_failed_on_main_but_passed_here_is_rerun_alone_and_watched(fails_alone, failures):
+    """History names test_c; it passed in the original and every order, so it is rerun alone anyway."""
+    executor = FakeExecutor(lambda nodeid, before: fails_alone and nodeid == SUITE[2] and not before)
+    report = analyse(
+        settings(orders=0),
+        executor,
+        created_at="2026-11-22T00:00:00+00:00",
+        version="0",
+        command=["x"],
+        history=_history_of(SUITE[2], "t.py::test_gone"),
+    )
+    (watched,) = report.watched
+    assert watched.nodeid == SUITE[2]
+    assert (watched.alone.runs, watched.alone.failures) == (5, failures)
+    assert (watched.history.runs, watched.history.failures) == (2, 2)
+    assert watched.history.first_failed_commit == "aaaaaaa"
+    assert [request.order for request in executor.requests].count((SUITE[2],)) == 5
+    assert report.failures == ()
+    assert report.gate.passed, "history explains; it never turns a green run red"
+    assert report.history is not None
+    assert report.history.runs == 2
+
+
+def test_history_reaches_every_failure_and_leaves_a_failing_test_out_of_the_watch():
+    """A test failing now is investigated as a failure, with its history; it is not watched as well."""
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[1])
+    report = analyse(
+        settings(),
+        executor,
+        created_at="2026-11-22T00:00:00+00:00",
+        version="0",
+        command=["x"],
+        history=_history_of(SUITE[1]),
+    )
+    (failure,) = report.failures
+    assert failure.history is not None
+    assert failure.history.failures == 2
+    assert report.watched == ()
