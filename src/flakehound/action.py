@@ -5,8 +5,9 @@ at. ``github.environment.from_env`` turns them into the same ``Settings`` the CL
 ``main``:
 
 1. masks the token and refuses ``pull_request_target`` unless the workflow allows it;
-2. runs the ``setup`` input (the one place a shell is used) and the investigation, with workflow
-   commands stopped in the log so the tested project's output cannot issue any;
+2. runs the ``setup`` input (the one place a shell is used), reads the base branch's history (its
+   last ``history_depth`` runs, from flakehound's check runs there) and runs the investigation, with
+   workflow commands stopped in the log so the tested project's output cannot issue any;
 3. writes the report, the job summary and the step outputs before any network call;
 4. publishes the comment, the check run and the commit status, except on a dry run or a pull
    request from a fork (read-only token): then the comment is saved beside the report, for
@@ -34,6 +35,7 @@ from flakehound.errors import ConfigError, ExitCode, FlakehoundError
 from flakehound.execution.runner import child_environment
 from flakehound.github.commands import Log, append_text, format_outputs, new_delimiter, report_outputs, shown_path
 from flakehound.github.environment import DEFAULT_REPORT, SETTINGS_NAMES, from_env
+from flakehound.github.history import read_history
 from flakehound.github.publishing import publish, save_comment
 from flakehound.render.markdown import render_summary
 from flakehound.render.terminal import render_terminal
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from pathlib import Path
 
+    from flakehound.engine.history import History
     from flakehound.github.environment import ActionConfig
     from flakehound.models import Report
 
@@ -80,11 +83,21 @@ def _show(report: Report, path: Path, log: Log) -> None:
     console.print(f"report: {path}", style="dim", soft_wrap=True)
 
 
+def _history(config: ActionConfig) -> History | None:
+    """The base branch's earlier runs, from flakehound's check runs there (none when ``history_depth`` is 0)."""
+    depth, branch = config.options.history_depth, config.history_branch
+    if not depth or branch is None:
+        return None
+    token = config.options.github_token.get_secret_value()
+    return read_history(config.target, token, branch=branch, depth=depth, skip=config.history_skip)
+
+
 def _investigate(config: ActionConfig, environ: Mapping[str, str], log: Log) -> Report:
-    """Mode run: ``setup``, then the whole investigation."""
+    """Mode run: ``setup``, the base branch's history, then the whole investigation."""
     with log.commands_stopped():
         _run_setup_input(config, environ, log)
-        report = workflow.investigate(config.settings, environ=environ, command=_COMMAND)
+        history = _history(config)
+        report = workflow.investigate(config.settings, environ=environ, command=_COMMAND, history=history)
         _show(report, config.settings.report, log)
         return report
 

@@ -41,11 +41,21 @@ REFUSAL = {"message": "Resource not accessible by integration"}
 class FakeGitHub:
     """The REST endpoints flakehound uses, with state: comments persist across runs of the Action."""
 
-    def __init__(self, httpserver: HTTPServer, *, refuse: dict[str, int] | None = None) -> None:
-        """Serve o/r's pull request 7; ``refuse`` maps "METHOD path" to a status answered once, first."""
+    def __init__(
+        self,
+        httpserver: HTTPServer,
+        *,
+        refuse: dict[str, int] | None = None,
+        base_commits: list[tuple[str, list[dict[str, Any]]]] | None = None,
+    ) -> None:
+        """Serve o/r's pull request 7; ``refuse`` maps "METHOD path" to a status answered once, first.
+
+        ``base_commits``: main's commits, newest first, each with its check runs (name and output).
+        """
         self.server = httpserver
         self.comments: list[dict[str, Any]] = []
         self.refuse = dict(refuse or {})
+        self.base_commits = base_commits or []
         self.routes = {
             f"GET {API}/user": lambda _: (REFUSAL, 403),  # an installation token cannot read /user
             f"GET {COMMENTS}": lambda _: (self.comments, 200),
@@ -92,9 +102,22 @@ class FakeGitHub:
             data, status = self.edit_comment(int(key.rsplit("/", 1)[1]), body)
         elif key in self.routes:
             data, status = self.routes[key](body)
+        elif key == f"GET {REPO}/commits" and request.args.get("sha") == "main":
+            data, status = [self.commit(sha) for sha, _ in self.base_commits], 200
+        elif key.startswith(f"GET {REPO}/commits/") and key.endswith("/check-runs"):
+            data, status = self.check_runs(key.split("/")[-2], request.args.get("check_name")), 200
         else:
             data, status = {"message": "Not Found"}, 404
         return Response(json.dumps(data), status=status, headers={"Content-Type": "application/json"})
+
+    def commit(self, sha: str) -> dict[str, Any]:
+        """One commit of main, as the commits list gives it."""
+        return {"sha": sha, "url": self.server.url_for(f"{REPO}/commits/{sha}"), "commit": {"message": "m"}}
+
+    def check_runs(self, sha: str, name: str | None) -> dict[str, Any]:
+        """The check runs on one of main's commits, of the name asked for."""
+        runs = [run for commit, runs in self.base_commits if commit == sha for run in runs if run["name"] == name]
+        return {"total_count": len(runs), "check_runs": runs}
 
     def requests(self) -> list[tuple[str, str, Any]]:
         """Every request seen: method, path, JSON body (None when empty)."""
@@ -143,6 +166,7 @@ class Workflow:
             "INPUT_REPLAYS": "1",
             "INPUT_ORDERS": "0",
             "INPUT_SEED": "11",
+            "INPUT_HISTORY_DEPTH": "0",  # history has tests of its own (test_action_history.py)
             "GITHUB_ACTIONS": "true",
             "GITHUB_EVENT_NAME": "pull_request",
             "GITHUB_EVENT_PATH": str(self.event),

@@ -74,6 +74,7 @@ SETTINGS_NAMES = {
 }
 _OPTION_INPUTS = (
     "setup",
+    "history_depth",
     "comment_mode",
     "check_name",
     "status",
@@ -111,6 +112,8 @@ class ActionOptions(_Frozen):
     """The inputs that steer the Action itself rather than the investigation."""
 
     setup: str = ""
+    #: Commits of the base branch whose flakehound check runs are read for history (0: none).
+    history_depth: int = Field(default=30, ge=0, le=100)
     comment_mode: CommentMode = "always"
     check_name: str = Field(default=DEFAULT_CHECK_NAME, min_length=1)
     status: StatusMode = "check-run"
@@ -136,6 +139,9 @@ class ActionConfig(_Frozen):
     output_file: Path
     summary_file: Path
     fork_event: Path | None = None
+    #: The branch whose earlier runs are history (a pull request's base, a push's own), and a commit to skip.
+    history_branch: str | None = None
+    history_skip: str | None = None
 
 
 # --- the event payload -------------------------------------------------------------------------------
@@ -153,6 +159,7 @@ class _Repo(_Payload):
 
 class _Ref(_Payload):
     sha: str
+    ref: str = ""
     repo: _Repo | None = None
 
 
@@ -251,6 +258,15 @@ def require_variables(environ: Mapping[str, str], names: tuple[str, ...], hint: 
             raise ConfigError(msg)
 
 
+def _history_branch(event_name: str, pull: _Pull | None, environ: Mapping[str, str]) -> tuple[str | None, str | None]:
+    """Whose earlier runs are history: a pull request's base branch; on a push, the branch without its new commit."""
+    if pull is not None:
+        return pull.base.ref or None, None
+    if event_name == "push" and environ.get("GITHUB_REF_TYPE", "branch") == "branch" and environ.get("GITHUB_REF_NAME"):
+        return environ["GITHUB_REF_NAME"], environ["GITHUB_SHA"]
+    return None, None
+
+
 def from_env(environ: Mapping[str, str]) -> ActionConfig:
     """Read the Action's inputs, the workflow's variables and the event payload into one config.
 
@@ -305,6 +321,7 @@ def from_env(environ: Mapping[str, str]) -> ActionConfig:
             "run_id": environ.get("GITHUB_RUN_ID"),
         }
     )
+    history_branch, history_skip = _history_branch(event_name, pull, environ)
     return ActionConfig(
         settings=settings,
         target=target,
@@ -312,6 +329,8 @@ def from_env(environ: Mapping[str, str]) -> ActionConfig:
         event_name=event_name,
         workspace=workspace,
         fork_event=fork_event,
+        history_branch=history_branch,
+        history_skip=history_skip,
         output_file=Path(environ["GITHUB_OUTPUT"]),
         summary_file=Path(environ["GITHUB_STEP_SUMMARY"]),
     )

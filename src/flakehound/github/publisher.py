@@ -23,6 +23,7 @@ from github.GithubObject import NotSet
 from pydantic import BaseModel, ConfigDict
 from urllib3 import Retry
 
+from flakehound.engine.history import encode_record, record_of
 from flakehound.errors import PublishError
 from flakehound.render.digest import Digest, make_marker, parse_digest
 from flakehound.render.markdown import COMMENT_LIMIT
@@ -353,8 +354,10 @@ class Publisher:
             for start in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)
         ]
 
+        record = encode_record(record_of(report))  # the next runs' history
+
         def output(batch: list[dict[str, str | int]]) -> dict[str, Any]:
-            data: dict[str, Any] = {"title": title, "summary": summary_md}
+            data: dict[str, Any] = {"title": title, "summary": summary_md, "text": record}
             if batch:
                 data["annotations"] = batch
             return data
