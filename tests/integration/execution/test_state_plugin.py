@@ -161,7 +161,7 @@ CASES = {
                     db.add_user("alice")  # sqlite3.IntegrityError: UNIQUE constraint failed
             """,
         },
-        ("file", "app.db"),
+        ("database", "app.db:users"),
     ),
     "monkeypatch-never-undone": (
         {
@@ -275,7 +275,7 @@ def test_closed_singleton_loop_shows_closed_in_the_fingerprint(tmp_path):
 
 
 def test_sqlite_row_and_leaked_connection_are_both_seen(tmp_path):
-    """A committed sqlite row changes the database file; a connection left open shows as an open file."""
+    """A committed sqlite row is counted in its table, not as a file change; a connection left open is an open file."""
     files = {
         "db.py": SQLITE_DB,
         "test_suite.py": """
@@ -294,9 +294,8 @@ def test_sqlite_row_and_leaked_connection_are_both_seen(tmp_path):
     }
     document = run_suite(tmp_path, files)
     changes = changes_of(document)
-    before, after = changes["file", "app.db"]
-    assert before is not None
-    assert after is not None
+    assert changes["database", "app.db:users"] == ("0", "1")
+    assert ("file", "app.db") not in changes
     opened = [name for kind, name in changes if kind == "open-file"]
     assert any(name.endswith("app.db") for name in opened)
     assert ("fd", "count") not in changes  # the descriptor count is noise beside the open file it counts
@@ -344,12 +343,11 @@ def test_other_kinds_of_leftover_state_are_named(tmp_path):
     expected = {
         ("cwd", "cwd"),
         ("sys.path", "/opt/leaked-plugins"),
-        ("module", "lazy_mod"),
-        ("module-attribute", "lazy_mod.VALUE"),
         ("thread", "leaky-worker daemon=True"),
         ("asyncio", "current loop"),
         ("signal", "SIGUSR1"),
-        ("logger", "app"),
+        ("logger", "app:level"),
+        ("logger", "app:handler StreamHandler"),
         ("env", "TZ"),
         ("timezone", "tzname"),
         ("locale", "LC_NUMERIC"),
@@ -357,6 +355,10 @@ def test_other_kinds_of_leftover_state_are_named(tmp_path):
     }
     assert expected <= set(changes)
     assert changes["asyncio", "current loop"] == ("none", "closed")
+    assert changes["signal", "SIGUSR1"] == ("default", "test_polluter.<locals>.<lambda>")
+    assert changes["logger", "app:level"] == (None, "DEBUG")
+    # the first import of a module is noise beside real changes, and so are its globals
+    assert not {(kind, name) for kind, name in changes if "lazy_mod" in name}
 
 
 def test_state_pytest_restores_itself_is_not_reported(tmp_path):
@@ -470,8 +472,8 @@ def test_file_walk_of_a_missing_directory_is_empty(tmp_path):
 
 
 def test_descriptors_without_proc_are_left_out(tmp_path):
-    """Where there is no /proc/self/fd the descriptor kinds are simply absent."""
-    assert _state_plugin.count_descriptors(tmp_path / "no-proc") == {}
+    """Where there is no /proc/self/fd there are no descriptor targets (rather than none open)."""
+    assert _state_plugin.descriptor_targets(tmp_path / "no-proc") is None
 
 
 class _BadRepr:

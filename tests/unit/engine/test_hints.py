@@ -344,17 +344,17 @@ def polluter(*changes: StateChange) -> Polluter:
         (
             StateChange(kind="asyncio", name="current loop", before="none", after="closed"),
             "async-event-loop",
-            "changes asyncio current loop from none to closed",
+            "leaves a closed event loop set as the current one",
         ),
         (
             StateChange(kind="timezone", name="tzname", before="UTC", after="CET"),
             "clock",
-            "changes timezone tzname from UTC to CET",
+            "changes the time zone (tzname) from UTC to CET",
         ),
         (
             StateChange(kind="thread", name="worker daemon=True", before=None, after="present"),
             "concurrency",
-            "leaves thread worker daemon=True running",
+            "leaves daemon thread worker running",
         ),
         (
             StateChange(kind="fd", name="count", before="5", after="9"),

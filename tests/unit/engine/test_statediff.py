@@ -30,13 +30,13 @@ def change(kind: str, name: str, before: str | None = "a", after: str | None = "
         (
             {"env": {"B": "1", "A": "1"}, "cwd": {"cwd": "/p"}},
             {"env": {"B": "2", "A": "2"}, "cwd": {"cwd": "/q"}},
-            [change("cwd", "cwd", "/p", "/q"), change("env", "A", "1", "2"), change("env", "B", "1", "2")],
+            [change("env", "A", "1", "2"), change("env", "B", "1", "2"), change("cwd", "cwd", "/p", "/q")],
         ),
     ],
     ids=["empty", "unchanged", "added", "removed", "changed", "new-kind", "vanished-kind", "sorted"],
 )
 def test_diff_lists_added_removed_and_changed_names_sorted(before, after, expected):
-    """The diff has one change per differing name, None for the missing side, sorted by kind then name."""
+    """The diff has one change per differing name, None for the missing side, by KIND_ORDER then name."""
     assert diff_states(before, after) == expected
 
 
@@ -131,7 +131,7 @@ def test_the_descriptor_count_is_reported_only_when_nothing_else_changed():
     [
         (change("file", ".state/app.db", None, "size=12288 mtime_ns=1"), "creates .state/app.db"),
         (change("file", ".state/app.db", "size=1 mtime_ns=1", None), "deletes .state/app.db"),
-        (change("file", "$TMPDIR/lock", "size=1 mtime_ns=1", "size=2 mtime_ns=2"), "modifies $TMPDIR/lock"),
+        (change("file", "$TMPDIR/lock", "size=1 mtime_ns=1", "size=2 mtime_ns=2"), "changes $TMPDIR/lock"),
         (
             change("module-attribute", "pkg.MODE", "'production'", "'test'"),
             "changes pkg.MODE from 'production' to 'test'",
@@ -140,7 +140,7 @@ def test_the_descriptor_count_is_reported_only_when_nothing_else_changed():
         (change("env", "TZ", "UTC", None), "unsets the environment variable TZ"),
         (change("cwd", "cwd", "/p", "/q"), "changes the working directory from /p to /q"),
         (change("sys.path", "/extra", None, "present"), "adds /extra to sys.path"),
-        (change("thread", "worker daemon=True", None, "present"), "leaves thread worker daemon=True running"),
+        (change("thread", "worker daemon=True", None, "present"), "leaves daemon thread worker running"),
         (change("warnings-filter", "('error', ...)", "present", None), "removes the warnings filter ('error', ...)"),
         (change("locale", "LC_TIME", "C", "de_DE"), "changes locale LC_TIME from C to de_DE"),
         (change("locale", "LC_NEW", None, "C"), "adds locale LC_NEW = C"),
