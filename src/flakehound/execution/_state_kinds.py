@@ -78,11 +78,11 @@ def signal_handlers() -> dict[str, str]:
             name = signal.Signals(number).name
         except ValueError:  # a real-time signal without a name
             name = str(number)
-        handlers[name] = _handler_name(handler)
+        handlers[name] = handler_name(handler)
     return handlers
 
 
-def _handler_name(handler: object) -> str:
+def handler_name(handler: object) -> str:
     if handler == signal.SIG_DFL:
         return "default"
     if handler == signal.SIG_IGN:

@@ -34,6 +34,7 @@ import asyncio
 import inspect
 import json
 import locale
+import logging
 import os
 import re
 import sys
@@ -96,6 +97,8 @@ CONTAINERS = (list, tuple, set, frozenset, dict)
 CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type)
 #: What makes two reprs of one value differ between processes: `` at 0x7f...`` and a Mock's `` id='140...'``.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+| id='\d+'")
+#: Logging objects, which the ``logger`` kind describes (see :func:`_module_attributes`).
+LOGGING = (logging.Logger, logging.Handler, logging.Formatter)
 #: The kind that holds the fingerprints of ``module-attribute`` (see ``engine.statediff``).
 IDENTITY_SUFFIX = ":identity"
 IDENTITY_KIND = "module-attribute" + IDENTITY_SUFFIX
@@ -135,14 +138,19 @@ class _StateRecorder:
         self.after: Snapshot | None = None
         #: Fixtures that outlive a test, by identity: the definition, its value's view and fingerprint after setup.
         self.fixtures: dict[int, tuple[pytest.FixtureDef[object], str, str]] = {}
+        #: Their view and fingerprint when torn down during the named test's teardown, by identity.
+        self.finalized: dict[int, tuple[str, str]] = {}
+        self.in_after = False
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, None, None]:
         """Snapshot before the first test and after the named test, outside every other wrapper."""
         if self.before is None:
             self.before = self.snapshot()
+        self.in_after = item.nodeid == self.after_nodeid and self.after is None
         yield
-        if item.nodeid == self.after_nodeid and self.after is None:
+        if self.in_after:
+            self.in_after = False
             self.after = self.snapshot()
             setup, now = self.fixture_kinds()
             self.before = (self.before or {}) | setup
@@ -188,20 +196,30 @@ class _StateRecorder:
         if str(fixturedef.scope) != "function" and cached is not None and cached[2] is None:
             self.fixtures[id(fixturedef)] = (fixturedef, shown(cached[0]), fingerprint(cached[0]))
 
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[object]) -> None:
+        """Keep the value of a noted fixture torn down in the named test's teardown (the run's last test, often)."""
+        cached = fixturedef.cached_result
+        if self.in_after and id(fixturedef) in self.fixtures and cached is not None and cached[2] is None:
+            self.finalized[id(fixturedef)] = shown(cached[0]), fingerprint(cached[0])
+
     def fixture_kinds(self) -> tuple[Snapshot, Snapshot]:
-        """``fixture`` (and its fingerprints) for the fixtures still cached: as set up, and now."""
+        """``fixture`` (and its fingerprints) for the noted fixtures: as set up, and now (or as torn down by now)."""
         counts: Counter[str] = Counter()
         setup: Snapshot = {"fixture": {}, "fixture" + IDENTITY_SUFFIX: {}}
         now: Snapshot = {"fixture": {}, "fixture" + IDENTITY_SUFFIX: {}}
-        for fixturedef, value, print_ in self.fixtures.values():
+        for key, (fixturedef, value, print_) in self.fixtures.items():
             cached = fixturedef.cached_result
-            if cached is None or cached[2] is not None:
-                continue  # torn down (a module-scoped fixture of a module that is done) or failed
+            if cached is not None and cached[2] is None:
+                current = shown(cached[0]), fingerprint(cached[0])
+            elif key in self.finalized:
+                current = self.finalized[key]
+            else:
+                continue  # torn down before the named test (a module-scoped fixture of a module that is done)
             name = f"{fixturedef.scope}:{fixturedef.argname}"
             counts[name] += 1
             name += f" #{counts[name]}" if counts[name] > 1 else ""
             setup["fixture"][name], setup["fixture" + IDENTITY_SUFFIX][name] = value, print_
-            now["fixture"][name], now["fixture" + IDENTITY_SUFFIX][name] = shown(cached[0]), fingerprint(cached[0])
+            now["fixture"][name], now["fixture" + IDENTITY_SUFFIX][name] = current
         return setup, now
 
     def locate(self, name: str) -> Path:
@@ -321,18 +339,24 @@ def _is_under(path: Path, root: Path) -> bool:
 
 
 def _module_attributes(rootdir: Path) -> Iterator[tuple[str, object]]:
-    """Globals of the modules under the rootdir, and data attributes of the classes they define."""
+    """Globals of the modules under the rootdir, and data attributes of the classes they define.
+
+    Loggers, handlers and formatters are left to the ``logger`` kind, which says what changed in
+    them; a logger's own attributes change whenever it logs (its level cache), which is noise here.
+    """
     for name, module in sorted(sys.modules.copy().items()):
         filename = getattr(module, "__file__", None)
         if not filename or not _is_under(Path(filename).resolve(), rootdir):
             continue
         for attr, value in sorted(vars(module).copy().items()):
-            if attr.startswith("__"):
+            if attr.startswith("__") or isinstance(value, LOGGING):
                 continue
             yield f"{name}.{attr}", value
             if isinstance(value, type) and value.__module__ == name:
                 for class_attr, class_value in sorted(vars(value).items()):
-                    if not class_attr.startswith("__") and not callable(class_value):
+                    if not class_attr.startswith("__") and not (
+                        callable(class_value) or isinstance(class_value, LOGGING)
+                    ):
                         yield f"{name}.{attr}.{class_attr}", class_value
 
 
