@@ -555,3 +555,107 @@ def test_shown_values_read_like_python_without_addresses_or_checksums(value, exp
     assert shown == expected
     assert "0x" not in shown
     assert len(shown) <= _state_plugin.SHORT_REPR
+
+
+def test_logging_configuration_is_read_aspect_by_aspect(tmp_path):
+    """Levels, propagation, disabling, handlers added and removed, handler formatters: each its own change."""
+    files = {
+        "logsetup.py": """
+            import logging
+
+            logging.getLogger("app.audit").addHandler(logging.NullHandler())
+        """,
+        "test_suite.py": """
+            import logging
+
+            import logsetup  # noqa: F401
+
+
+            class Bare(logging.Formatter):
+                def __init__(self):
+                    pass  # no format string of its own
+
+
+            def test_polluter():
+                app = logging.getLogger("app")
+                app.propagate = False
+                logging.getLogger("app.db").disabled = True
+                first = logging.StreamHandler()
+                first.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+                app.addHandler(first)
+                second = logging.StreamHandler()
+                second.setFormatter(Bare())
+                app.addHandler(second)
+                audit = logging.getLogger("app.audit")
+                audit.removeHandler(audit.handlers[0])
+                logging.getLogger().setLevel(logging.ERROR)
+                logging.getLogger("app.quiet.child")  # created with default settings: nothing to name
+
+            def test_victim():
+                pass
+        """,
+    }
+    changes = changes_of(run_suite(tmp_path, files))
+    assert {name: values for (kind, name), values in changes.items() if kind == "logger"} == {
+        "app:propagate": (None, "off"),
+        "app.db:disabled": (None, "yes"),
+        "app:handler StreamHandler": (None, "present"),
+        "app:handler StreamHandler formatter": (None, "Formatter('%(levelname)s %(message)s')"),
+        "app:handler StreamHandler #2": (None, "present"),
+        "app:handler StreamHandler #2 formatter": (None, "Bare"),
+        "app.audit:handler NullHandler": ("present", None),
+        "root:level": ("WARNING", "ERROR"),
+    }
+
+
+def test_fixtures_that_outlive_a_test_are_compared_as_set_up_and_after(tmp_path):
+    """Session and module fixtures of the project: value after setup vs after the test; others are left out."""
+    files = {
+        "conftest.py": """
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def settings():
+                return {"mode": "prod"}
+
+            @pytest.fixture(scope="module")
+            def early_only():
+                return []
+
+            @pytest.fixture
+            def per_test():
+                return {"n": 0}
+
+            @pytest.fixture(scope="session")
+            def broken():
+                raise RuntimeError("cannot set up")
+        """,
+        "test_a.py": """
+            def test_early(early_only, tmp_path):
+                early_only.append(1)
+        """,
+        "test_suite.py": """
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def settings(settings):
+                return settings  # overrides the conftest's, on top of it
+
+            def test_broken(broken):
+                pass
+
+            def test_polluter(settings, per_test):
+                settings["mode"] = "test"
+                per_test["n"] = 1
+
+            def test_victim(settings):
+                assert settings == {"mode": "prod"}
+        """,
+    }
+    document = run_suite(tmp_path, files)
+    changes = changes_of(document)
+    assert {name: values for (kind, name), values in changes.items() if kind == "fixture"} == {
+        "session:settings": ("{'mode': 'prod'}", "{'mode': 'test'}"),
+        "session:settings #2": ("{'mode': 'prod'}", "{'mode': 'test'}"),
+    }
+    assert document["before"]["fixture"].keys() == document["after"]["fixture"].keys()
