@@ -13,6 +13,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from executorkit import environment, pool_over
 
 from flakehound.engine.statediff import describe_change, diff_states
 
@@ -119,3 +120,17 @@ def test_a_closed_loop_binding_comes_before_the_attribute_that_holds_it(copy_pro
     assert attribute.startswith("changes app.http._session from None to Session(_loop=<")
     assert "closed=True" in attribute
     assert "0x" not in attribute
+
+
+@pytest.mark.parametrize("isolation", ["process", "fork"])
+def test_the_executors_snapshots_name_each_leftover_first(copy_project, tmp_path, isolation):
+    """Through the investigation's own executor, fresh or forked, each polluter's leftover still comes first."""
+    project = copy_project("leftovers")
+    with pool_over(project, tmp_path, environment(tmp_path, isolation), isolation=isolation) as pool:
+        states = {test: pool.snapshot_state([f"{FILE}::{test}"], f"{FILE}::{test}", 60) for test in LEFTOVERS}
+    for test, (expected, words) in LEFTOVERS.items():
+        state = states[test]
+        assert state is not None
+        assert state["after"] is not None, test
+        first = diff_states(state["before"], state["after"])[0]
+        assert ((first.kind, first.name), describe_change(first)) == (expected, words), test

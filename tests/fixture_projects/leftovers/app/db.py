@@ -1,11 +1,8 @@
 import sqlite3
 from pathlib import Path
 
+#: The project's development database, checked in with an empty users table.
 PATH = Path(__file__).parent.parent / ".state" / "app.db"
-PATH.parent.mkdir(exist_ok=True)
-with sqlite3.connect(PATH) as setup:
-    setup.execute("CREATE TABLE IF NOT EXISTS users (name TEXT UNIQUE)")
-setup.close()
 
 
 def add_user(name):
