@@ -4,11 +4,17 @@ A snapshot is ``{kind: {name: value}}`` with string values, as ``flakehound.exec
 writes them. A name present on one side only is an addition or a removal (``before`` or ``after``
 is None); a name on both sides with different values is a change. A kind ``K:identity`` holds
 fingerprints for the names of kind ``K``: it is never reported itself, but a name whose fingerprint
-changed while its shown value did not is reported as changed beyond what is shown. The descriptor
-count (``fd``) is reported only when nothing else changed.
+changed while its shown value did not is reported as changed beyond what is shown.
+
+The most telling change comes first (:data:`KIND_ORDER`: concrete Python state, then files, then
+threads, descriptors and imports). Noise (the descriptor count, modules imported for the first
+time and their globals, a file rewritten at the same size) is reported only when nothing else
+changed, and a sqlite table's row count replaces the size-and-mtime change of its file.
 
 :func:`describe_change` says a change in words, relative to the project: "creates .state/app.db",
-"changes pkg.state.MODE from 'production' to 'test'".
+"adds 1 row to table users in .state/app.db", "sets the level of logger 'app' from WARNING to
+DEBUG", "changes pkg.state.MODE from 'production' to 'test'"; never a size, an mtime, a memory
+address or an invisible character.
 """
 
 from __future__ import annotations

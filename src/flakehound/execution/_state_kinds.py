@@ -22,6 +22,7 @@ __all__: list[str] = []
 
 #: File endings looked at for sqlite databases; their 16-byte header decides (a suffix alone does not).
 SQLITE_SUFFIXES = frozenset({".db", ".sqlite", ".sqlite3", ".db3", ".s3db", ".sl3"})
+_SUFFIXES = tuple(SQLITE_SUFFIXES)
 SQLITE_HEADER = b"SQLite format 3\x00"
 #: Bigger databases are not counted: a snapshot runs in every confirm run and must stay cheap.
 MAX_DATABASE_BYTES = 64 * 1024 * 1024
@@ -153,11 +154,10 @@ def database_rows(files: Mapping[str, str], locate: Callable[[str], Path], open_
     """
     held = set(open_files)
     rows: dict[str, str] = {}
-    for name in sorted(files):
+    for name in sorted(name for name in files if name.lower().endswith(_SUFFIXES)):
         path = locate(name)
-        if path.suffix.lower() not in SQLITE_SUFFIXES or not _is_small_sqlite(path, held):
-            continue
-        rows.update(_count_rows(name, path))
+        if _is_small_sqlite(path, held):
+            rows.update(_count_rows(name, path))
     return rows
 
 

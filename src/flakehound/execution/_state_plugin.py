@@ -106,6 +106,8 @@ IDENTITY_KIND = "module-attribute" + IDENTITY_SUFFIX
 TEMP_PREFIX = "$TMPDIR/"
 #: Descriptors that are not files: ``socket:[12345]``, ``pipe:[678]`` (the number is an inode, noise to a reader).
 _DESCRIPTOR = re.compile(r"^(socket|pipe):\[\d+\]$")
+#: An unnamed temporary file (``O_TMPFILE``, as ``tempfile.TemporaryFile`` makes): ``/tmp/#1234 (deleted)``.
+_UNNAMED = re.compile(r"(^|/)#\d+ \(deleted\)$")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -233,6 +235,8 @@ class _StateRecorder:
         kind = _DESCRIPTOR.match(target)
         if kind is not None:
             return f"a {kind.group(1)}"
+        if _UNNAMED.search(target):
+            return "an unnamed temporary file"
         path = Path(target)
         for root, prefix in ((self.rootdir, ""), (self.tempdir, TEMP_PREFIX)):
             if path.is_absolute() and path.is_relative_to(root) and path != root:

@@ -163,6 +163,25 @@ CASES = {
         },
         ("database", "app.db:users"),
     ),
+    "sqlite-in-the-temp-dir": (
+        {
+            "test_suite.py": """
+                import sqlite3
+                import tempfile
+                from pathlib import Path
+
+                def test_polluter():
+                    with sqlite3.connect(Path(tempfile.gettempdir()) / "cache.sqlite") as db:
+                        db.execute("CREATE TABLE items (key TEXT)")
+                        db.execute("INSERT INTO items VALUES ('a'), ('b')")
+                    db.close()
+
+                def test_victim():
+                    pass
+            """,
+        },
+        ("database", "$TMPDIR/cache.sqlite:items"),
+    ),
     "monkeypatch-never-undone": (
         {
             "clock.py": """
@@ -659,3 +678,35 @@ def test_fixtures_that_outlive_a_test_are_compared_as_set_up_and_after(tmp_path)
         "session:settings #2": ("{'mode': 'prod'}", "{'mode': 'test'}"),
     }
     assert document["before"]["fixture"].keys() == document["after"]["fixture"].keys()
+
+
+def test_leaked_descriptors_are_named_without_inode_numbers(tmp_path):
+    """A leaked socket, pipe and unnamed temporary file read as such; a project file by its relative path."""
+    files = {
+        "data.txt": "x",
+        "test_suite.py": """
+            import os
+            import socket
+            import tempfile
+            from pathlib import Path
+
+            LEAKS = []
+
+            def test_polluter():
+                LEAKS.append(socket.socket())
+                LEAKS.append(os.pipe())
+                LEAKS.append(tempfile.TemporaryFile())
+                LEAKS.append((Path(__file__).parent / "data.txt").open())
+
+            def test_victim():
+                pass
+        """,
+    }
+    changes = changes_of(run_suite(tmp_path, files))
+    opened = {name: values for (kind, name), values in changes.items() if kind == "open-file"}
+    assert opened["a socket"][1] is not None
+    assert opened["data.txt"] == (None, "1")
+    assert int(opened["a pipe"][1] or 0) - int(opened["a pipe"][0] or 0) == 2  # both ends of os.pipe()
+    temporary = opened["an unnamed temporary file"]
+    assert int(temporary[1] or 0) > int(temporary[0] or 0)
+    assert not [name for name in opened if "[" in name or "#" in name]
