@@ -110,13 +110,22 @@ def warnings_filters() -> list[str]:
     return names
 
 
+def namespace(value: object) -> dict[str, object] | None:
+    """An object's own attributes, or None: a proxy whose ``__dict__`` raises (werkzeug's ``request``) has none."""
+    try:
+        state = value.__dict__
+    except Exception:  # noqa: BLE001 - a proxy's lookup may raise anything outside its context; the snapshot goes on
+        return None
+    return state if isinstance(state, dict) else None
+
+
 def _closed_loop(value: object) -> bool:
     return isinstance(value, asyncio.AbstractEventLoop) and value.is_closed()
 
 
 def _loop_of(value: object) -> object:
-    state = getattr(value, "__dict__", None)
-    if not isinstance(state, dict):
+    state = namespace(value)
+    if state is None:
         return None
     return next((state[name] for name in LOOP_ATTRIBUTES if name in state), None)
 
@@ -137,8 +146,7 @@ def closed_loop_bindings(attributes: Iterable[tuple[str, object]], skipped: tupl
         if _closed_loop(_loop_of(value)):
             found[name] = "bound to a closed loop"
             continue
-        state = getattr(value, "__dict__", None)
-        for attribute, inner in sorted(state.items()) if isinstance(state, dict) else ():
+        for attribute, inner in sorted((namespace(value) or {}).items()):
             if not isinstance(inner, skipped) and _closed_loop(_loop_of(inner)):
                 found[f"{name}.{attribute}"] = "bound to a closed loop"
     return found

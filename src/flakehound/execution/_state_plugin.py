@@ -54,6 +54,7 @@ from flakehound.execution._state_kinds import (
     closed_loop_bindings,
     database_rows,
     loggers,
+    namespace,
     signal_handlers,
     warnings_filters,
 )
@@ -307,7 +308,7 @@ def shown(value: object) -> str:
         return f"<{kind} of {len(value)} items>"
     if isinstance(value, CODE):
         return f"<{kind} {getattr(value, '__qualname__', None) or getattr(value, '__name__', '?')}>"
-    state = getattr(value, "__dict__", None)
+    state = namespace(value)
     if type(value).__repr__ is not object.__repr__ or not isinstance(state, dict):
         text = _safe_repr(value)  # scalars, containers and every class with a repr of its own
     else:
@@ -330,7 +331,7 @@ def fingerprint(value: object) -> str:
         return f"{identity} len={len(value)} crc={zlib.crc32(_safe_repr(value).encode()):08x}"
     if isinstance(value, CODE):
         return identity
-    state = getattr(value, "__dict__", None)
+    state = namespace(value)
     if isinstance(state, dict):
         shown = ", ".join(f"{name}={_short(item)}" for name, item in sorted(state.items()))
         crc = f" crc={zlib.crc32(shown.encode()):08x}" if len(shown) > MAX_SHOWN else ""

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from flakehound.execution import _state_kinds
+from flakehound.execution import _state_kinds, _state_plugin
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -98,7 +98,7 @@ class _Session:
 class _Client:
     """Holds a session, as an API client does."""
 
-    def __init__(self, session: _Session) -> None:
+    def __init__(self, session: object) -> None:
         self.session = session
         self.retries = 3
 
@@ -154,3 +154,24 @@ def test_warnings_filters_read_in_the_w_option_syntax():
 def test_signal_handlers_are_named_for_a_reader(handler, name):
     """A handler reads as its name; one set outside Python, or without a name of its own, says so."""
     assert _state_kinds.handler_name(handler) == name
+
+
+class _Proxy:
+    """Like werkzeug's ``request`` outside a request: looking at its attributes raises."""
+
+    @property
+    def __dict__(self) -> dict[str, object]:
+        msg = "working outside of request context"
+        raise RuntimeError(msg)
+
+    def __repr__(self) -> str:
+        return "<LocalProxy unbound>"
+
+
+def test_a_proxy_that_raises_on_its_attributes_is_read_by_its_repr():
+    """A module global that raises when its attributes are read is shown by its repr and holds no loop."""
+    proxy = _Proxy()
+    assert _state_kinds.namespace(proxy) is None
+    assert _state_kinds.closed_loop_bindings([("app.request", proxy), ("app.view", _Client(proxy))], (type,)) == {}
+    assert _state_plugin.shown(proxy) == "<LocalProxy unbound>"
+    assert _state_plugin.fingerprint(proxy).startswith("_Proxy@")
