@@ -454,9 +454,9 @@ def test_misbehaving_tests_are_reported_not_fatal(run_cli, copy_project, sample_
 ZOO = {
     "test_env_victim": (("test_sets_env",), ("env", "ZOO_MODE")),
     "test_file_victim": (("test_writes_cache_file",), ("file", "zoo.cache")),
-    "test_sqlite_victim": (("test_inserts_user",), ("file", "zoo.db")),
+    "test_sqlite_victim": (("test_inserts_user",), ("database", "zoo.db:users")),
     "test_clock_victim": (("test_patches_clock",), ("module-attribute", "zoo.clock.now")),
-    "test_loop_victim": (("test_first_client",), ("module-attribute", "zoo.client._CLIENT")),
+    "test_loop_victim": (("test_first_client",), ("event-loop-binding", "zoo.client._CLIENT")),
     "test_pair_victim": (("test_pair_a", "test_pair_b"), ("module-attribute", "zoo.state.PAIR_A")),
     "test_far_victim": (("test_sets_far",), ("module-attribute", "zoo.state.FAR")),
     "test_country_victim[nyc]": (("test_sets_country",), ("module-attribute", "zoo.state.COUNTRY")),

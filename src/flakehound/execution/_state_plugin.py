@@ -16,23 +16,27 @@ snapshots without knowing the kinds. The kinds: ``env``, ``cwd``, ``sys.path``, 
 ``sys.modules``), ``module-attribute`` (globals and class attributes of the modules under the
 rootdir, as a short repr without memory addresses) with ``module-attribute:identity`` beside it
 (their fingerprints: type, identity, size and a hash of the repr, to catch a change the short repr
-cannot show), ``thread``, ``asyncio``,
-``signal``, ``logger``, ``warnings-filter``, ``timezone``, ``locale``, ``fd`` (count),
-``open-file`` (what the descriptors point at) and ``file`` (size and mtime of every file under the
-rootdir, by relative path, and the temp dir, as ``$TMPDIR/...``, skipping VCS, virtualenv and cache
-directories). This module runs in the
-project's interpreter, so it uses only the standard library and pytest.
+cannot show), ``event-loop-binding`` (those attributes that are, or hold an object bound to, a
+closed event loop), ``fixture`` (the fixtures that outlive one test, ``SCOPE:NAME``: in
+``before`` the value right after their setup, in ``after`` the value after NODEID; with
+``fixture:identity``), ``thread``, ``asyncio``, ``signal``, ``logger`` (``LOGGER:ASPECT``, see
+:func:`flakehound.execution._state_kinds.loggers`), ``warnings-filter`` (in ``-W`` syntax),
+``timezone``, ``locale``, ``fd`` (count), ``open-file`` (what the descriptors point at),
+``file`` (size and mtime of every file under the rootdir, by relative path, and the temp dir, as
+``$TMPDIR/...``, skipping VCS, virtualenv and cache directories) and ``database`` (row counts of
+the sqlite tables among those files, ``FILE:TABLE``). This module runs in the project's
+interpreter, so it uses only the standard library and pytest.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import locale
 import logging
 import os
 import re
-import signal
 import sys
 import tempfile
 import threading
@@ -45,6 +49,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from flakehound.execution._state_kinds import (
+    closed_loop_bindings,
+    database_rows,
+    loggers,
+    namespace,
+    signal_handlers,
+    warnings_filters,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Generator, Iterable, Iterator
@@ -85,8 +98,17 @@ CONTAINERS = (list, tuple, set, frozenset, dict)
 CODE = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, types.ModuleType, type)
 #: What makes two reprs of one value differ between processes: `` at 0x7f...`` and a Mock's `` id='140...'``.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+| id='\d+'")
+#: Logging objects, which the ``logger`` kind describes (see :func:`_module_attributes`).
+LOGGING = (logging.Logger, logging.Handler, logging.Formatter)
 #: The kind that holds the fingerprints of ``module-attribute`` (see ``engine.statediff``).
-IDENTITY_KIND = "module-attribute:identity"
+IDENTITY_SUFFIX = ":identity"
+IDENTITY_KIND = "module-attribute" + IDENTITY_SUFFIX
+#: The name prefix of files in the temp dir.
+TEMP_PREFIX = "$TMPDIR/"
+#: Descriptors that are not files: ``socket:[12345]``, ``pipe:[678]`` (the number is an inode, noise to a reader).
+_DESCRIPTOR = re.compile(r"^(socket|pipe):\[\d+\]$")
+#: An unnamed temporary file (``O_TMPFILE``, as ``tempfile.TemporaryFile`` makes): ``/tmp/#1234 (deleted)``.
+_UNNAMED = re.compile(r"(^|/)#\d+ \(deleted\)$")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -117,15 +139,25 @@ class _StateRecorder:
         self.ignored.add(self.target.with_name(self.target.name + ".partial").resolve())
         self.before: Snapshot | None = None
         self.after: Snapshot | None = None
+        #: Fixtures that outlive a test, by identity: the definition, its value's view and fingerprint after setup.
+        self.fixtures: dict[int, tuple[pytest.FixtureDef[object], str, str]] = {}
+        #: Their view and fingerprint when torn down during the named test's teardown, by identity.
+        self.finalized: dict[int, tuple[str, str]] = {}
+        self.in_after = False
 
     @pytest.hookimpl(hookwrapper=True, tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, None, None]:
         """Snapshot before the first test and after the named test, outside every other wrapper."""
         if self.before is None:
             self.before = self.snapshot()
+        self.in_after = item.nodeid == self.after_nodeid and self.after is None
         yield
-        if item.nodeid == self.after_nodeid and self.after is None:
+        if self.in_after:
+            self.in_after = False
             self.after = self.snapshot()
+            setup, now = self.fixture_kinds()
+            self.before = (self.before or {}) | setup
+            self.after |= now
             self.write()
 
     def pytest_sessionfinish(self) -> None:
@@ -133,29 +165,97 @@ class _StateRecorder:
         self.write()
 
     def snapshot(self) -> Snapshot:
-        """Take every kind of state at once."""
-        return {
+        """Take every kind of state at once; modules last, so an import made while reading counts on both sides."""
+        descriptors = descriptor_targets(Path("/proc/self/fd"))
+        files = self.files()
+        state = {
             "env": dict(os.environ),
             "cwd": {"cwd": str(Path.cwd())},
             "sys.path": _present(sys.path),
-            "module": _present(list(sys.modules)),
             **_attribute_kinds(self.rootdir),
+            "fixture": {},  # filled in by :meth:`fixture_kinds` when the second snapshot is taken
             "thread": _present(f"{thread.name} daemon={thread.daemon}" for thread in threading.enumerate()),
             "asyncio": _asyncio_state(),
-            "signal": _signal_handlers(),
-            "logger": _loggers(),
-            "warnings-filter": _present(repr(entry) for entry in warnings.filters),
+            "signal": signal_handlers(),
+            "logger": loggers(),
+            "warnings-filter": _present(warnings_filters()),
             "timezone": {"tzname": repr(time.tzname), "timezone": str(time.timezone)},
             "locale": _locales(),
-            **count_descriptors(Path("/proc/self/fd")),
-            "file": self.files(),
+            **self.descriptor_kinds(descriptors),
+            "file": files,
+            "database": database_rows(files, self.locate, descriptors or ()),
         }
+        state["module"] = _present(list(sys.modules))
+        return state
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[object]) -> Generator[None, None, None]:
+        """Note the value a project's fixture that outlives one test had right after its setup."""
+        yield
+        cached = fixturedef.cached_result
+        code = getattr(inspect.unwrap(fixturedef.func), "__code__", None)
+        if code is None or not _is_under(Path(code.co_filename).resolve(), self.rootdir):
+            return  # a plugin's fixture (tmp_path_factory, ...): its bookkeeping is not the project's state
+        if str(fixturedef.scope) != "function" and cached is not None and cached[2] is None:
+            self.fixtures[id(fixturedef)] = (fixturedef, shown(cached[0]), fingerprint(cached[0]))
+
+    def pytest_fixture_post_finalizer(self, fixturedef: pytest.FixtureDef[object]) -> None:
+        """Keep the value of a noted fixture torn down in the named test's teardown (the run's last test, often)."""
+        cached = fixturedef.cached_result
+        if self.in_after and id(fixturedef) in self.fixtures and cached is not None and cached[2] is None:
+            self.finalized[id(fixturedef)] = shown(cached[0]), fingerprint(cached[0])
+
+    def fixture_kinds(self) -> tuple[Snapshot, Snapshot]:
+        """``fixture`` (and its fingerprints) for the noted fixtures: as set up, and now (or as torn down by now)."""
+        counts: Counter[str] = Counter()
+        setup: Snapshot = {"fixture": {}, "fixture" + IDENTITY_SUFFIX: {}}
+        now: Snapshot = {"fixture": {}, "fixture" + IDENTITY_SUFFIX: {}}
+        for key, (fixturedef, value, print_) in self.fixtures.items():
+            cached = fixturedef.cached_result
+            if cached is not None and cached[2] is None:
+                current = shown(cached[0]), fingerprint(cached[0])
+            elif key in self.finalized:
+                current = self.finalized[key]
+            else:
+                continue  # torn down before the named test (a module-scoped fixture of a module that is done)
+            name = f"{fixturedef.scope}:{fixturedef.argname}"
+            counts[name] += 1
+            name += f" #{counts[name]}" if counts[name] > 1 else ""
+            setup["fixture"][name], setup["fixture" + IDENTITY_SUFFIX][name] = value, print_
+            now["fixture"][name], now["fixture" + IDENTITY_SUFFIX][name] = current
+        return setup, now
+
+    def locate(self, name: str) -> Path:
+        """The path of a name from :meth:`files`."""
+        if name.startswith(TEMP_PREFIX):
+            return self.tempdir / name.removeprefix(TEMP_PREFIX)
+        return self.rootdir / name
+
+    def relative(self, target: str) -> str:
+        """A descriptor's target as a person reads it: paths relative to the project or temp dir, no inodes."""
+        kind = _DESCRIPTOR.match(target)
+        if kind is not None:
+            return f"a {kind.group(1)}"
+        if _UNNAMED.search(target):
+            return "an unnamed temporary file"
+        path = Path(target)
+        for root, prefix in ((self.rootdir, ""), (self.tempdir, TEMP_PREFIX)):
+            if path.is_absolute() and path.is_relative_to(root) and path != root:
+                return prefix + path.relative_to(root).as_posix()
+        return target
+
+    def descriptor_kinds(self, targets: list[str] | None) -> Snapshot:
+        """``fd`` (the count) and ``open-file`` (how often each target is open), where /proc exists."""
+        if targets is None:  # pragma: no cover - only Linux has /proc/self/fd; CI runs there
+            return {}
+        opened = Counter(map(self.relative, targets))
+        return {"fd": {"count": str(len(targets))}, "open-file": {name: str(count) for name, count in opened.items()}}
 
     def files(self) -> dict[str, str]:
         """Size and mtime of every file under the rootdir and the temp dir (``$TMPDIR/...``), by relative path."""
         found = walk_files(self.rootdir, self.rootdir, self.ignored)
         skipped = self.ignored | {self.rootdir}
-        found.update(walk_files(self.tempdir, self.tempdir, skipped, skip_prefix="pytest-of-", prefix="$TMPDIR/"))
+        found.update(walk_files(self.tempdir, self.tempdir, skipped, skip_prefix="pytest-of-", prefix=TEMP_PREFIX))
         return found
 
     def write(self) -> None:
@@ -208,7 +308,7 @@ def shown(value: object) -> str:
         return f"<{kind} of {len(value)} items>"
     if isinstance(value, CODE):
         return f"<{kind} {getattr(value, '__qualname__', None) or getattr(value, '__name__', '?')}>"
-    state = getattr(value, "__dict__", None)
+    state = namespace(value)
     if type(value).__repr__ is not object.__repr__ or not isinstance(state, dict):
         text = _safe_repr(value)  # scalars, containers and every class with a repr of its own
     else:
@@ -231,7 +331,7 @@ def fingerprint(value: object) -> str:
         return f"{identity} len={len(value)} crc={zlib.crc32(_safe_repr(value).encode()):08x}"
     if isinstance(value, CODE):
         return identity
-    state = getattr(value, "__dict__", None)
+    state = namespace(value)
     if isinstance(state, dict):
         shown = ", ".join(f"{name}={_short(item)}" for name, item in sorted(state.items()))
         crc = f" crc={zlib.crc32(shown.encode()):08x}" if len(shown) > MAX_SHOWN else ""
@@ -244,18 +344,24 @@ def _is_under(path: Path, root: Path) -> bool:
 
 
 def _module_attributes(rootdir: Path) -> Iterator[tuple[str, object]]:
-    """Globals of the modules under the rootdir, and data attributes of the classes they define."""
+    """Globals of the modules under the rootdir, and data attributes of the classes they define.
+
+    Loggers, handlers and formatters are left to the ``logger`` kind, which says what changed in
+    them; a logger's own attributes change whenever it logs (its level cache), which is noise here.
+    """
     for name, module in sorted(sys.modules.copy().items()):
         filename = getattr(module, "__file__", None)
         if not filename or not _is_under(Path(filename).resolve(), rootdir):
             continue
         for attr, value in sorted(vars(module).copy().items()):
-            if attr.startswith("__"):
+            if attr.startswith("__") or isinstance(value, LOGGING):
                 continue
             yield f"{name}.{attr}", value
             if isinstance(value, type) and value.__module__ == name:
                 for class_attr, class_value in sorted(vars(value).items()):
-                    if not class_attr.startswith("__") and not callable(class_value):
+                    if not class_attr.startswith("__") and not (
+                        callable(class_value) or isinstance(class_value, LOGGING)
+                    ):
                         yield f"{name}.{attr}.{class_attr}", class_value
 
 
@@ -265,6 +371,7 @@ def _attribute_kinds(rootdir: Path) -> Snapshot:
     return {
         "module-attribute": {name: shown(value) for name, value in attributes},
         IDENTITY_KIND: {name: fingerprint(value) for name, value in attributes},
+        "event-loop-binding": closed_loop_bindings(attributes, CODE),
     }
 
 
@@ -284,55 +391,23 @@ def _asyncio_state() -> dict[str, str]:
     return {"policy": type(policy).__qualname__, "current loop": current}
 
 
-def _signal_handlers() -> dict[str, str]:
-    handlers = {}
-    for number in sorted(signal.valid_signals()):
-        try:
-            handler = signal.getsignal(number)
-        except (OSError, ValueError):  # pragma: no cover - real-time signals some platforms refuse to report
-            continue
-        try:
-            name = signal.Signals(number).name
-        except ValueError:  # a real-time signal without a name
-            name = str(number)
-        handlers[name] = getattr(handler, "__qualname__", None) or _short(handler)
-    return handlers
-
-
-def _loggers() -> dict[str, str]:
-    """Level, handlers, propagation and disabled flag of the root logger and every named one."""
-    named = sorted(logging.Logger.manager.loggerDict.copy().items())
-    loggers = {"root": logging.getLogger()} | {
-        name: logger for name, logger in named if isinstance(logger, logging.Logger)
-    }
-    return {
-        name: (
-            f"level={logging.getLevelName(logger.level)}"
-            f" handlers=[{', '.join(type(handler).__qualname__ for handler in logger.handlers)}]"
-            f" propagate={logger.propagate} disabled={logger.disabled}"
-        )
-        for name, logger in loggers.items()
-    }
-
-
 def _locales() -> dict[str, str]:
     """Query (never set) each locale category this platform has."""
     categories = {name: getattr(locale, name) for name in LOCALE_CATEGORIES if hasattr(locale, name)}
     return {name: str(locale.setlocale(number, None)) for name, number in categories.items()}
 
 
-def count_descriptors(fd_dir: Path) -> dict[str, dict[str, str]]:
-    """Count the open descriptors and how many point at each target (where /proc exists)."""
-    if not fd_dir.is_dir():  # pragma: no cover - only Linux has /proc/self/fd; CI runs there
-        return {}
-    targets: Counter[str] = Counter()
-    entries = list(fd_dir.iterdir())
-    for entry in entries:
+def descriptor_targets(fd_dir: Path) -> list[str] | None:
+    """What each open descriptor points at (None where there is no /proc)."""
+    if not fd_dir.is_dir():
+        return None
+    targets = []
+    for entry in list(fd_dir.iterdir()):
         try:
-            targets[str(entry.readlink())] += 1
+            targets.append(str(entry.readlink()))
         except OSError:  # noqa: PERF203 - the descriptor that listed the directory is closed by now
             continue
-    return {"fd": {"count": str(sum(targets.values()))}, "open-file": {k: str(v) for k, v in targets.items()}}
+    return targets
 
 
 def _is_skipped_dir(path: Path, skip_prefix: str) -> bool:

@@ -161,7 +161,26 @@ CASES = {
                     db.add_user("alice")  # sqlite3.IntegrityError: UNIQUE constraint failed
             """,
         },
-        ("file", "app.db"),
+        ("database", "app.db:users"),
+    ),
+    "sqlite-in-the-temp-dir": (
+        {
+            "test_suite.py": """
+                import sqlite3
+                import tempfile
+                from pathlib import Path
+
+                def test_polluter():
+                    with sqlite3.connect(Path(tempfile.gettempdir()) / "cache.sqlite") as db:
+                        db.execute("CREATE TABLE items (key TEXT)")
+                        db.execute("INSERT INTO items VALUES ('a'), ('b')")
+                    db.close()
+
+                def test_victim():
+                    pass
+            """,
+        },
+        ("database", "$TMPDIR/cache.sqlite:items"),
     ),
     "monkeypatch-never-undone": (
         {
@@ -275,7 +294,7 @@ def test_closed_singleton_loop_shows_closed_in_the_fingerprint(tmp_path):
 
 
 def test_sqlite_row_and_leaked_connection_are_both_seen(tmp_path):
-    """A committed sqlite row changes the database file; a connection left open shows as an open file."""
+    """A committed sqlite row is counted in its table, not as a file change; a connection left open is an open file."""
     files = {
         "db.py": SQLITE_DB,
         "test_suite.py": """
@@ -294,9 +313,8 @@ def test_sqlite_row_and_leaked_connection_are_both_seen(tmp_path):
     }
     document = run_suite(tmp_path, files)
     changes = changes_of(document)
-    before, after = changes["file", "app.db"]
-    assert before is not None
-    assert after is not None
+    assert changes["database", "app.db:users"] == ("0", "1")
+    assert ("file", "app.db") not in changes
     opened = [name for kind, name in changes if kind == "open-file"]
     assert any(name.endswith("app.db") for name in opened)
     assert ("fd", "count") not in changes  # the descriptor count is noise beside the open file it counts
@@ -344,12 +362,11 @@ def test_other_kinds_of_leftover_state_are_named(tmp_path):
     expected = {
         ("cwd", "cwd"),
         ("sys.path", "/opt/leaked-plugins"),
-        ("module", "lazy_mod"),
-        ("module-attribute", "lazy_mod.VALUE"),
         ("thread", "leaky-worker daemon=True"),
         ("asyncio", "current loop"),
         ("signal", "SIGUSR1"),
-        ("logger", "app"),
+        ("logger", "app:level"),
+        ("logger", "app:handler StreamHandler"),
         ("env", "TZ"),
         ("timezone", "tzname"),
         ("locale", "LC_NUMERIC"),
@@ -357,6 +374,10 @@ def test_other_kinds_of_leftover_state_are_named(tmp_path):
     }
     assert expected <= set(changes)
     assert changes["asyncio", "current loop"] == ("none", "closed")
+    assert changes["signal", "SIGUSR1"] == ("default", "test_polluter.<locals>.<lambda>")
+    assert changes["logger", "app:level"] == (None, "DEBUG")
+    # the first import of a module is noise beside real changes, and so are its globals
+    assert not {(kind, name) for kind, name in changes if "lazy_mod" in name}
 
 
 def test_state_pytest_restores_itself_is_not_reported(tmp_path):
@@ -470,8 +491,8 @@ def test_file_walk_of_a_missing_directory_is_empty(tmp_path):
 
 
 def test_descriptors_without_proc_are_left_out(tmp_path):
-    """Where there is no /proc/self/fd the descriptor kinds are simply absent."""
-    assert _state_plugin.count_descriptors(tmp_path / "no-proc") == {}
+    """Where there is no /proc/self/fd there are no descriptor targets (rather than none open)."""
+    assert _state_plugin.descriptor_targets(tmp_path / "no-proc") is None
 
 
 class _BadRepr:
@@ -553,3 +574,139 @@ def test_shown_values_read_like_python_without_addresses_or_checksums(value, exp
     assert shown == expected
     assert "0x" not in shown
     assert len(shown) <= _state_plugin.SHORT_REPR
+
+
+def test_logging_configuration_is_read_aspect_by_aspect(tmp_path):
+    """Levels, propagation, disabling, handlers added and removed, handler formatters: each its own change."""
+    files = {
+        "logsetup.py": """
+            import logging
+
+            logging.getLogger("app.audit").addHandler(logging.NullHandler())
+        """,
+        "test_suite.py": """
+            import logging
+
+            import logsetup  # noqa: F401
+
+
+            class Bare(logging.Formatter):
+                def __init__(self):
+                    pass  # no format string of its own
+
+
+            def test_polluter():
+                app = logging.getLogger("app")
+                app.propagate = False
+                logging.getLogger("app.db").disabled = True
+                first = logging.StreamHandler()
+                first.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+                app.addHandler(first)
+                second = logging.StreamHandler()
+                second.setFormatter(Bare())
+                app.addHandler(second)
+                audit = logging.getLogger("app.audit")
+                audit.removeHandler(audit.handlers[0])
+                logging.getLogger().setLevel(logging.ERROR)
+                logging.getLogger("app.quiet.child")  # created with default settings: nothing to name
+
+            def test_victim():
+                pass
+        """,
+    }
+    changes = changes_of(run_suite(tmp_path, files))
+    assert {name: values for (kind, name), values in changes.items() if kind == "logger"} == {
+        "app:propagate": (None, "off"),
+        "app.db:disabled": (None, "yes"),
+        "app:handler StreamHandler": (None, "present"),
+        "app:handler StreamHandler formatter": (None, "Formatter('%(levelname)s %(message)s')"),
+        "app:handler StreamHandler #2": (None, "present"),
+        "app:handler StreamHandler #2 formatter": (None, "Bare"),
+        "app.audit:handler NullHandler": ("present", None),
+        "root:level": ("WARNING", "ERROR"),
+    }
+
+
+def test_fixtures_that_outlive_a_test_are_compared_as_set_up_and_after(tmp_path):
+    """Session and module fixtures of the project: value after setup vs after the test; others are left out."""
+    files = {
+        "conftest.py": """
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def settings():
+                return {"mode": "prod"}
+
+            @pytest.fixture(scope="module")
+            def early_only():
+                return []
+
+            @pytest.fixture
+            def per_test():
+                return {"n": 0}
+
+            @pytest.fixture(scope="session")
+            def broken():
+                raise RuntimeError("cannot set up")
+        """,
+        "test_a.py": """
+            def test_early(early_only, tmp_path):
+                early_only.append(1)
+        """,
+        "test_suite.py": """
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def settings(settings):
+                return settings  # overrides the conftest's, on top of it
+
+            def test_broken(broken):
+                pass
+
+            def test_polluter(settings, per_test):
+                settings["mode"] = "test"
+                per_test["n"] = 1
+
+            def test_victim(settings):
+                assert settings == {"mode": "prod"}
+        """,
+    }
+    document = run_suite(tmp_path, files)
+    changes = changes_of(document)
+    assert {name: values for (kind, name), values in changes.items() if kind == "fixture"} == {
+        "session:settings": ("{'mode': 'prod'}", "{'mode': 'test'}"),
+        "session:settings #2": ("{'mode': 'prod'}", "{'mode': 'test'}"),
+    }
+    assert document["before"]["fixture"].keys() == document["after"]["fixture"].keys()
+
+
+def test_leaked_descriptors_are_named_without_inode_numbers(tmp_path):
+    """A leaked socket, pipe and unnamed temporary file read as such; a project file by its relative path."""
+    files = {
+        "data.txt": "x",
+        "test_suite.py": """
+            import os
+            import socket
+            import tempfile
+            from pathlib import Path
+
+            LEAKS = []
+
+            def test_polluter():
+                LEAKS.append(socket.socket())
+                LEAKS.append(os.pipe())
+                LEAKS.append(tempfile.TemporaryFile())
+                LEAKS.append((Path(__file__).parent / "data.txt").open())
+
+            def test_victim():
+                pass
+        """,
+    }
+    changes = changes_of(run_suite(tmp_path, files))
+    opened = {name: values for (kind, name), values in changes.items() if kind == "open-file"}
+    assert opened["a socket"][1] is not None
+    assert opened["data.txt"] == (None, "1")
+    assert int(opened["a pipe"][1] or 0) - int(opened["a pipe"][0] or 0) == 2  # both ends of os.pipe()
+    temporary = opened["an unnamed temporary file"]
+    assert int(temporary[1] or 0) > int(temporary[0] or 0)
+    assert not [name for name in opened if "[" in name or "#" in name]

@@ -344,17 +344,17 @@ def polluter(*changes: StateChange) -> Polluter:
         (
             StateChange(kind="asyncio", name="current loop", before="none", after="closed"),
             "async-event-loop",
-            "changes asyncio current loop from none to closed",
+            "leaves a closed event loop set as the current one",
         ),
         (
             StateChange(kind="timezone", name="tzname", before="UTC", after="CET"),
             "clock",
-            "changes timezone tzname from UTC to CET",
+            "changes the time zone (tzname) from UTC to CET",
         ),
         (
             StateChange(kind="thread", name="worker daemon=True", before=None, after="present"),
             "concurrency",
-            "leaves thread worker daemon=True running",
+            "leaves daemon thread worker running",
         ),
         (
             StateChange(kind="fd", name="count", before="5", after="9"),
@@ -362,12 +362,41 @@ def polluter(*changes: StateChange) -> Polluter:
             "changes the number of open file descriptors from 5 to 9",
         ),
         (
+            StateChange(kind="database", name=".state/app.db:users", before="0", after="1"),
+            "database",
+            "adds 1 row to table users in .state/app.db",
+        ),
+        (
+            StateChange(kind="event-loop-binding", name="app.http._session", after="bound to a closed loop"),
+            "async-event-loop",
+            "leaves app.http._session bound to a closed event loop",
+        ),
+        (
+            StateChange(kind="fixture", name="session:config", before="{'debug': False}", after="{'debug': True}"),
+            "shared-state",
+            "changes session fixture config from {'debug': False} to {'debug': True}",
+        ),
+        (
             StateChange(kind="something-new", name="x", before="1", after="2"),
             "shared-state",
             "changes something-new x from 1 to 2",
         ),
     ],
-    ids=["env", "file", "global", "patched-function", "mock", "asyncio", "timezone", "thread", "fd", "unknown-kind"],
+    ids=[
+        "env",
+        "file",
+        "global",
+        "patched-function",
+        "mock",
+        "asyncio",
+        "timezone",
+        "thread",
+        "fd",
+        "database",
+        "closed-loop-binding",
+        "fixture",
+        "unknown-kind",
+    ],
 )
 def test_polluter_hint_is_first_and_named_by_its_leftover(make_failure, change, category, words):
     """An order-dependent failure's top hint names its polluter and, in words, the state it leaves."""

@@ -1,0 +1,1 @@
+"""A small application whose tests leave state behind."""

@@ -1,0 +1,5 @@
+import logging
+
+LOGGER = logging.getLogger("app")
+HANDLER = logging.StreamHandler()
+LOGGER.addHandler(HANDLER)

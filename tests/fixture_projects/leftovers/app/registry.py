@@ -1,0 +1,6 @@
+class Registry:
+    plugins = []
+
+    @classmethod
+    def register(cls, name):
+        cls.plugins.append(name)
