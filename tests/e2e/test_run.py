@@ -56,7 +56,7 @@ def test_exit_code_and_gate(planted):
     completed, report = planted
     assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
     assert not report.gate.passed
-    assert report.gate.reasons[0].startswith("pass rate 89.58% < 100.00% (5 of 48 tests failed)")
+    assert report.gate.reasons[0].startswith("pass rate 89.58% < 100.00%: 5 of 48 tests failed")
     assert any("intermittent" in reason for reason in report.gate.reasons)
     assert "BLOCKED" in completed.stdout
     assert "seed 7" in completed.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from flakehound.engine.wording import plural, short_sha
 from flakehound.models import GateResult
 
 if TYPE_CHECKING:
@@ -23,19 +24,19 @@ def format_percent(value: float) -> str:
 
 
 def coverage_reasons(coverage: CoverageSummary | None) -> list[str]:
-    """Sentences for each coverage threshold that is not met."""
+    """Sentences for each coverage threshold that is not met (the fix is more tests, not another input)."""
     if coverage is None:
         return []
     reasons = []
     if coverage.total_percent < coverage.threshold:
         reasons.append(
-            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)} (min_coverage)"
+            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}"
         )
     diff = coverage.diff
     if diff is not None and diff.percent is not None and diff.percent < coverage.diff_threshold:
         reasons.append(
             f"changed-line coverage {format_percent(diff.percent)} < {format_percent(coverage.diff_threshold)}"
-            f" against {diff.base} (min_diff_coverage)"
+            f" against {short_sha(diff.base)}"
         )
     return reasons
 
@@ -59,21 +60,24 @@ def decide_gate(
     reasons: list[str] = []
     if broken_reason is not None:
         reasons.append(broken_reason)
-    if summary.pass_rate is None:
-        if broken_reason is None:
-            reasons.append(f"no tests ran ({summary.total} collected, all skipped): there is no pass rate")
-    elif summary.pass_rate < min_pass_rate:
+    blocked_by_rate = summary.pass_rate is not None and summary.pass_rate < min_pass_rate
+    if summary.pass_rate is None and broken_reason is None:
+        reasons.append(f"no tests ran ({summary.total} collected, all skipped): there is no pass rate")
+    if summary.pass_rate is not None and blocked_by_rate:
         reasons.append(
             f"pass rate {format_percent(summary.pass_rate)} < {format_percent(min_pass_rate)}"
-            f" ({summary.failed + summary.errors} of {summary.total} tests failed)"
+            f": {summary.failed + summary.errors} of {plural(summary.total, 'test')} failed"
         )
     intermittent = [failure.nodeid for failure in failures if failure.classification.value == "intermittent"]
-    if intermittent:
+    if intermittent and not blocked_by_rate:
+        # Counted in the pass rate already when that blocks; said on its own only when the rate is met.
         reasons.append(
-            f"{len(intermittent)} intermittent failure(s) block too: a test that flips under identical"
-            " conditions is a bug, not noise"
+            f"{plural(len(intermittent), 'intermittent test')} {'blocks' if len(intermittent) == 1 else 'block'}"
+            " although the pass rate is met: a test that flips under identical conditions is a bug, not noise"
         )
     if latent and fail_on_latent:
-        reasons.append(f"{len(latent)} test(s) fail only in a shuffled order (--fail-on-latent)")
+        reasons.append(
+            f"{plural(len(latent), 'test')} {'fails' if len(latent) == 1 else 'fail'} only in a shuffled order"
+        )
     reasons.extend(coverage_reasons(coverage))
     return GateResult(passed=not reasons, reasons=tuple(reasons))

@@ -196,7 +196,7 @@ def blocked(*failures: ClassifiedFailure, **update: object) -> Report:
     return make_report(
         summary=Summary(total=120, passed=115, failed=len(failures), skipped=2, pass_rate=95.83),
         failures=failures,
-        gate=GateResult(passed=False, reasons=("pass rate 95.83% < 100.00% (5 of 120 tests failed)",)),
+        gate=GateResult(passed=False, reasons=("pass rate 95.83% < 100.00%: 5 of 120 tests failed",)),
         **update,
     )
 
@@ -231,7 +231,7 @@ GOLDEN_CASES = {
         make_report(
             coverage=COVERAGE,
             settings=make_report().settings.model_copy(update={"min_coverage": 90.0, "min_diff_coverage": 100.0}),
-            gate=GateResult(passed=False, reasons=("coverage 87.50% < 90.00% (min_coverage)",)),
+            gate=GateResult(passed=False, reasons=("coverage 87.50% < 90.00%",)),
         ),
         file_url=file_url,
     ),
