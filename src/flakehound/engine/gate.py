@@ -13,9 +13,9 @@ from flakehound.engine.wording import plural, short_sha
 from flakehound.models import GateResult
 
 if TYPE_CHECKING:
-    from flakehound.models import ClassifiedFailure, CoverageSummary, Summary
+    from flakehound.models import ClassifiedFailure, CoverageSummary, Report, Summary
 
-__all__ = ["coverage_reasons", "decide_gate", "describe_pass_rate", "format_percent"]
+__all__ = ["coverage_reasons", "decide_gate", "describe_pass_rate", "describe_verdict", "format_percent"]
 
 
 def format_percent(value: float) -> str:
@@ -29,9 +29,7 @@ def coverage_reasons(coverage: CoverageSummary | None) -> list[str]:
         return []
     reasons = []
     if coverage.total_percent < coverage.threshold:
-        reasons.append(
-            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}"
-        )
+        reasons.append(f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}")
     diff = coverage.diff
     if diff is not None and diff.percent is not None and diff.percent < coverage.diff_threshold:
         reasons.append(
@@ -81,3 +79,27 @@ def decide_gate(
         )
     reasons.extend(coverage_reasons(coverage))
     return GateResult(passed=not reasons, reasons=tuple(reasons))
+
+
+def describe_verdict(report: Report) -> str:
+    """The verdict's headline: ``5 failing tests, coverage 98.03% < 100.00%`` or ``120 tests, coverage 100.00%``.
+
+    The reasons themselves (``report.gate.reasons``) follow it, one per line, in the comment and the terminal.
+    """
+    summary, coverage = report.summary, report.coverage
+    if report.gate.passed:
+        parts = [plural(summary.total, "test")]
+        if summary.failed + summary.errors:
+            parts.append(f"{plural(summary.failed + summary.errors, 'failing test')} within the minimum pass rate")
+        if coverage is not None:
+            parts.append(f"coverage {format_percent(coverage.total_percent)}")
+        return ", ".join(parts)
+    parts = []
+    failing = summary.failed + summary.errors
+    if failing:
+        parts.append(plural(failing, "failing test"))
+    if coverage is not None and coverage.total_percent < coverage.threshold:
+        parts.append(f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}")
+    if parts:
+        return ", ".join(parts)
+    return report.gate.reasons[0] if report.gate.reasons else "blocked"

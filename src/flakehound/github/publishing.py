@@ -79,6 +79,7 @@ def publish(
             lambda previous: render_comment(
                 report,
                 marker_key=target.marker_key,
+                check_name=target.check_name,
                 run_url=target.run_url,
                 file_url=target.file_url,
                 previous_digest=previous,
@@ -89,7 +90,13 @@ def publish(
     )
     check_url = None
     if options.status in {"check-run", "both"}:
-        summary = render_summary(report, run_url=target.run_url, file_url=target.file_url, limit=CHECK_SUMMARY_LIMIT)
+        summary = render_summary(
+            report,
+            check_name=target.check_name,
+            run_url=target.run_url,
+            file_url=target.file_url,
+            limit=CHECK_SUMMARY_LIMIT,
+        )
         check_url = _attempt(warn, lambda: publisher.create_check_run(report, summary, collect_annotations(report)))
     if options.status in {"commit-status", "both"}:
         passed = report.gate.passed
@@ -108,7 +115,13 @@ def save_comment(report: Report, config: ActionConfig, log: Log) -> None:
     target = config.target
     folder = config.settings.report.parent
     comment = folder / COMMENT_FILE
-    body = render_comment(report, marker_key=target.marker_key, run_url=target.run_url, file_url=target.file_url)
+    body = render_comment(
+        report,
+        marker_key=target.marker_key,
+        check_name=target.check_name,
+        run_url=target.run_url,
+        file_url=target.file_url,
+    )
     comment.write_text(body, encoding="utf-8")
     shown = shown_path(comment, config.workspace)
     if config.fork_event is None:

@@ -191,7 +191,7 @@ def test_one_intermittent_failure_reads_in_the_singular(make_failure: Callable[.
 def test_every_reason_is_listed_with_the_broken_reason_first(
     make_failure: Callable[..., ClassifiedFailure],
 ) -> None:
-    """A broken run's reason comes first, then the pass-rate, latent and coverage reasons (intermittent is in the rate)."""
+    """A broken run's reason comes first, then the pass rate (intermittent failures inside it), latent, coverage."""
     gate = decide_gate(
         Summary(total=10, passed=9, failed=1, pass_rate=90.0),
         (make_failure(kind=FailureKind.INTERMITTENT),),
