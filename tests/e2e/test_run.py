@@ -189,7 +189,7 @@ def test_collection_error_is_a_broken_build(run_cli, copy_project, sample_env, t
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["pass_rate"] is None
     assert report.coverage is None
     assert "coverage not measured: the suite did not run" in report.notes
-    assert "BLOCKED  0 tests, 0 failed, 0 errors, no tests ran" in completed.stdout
+    assert "BLOCKED  the suite is broken\n  0 tests, 0 failed, 0 errors, no tests ran\n" in completed.stdout
     assert "100.00%" not in completed.stdout
 
 

@@ -15,7 +15,14 @@ from flakehound.models import GateResult
 if TYPE_CHECKING:
     from flakehound.models import ClassifiedFailure, CoverageSummary, Report, Summary
 
-__all__ = ["coverage_reasons", "decide_gate", "describe_pass_rate", "describe_verdict", "format_percent"]
+__all__ = [
+    "coverage_reasons",
+    "decide_gate",
+    "describe_pass_rate",
+    "describe_verdict",
+    "format_percent",
+    "title_verdict",
+]
 
 
 def format_percent(value: float) -> str:
@@ -87,6 +94,11 @@ def describe_verdict(report: Report) -> str:
     The reasons themselves (``report.gate.reasons``) follow it, one per line, in the comment and the terminal.
     """
     summary, coverage = report.summary, report.coverage
+    if report.status != "investigated":
+        return {
+            "broken": "the suite is broken",
+            "interrupted": "the investigation was interrupted",
+        }.get(report.status, "pytest crashed")
     if report.gate.passed:
         parts = [plural(summary.total, "test")]
         if summary.failed + summary.errors:
@@ -103,3 +115,8 @@ def describe_verdict(report: Report) -> str:
     if parts:
         return ", ".join(parts)
     return report.gate.reasons[0] if report.gate.reasons else "blocked"
+
+
+def title_verdict(report: Report) -> str:
+    """The check run's title and the commit status: ``Blocked: 5 failing tests`` or ``Passed: 120 tests``."""
+    return f"{'Passed' if report.gate.passed else 'Blocked'}: {describe_verdict(report)}"

@@ -15,6 +15,7 @@ import requests
 from github import Auth, Github, GithubException
 from pydantic import ValidationError
 
+from flakehound.engine.gate import title_verdict
 from flakehound.errors import ConfigError, ExitCode, FlakehoundError, PublishError
 from flakehound.github.commands import Log, shown_path
 from flakehound.github.environment import (
@@ -80,6 +81,7 @@ def publish(
                 report,
                 marker_key=target.marker_key,
                 check_name=target.check_name,
+                commit=target.head_sha,
                 run_url=target.run_url,
                 file_url=target.file_url,
                 previous_digest=previous,
@@ -93,6 +95,7 @@ def publish(
         summary = render_summary(
             report,
             check_name=target.check_name,
+            commit=target.head_sha,
             run_url=target.run_url,
             file_url=target.file_url,
             limit=CHECK_SUMMARY_LIMIT,
@@ -100,7 +103,7 @@ def publish(
         check_url = _attempt(warn, lambda: publisher.create_check_run(report, summary, collect_annotations(report)))
     if options.status in {"commit-status", "both"}:
         passed = report.gate.passed
-        description = "No blocking failures" if passed else "Blocked: " + "; ".join(report.gate.reasons)
+        description = title_verdict(report)
         _attempt(
             warn,
             lambda: publisher.create_status(
@@ -119,6 +122,7 @@ def save_comment(report: Report, config: ActionConfig, log: Log) -> None:
         report,
         marker_key=target.marker_key,
         check_name=target.check_name,
+        commit=target.head_sha,
         run_url=target.run_url,
         file_url=target.file_url,
     )

@@ -67,15 +67,12 @@ def _render_verdict(report: Report) -> list[str]:
     """A headline (``**Blocked**: 5 failing tests``), then one bullet per reason."""
     reasons = [f"- {_text(_shorten(reason, _REASON_MAX))}." for reason in report.gate.reasons]
     if report.status != "investigated":
-        why = {
-            "broken": "the suite is broken",
-            "interrupted": "the investigation was interrupted",
-        }.get(report.status, "pytest crashed")
-        headline = f"**\N{COLLISION SYMBOL} Blocked**: {why}."
+        mark, word = "\N{COLLISION SYMBOL}", "Blocked"
     elif report.gate.passed:
-        headline = f"**\N{WHITE HEAVY CHECK MARK} Passed**: {_text(describe_verdict(report))}."
+        mark, word = "\N{WHITE HEAVY CHECK MARK}", "Passed"
     else:
-        headline = f"**\N{CROSS MARK} Blocked**: {_text(_shorten(describe_verdict(report), _REASON_MAX))}."
+        mark, word = "\N{CROSS MARK}", "Blocked"
+    headline = f"**{mark} {word}**: {_text(_shorten(describe_verdict(report), _REASON_MAX))}."
     return [headline, *([""] if reasons else []), *reasons]
 
 
@@ -297,15 +294,15 @@ def _render_broken(report: Report) -> list[str]:
     return lines[:-1]
 
 
-def _head(report: Report, check_name: str) -> str:
+def _head(check_name: str, commit: str | None) -> str:
     heading = "## flakehound" if check_name == "flakehound" else f"## flakehound · {_text(check_name)}"
-    return heading + (f" @ {_text(short_sha(report.commit))}" if report.commit else "")
+    return heading + (f" @ {_text(short_sha(commit))}" if commit else "")
 
 
-def _footer(report: Report, run_url: str | None) -> str:
+def _footer(report: Report, commit: str | None, run_url: str | None) -> str:
     parts = [f"flakehound {_html(report.tool.version)}"]
-    if report.commit:
-        parts.append(f"commit {_text(short_sha(report.commit))}")
+    if commit:
+        parts.append(f"commit {_text(short_sha(commit))}")
     if run_url:
         parts.append(_link("workflow run", run_url))
     parts.append(f"seed {report.settings.seed}")
@@ -316,7 +313,7 @@ def _render_level(
     report: Report,
     *,
     shown: tuple[int, int],
-    check_name: str,
+    heading: str,
     run_url: str | None,
     file_url: Callable[[str, int | None], str] | None,
     previous_digest: Digest | None,
@@ -324,7 +321,7 @@ def _render_level(
     """``shown`` is (rows, details): how many failures, in priority order, get a table row and full details."""
     rows, detailed = shown
     ordered = prioritize(report)
-    sections: list[list[str]] = [[_head(report, check_name), "", *_render_verdict(report), "", _render_counts(report)]]
+    sections: list[list[str]] = [[heading, "", *_render_verdict(report), "", _render_counts(report)]]
     if previous_digest is not None:
         sections.append(render_changes(report, previous_digest))
     if report.status in {"broken", "crashed"}:
@@ -360,7 +357,7 @@ def _render(
     report: Report,
     *,
     marker: str | None,
-    check_name: str,
+    named: tuple[str, str | None],
     run_url: str | None,
     file_url: Callable[[str, int | None], str] | None,
     previous_digest: Digest | None,
@@ -371,8 +368,9 @@ def _render(
     Every detail; then details for the first failures in priority order and a row for every failure;
     then rows for the first failures and counts for the rest; then the verdict alone.
     """
+    heading = _head(*named)
     head = [marker] if marker is not None else []
-    tail = [_footer(report, run_url)]
+    tail = [_footer(report, named[1], run_url)]
     if marker is not None:
         tail.append(encode_digest(make_digest(report)))
 
@@ -380,7 +378,7 @@ def _render(
         lines = _render_level(
             report,
             shown=(rows, detailed),
-            check_name=check_name,
+            heading=heading,
             run_url=run_url,
             file_url=file_url,
             previous_digest=previous_digest,
@@ -398,7 +396,7 @@ def _render(
     if rows is not None:
         return body(rows, 0)
     # Even the counts do not fit (a tiny limit, or thousands of labels in the digest): keep the verdict.
-    verdict = [_head(report, check_name), "", *_render_verdict(report), "", _render_counts(report), ""]
+    verdict = [heading, "", *_render_verdict(report), "", _render_counts(report), ""]
     return "\n".join([*head, *verdict, tail[0]]) + "\n"
 
 
@@ -407,6 +405,7 @@ def render_comment(
     *,
     marker_key: str = "",
     check_name: str = "flakehound",
+    commit: str | None = None,
     run_url: str | None = None,
     file_url: Callable[[str, int | None], str] | None = None,
     previous_digest: Digest | None = None,
@@ -417,14 +416,15 @@ def render_comment(
     When the full comment is too long it keeps details for the first failures in priority order
     (:func:`flakehound.render.trim.prioritize`) and a row for every failure, then rows for the first
     failures and counts for the rest, and says how many were left out and where they are (the job
-    summary at ``run_url``). The heading names ``check_name`` and the report's commit.
-    ``file_url(path, line)`` links source lines at the head commit. ``previous_digest`` (from
-    ``parse_digest`` on the comment being replaced) adds what changed since the last push.
+    summary at ``run_url``). The heading names ``check_name`` and ``commit`` (the commit the check
+    run is on; the report's own by default). ``file_url(path, line)`` links source lines at the head
+    commit. ``previous_digest`` (from ``parse_digest`` on the comment being replaced) adds what
+    changed since the last push.
     """
     return _render(
         report,
         marker=make_marker(marker_key),
-        check_name=check_name,
+        named=(check_name, commit or report.commit),
         run_url=run_url,
         file_url=file_url,
         previous_digest=previous_digest,
@@ -436,6 +436,7 @@ def render_summary(
     report: Report,
     *,
     check_name: str = "flakehound",
+    commit: str | None = None,
     run_url: str | None = None,
     file_url: Callable[[str, int | None], str] | None = None,
     previous_digest: Digest | None = None,
@@ -445,7 +446,7 @@ def render_summary(
     return _render(
         report,
         marker=None,
-        check_name=check_name,
+        named=(check_name, commit or report.commit),
         run_url=run_url,
         file_url=file_url,
         previous_digest=previous_digest,

@@ -646,6 +646,9 @@ def test_heading_and_footer_name_the_check_commit_run_and_version() -> None:
     assert SHA not in body
     summary = render_summary(make_report(commit=SHA))
     assert summary.startswith("## flakehound @ 4f2c9e1\n")
+    head = render_summary(make_report(commit=SHA), commit="a" * 40)
+    assert head.startswith("## flakehound @ aaaaaaa\n")
+    assert "commit aaaaaaa" in head
 
 
 def test_diff_base_given_as_a_commit_is_shortened() -> None:
