@@ -246,7 +246,7 @@ def _render_polluters(failure: ClassifiedFailure) -> list[str]:
                     ended = f"failed {group.confirmed_failures}/{group.confirmed_runs}"
                 else:
                     ended = f"passed {group.confirmed_runs - group.confirmed_failures}/{group.confirmed_runs}"
-                counts.append(f"the victim {ended} runs right after it")
+                counts.append(f"this test {ended} runs right after it")
             if group.search_runs:
                 counts.append(f"found in {_plural(group.search_runs, 'run')}")
             paragraphs.append(f"**{title}**: {names}" + (f" ({'; '.join(counts)})." if counts else "."))

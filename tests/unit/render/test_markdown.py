@@ -441,7 +441,7 @@ def test_digest_hashes_long_names() -> None:
     assert len(digest.labels) == 30
     assert all(key.startswith("sha256:") and len(key) == 23 for key in digest.labels)
     body = render_comment(blocked(*failures[1:]), previous_digest=digest)
-    assert "- Fixed (1): 1 test(s) named only by hash\n" in body
+    assert "- Fixed (1): 1 test named only by hash\n" in body
     assert "- Still failing (29): " in body
 
 
