@@ -116,13 +116,15 @@ def _evidence(failure: ClassifiedFailure) -> str:
     return "failed " + ", ".join(parts) if parts else "not rerun"
 
 
-def _polluter(failure: ClassifiedFailure) -> str:
-    """The first polluter, else the first state-setter (the caller checks that there is one)."""
+def _after(failure: ClassifiedFailure) -> str | None:
+    """``fails after`` the first polluter, ``passes only after`` the first state-setter, or None."""
     if failure.polluters:
         names = " + ".join(_code(nodeid) for nodeid in failure.polluters[0].nodeids)
         more = len(failure.polluters) - 1
-        return f"{names} (and {more} more)" if more else names
-    return "passes only after " + " + ".join(_code(nodeid) for nodeid in failure.state_setters[0].nodeids)
+        return f"fails after {names} (and {more} more)" if more else f"fails after {names}"
+    if failure.state_setters:
+        return "passes only after " + " + ".join(_code(nodeid) for nodeid in failure.state_setters[0].nodeids)
+    return None
 
 
 def _undecided_cause(failure: ClassifiedFailure) -> str:
@@ -135,11 +137,10 @@ def _undecided_cause(failure: ClassifiedFailure) -> str:
 def _cause(failure: ClassifiedFailure) -> str:
     """One line: the top hint's title, after the polluter or state-setter when there is one."""
     hint = _text(failure.hints[0].title) if failure.hints else None
-    if not failure.polluters and not failure.state_setters:
+    after = _after(failure)
+    if after is None:
         return hint or _undecided_cause(failure)
-    after = _polluter(failure)
-    cause = f"fails after {after}" if failure.polluters else after
-    return f"{cause}: {hint}" if hint else cause
+    return f"{after}: {hint}" if hint else after
 
 
 def _render_table(failures: list[ClassifiedFailure], *, with_label: bool) -> list[str]:
