@@ -165,7 +165,16 @@ def _merge(config: ActionConfig, log: Log) -> Report:
 def _conclude(report: Report, config: ActionConfig, log: Log) -> int:
     """After the investigation: summary and outputs, then publishing (or saving the comment); the gate's code."""
     options, target = config.options, config.target
-    append_text(config.summary_file, render_summary(report, run_url=target.run_url, file_url=target.file_url))
+    append_text(
+        config.summary_file,
+        render_summary(
+            report,
+            check_name=target.check_name,
+            commit=target.head_sha,
+            run_url=target.run_url,
+            file_url=target.file_url,
+        ),
+    )
     outputs = report_outputs(report, shown_path(config.settings.report, config.workspace))
     append_text(config.output_file, format_outputs(outputs, new_delimiter))
     comment_url = check_url = None

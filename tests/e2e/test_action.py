@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import subprocess
 import sys
 from typing import TYPE_CHECKING
@@ -76,11 +77,11 @@ def test_pull_request_comment_check_and_status_then_the_same_comment_is_edited(w
         "conclusion": "success",
         "details_url": RUN_URL,
     }
-    assert check["output"]["title"] == "No blocking failures"
+    assert re.fullmatch(r"Passed: \d+ tests", check["output"]["title"])
     assert "annotations" not in check["output"]
     assert made[4][2] == {
         "state": "success",
-        "description": "No blocking failures",
+        "description": check["output"]["title"],
         "context": "flakehound",
         "target_url": "https://github.com/o/r/runs/5",
     }
@@ -103,7 +104,7 @@ def test_pull_request_comment_check_and_status_then_the_same_comment_is_edited(w
     assert report.command == ("flakehound", "action")
     assert report.settings.seed == 11
     summary = workflow.summary.read_text()
-    assert summary.startswith("### flakehound")
+    assert summary.startswith(f"## flakehound @ {HEAD[:7]}\n")
     assert make_marker() not in summary
     assert commands_outside_stopped_stretches(first.stdout) == [f"::add-mask::{TOKEN}"]
     assert first.stdout.count(TOKEN) == 1
@@ -129,12 +130,12 @@ def test_blocked_change_fails_the_check_with_annotations(tmp_path, copy_project,
     made = {(method, path): body for method, path, body in github.requests()}
     check = made["POST", f"{REPO}/check-runs"]
     assert check["conclusion"] == "failure"
-    assert check["output"]["title"].startswith("Blocked: pass rate")
+    assert re.fullmatch(r"Blocked: \d+ failing tests", check["output"]["title"])
     failing = {a["path"] for a in check["output"]["annotations"] if a["annotation_level"] == "failure"}
     assert "tests/test_c_bug.py" in failing
     status = made["POST", f"{REPO}/statuses/{HEAD}"]
     assert status["state"] == "failure"
-    assert status["description"].startswith("Blocked: pass rate")
+    assert status["description"] == check["output"]["title"]
     report = Report.model_validate_json((workflow.workspace / "flakehound-report.json").read_text())
     outputs = workflow.outputs()
     assert outputs["verdict"] == "fail"

@@ -52,13 +52,14 @@ def test_unseen_chance_is_stated_only_where_a_plain_run_can_miss_the_failure(pla
 
 
 def test_exit_code_and_gate(planted):
-    """Failures block the merge: exit 1, and the gate names the pass rate and the intermittent test."""
+    """Failures block the merge: exit 1, the pass rate counts the intermittent test once, with no second reason."""
     completed, report = planted
     assert completed.returncode == ExitCode.GATE_FAILED, completed.stderr
     assert not report.gate.passed
-    assert report.gate.reasons[0].startswith("pass rate 89.58% < 100.00% (5 of 48 tests failed)")
-    assert any("intermittent" in reason for reason in report.gate.reasons)
-    assert "BLOCKED" in completed.stdout
+    assert report.gate.reasons[0].startswith("pass rate 89.58% < 100.00%: 5 of 48 tests failed")
+    assert report.summary.intermittent == 1
+    assert not any("intermittent" in reason for reason in report.gate.reasons)
+    assert "BLOCKED  5 failing tests" in completed.stdout
     assert "seed 7" in completed.stdout
 
 
@@ -189,7 +190,7 @@ def test_collection_error_is_a_broken_build(run_cli, copy_project, sample_env, t
     assert json.loads((tmp_path / "r.json").read_text())["summary"]["pass_rate"] is None
     assert report.coverage is None
     assert "coverage not measured: the suite did not run" in report.notes
-    assert "BLOCKED  0 tests, 0 failed, 0 errors, no tests ran" in completed.stdout
+    assert "BLOCKED  the suite is broken\n  0 tests, 0 failed, 0 errors, no tests ran\n" in completed.stdout
     assert "100.00%" not in completed.stdout
 
 

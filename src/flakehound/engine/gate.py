@@ -9,12 +9,20 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from flakehound.engine.wording import plural, short_sha
 from flakehound.models import GateResult
 
 if TYPE_CHECKING:
-    from flakehound.models import ClassifiedFailure, CoverageSummary, Summary
+    from flakehound.models import ClassifiedFailure, CoverageSummary, Report, Summary
 
-__all__ = ["coverage_reasons", "decide_gate", "describe_pass_rate", "format_percent"]
+__all__ = [
+    "coverage_reasons",
+    "decide_gate",
+    "describe_pass_rate",
+    "describe_verdict",
+    "format_percent",
+    "title_verdict",
+]
 
 
 def format_percent(value: float) -> str:
@@ -23,19 +31,17 @@ def format_percent(value: float) -> str:
 
 
 def coverage_reasons(coverage: CoverageSummary | None) -> list[str]:
-    """Sentences for each coverage threshold that is not met."""
+    """Sentences for each coverage threshold that is not met (the fix is more tests, not another input)."""
     if coverage is None:
         return []
     reasons = []
     if coverage.total_percent < coverage.threshold:
-        reasons.append(
-            f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)} (min_coverage)"
-        )
+        reasons.append(f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}")
     diff = coverage.diff
     if diff is not None and diff.percent is not None and diff.percent < coverage.diff_threshold:
         reasons.append(
             f"changed-line coverage {format_percent(diff.percent)} < {format_percent(coverage.diff_threshold)}"
-            f" against {diff.base} (min_diff_coverage)"
+            f" against {short_sha(diff.base)}"
         )
     return reasons
 
@@ -59,21 +65,58 @@ def decide_gate(
     reasons: list[str] = []
     if broken_reason is not None:
         reasons.append(broken_reason)
-    if summary.pass_rate is None:
-        if broken_reason is None:
-            reasons.append(f"no tests ran ({summary.total} collected, all skipped): there is no pass rate")
-    elif summary.pass_rate < min_pass_rate:
+    blocked_by_rate = summary.pass_rate is not None and summary.pass_rate < min_pass_rate
+    if summary.pass_rate is None and broken_reason is None:
+        reasons.append(f"no tests ran ({summary.total} collected, all skipped): there is no pass rate")
+    if summary.pass_rate is not None and blocked_by_rate:
         reasons.append(
             f"pass rate {format_percent(summary.pass_rate)} < {format_percent(min_pass_rate)}"
-            f" ({summary.failed + summary.errors} of {summary.total} tests failed)"
+            f": {summary.failed + summary.errors} of {plural(summary.total, 'test')} failed"
         )
     intermittent = [failure.nodeid for failure in failures if failure.classification.value == "intermittent"]
-    if intermittent:
+    if intermittent and not blocked_by_rate:
+        # Counted in the pass rate already when that blocks; said on its own only when the rate is met.
         reasons.append(
-            f"{len(intermittent)} intermittent failure(s) block too: a test that flips under identical"
-            " conditions is a bug, not noise"
+            f"{plural(len(intermittent), 'intermittent test')} {'blocks' if len(intermittent) == 1 else 'block'}"
+            " although the pass rate is met: a test that flips under identical conditions is a bug, not noise"
         )
     if latent and fail_on_latent:
-        reasons.append(f"{len(latent)} test(s) fail only in a shuffled order (--fail-on-latent)")
+        reasons.append(
+            f"{plural(len(latent), 'test')} {'fails' if len(latent) == 1 else 'fail'} only in a shuffled order"
+        )
     reasons.extend(coverage_reasons(coverage))
     return GateResult(passed=not reasons, reasons=tuple(reasons))
+
+
+def describe_verdict(report: Report) -> str:
+    """The verdict's headline: ``5 failing tests, coverage 98.03% < 100.00%`` or ``120 tests, coverage 100.00%``.
+
+    The reasons themselves (``report.gate.reasons``) follow it, one per line, in the comment and the terminal.
+    """
+    summary, coverage = report.summary, report.coverage
+    if report.status != "investigated":
+        return {
+            "broken": "the suite is broken",
+            "interrupted": "the investigation was interrupted",
+        }.get(report.status, "pytest crashed")
+    if report.gate.passed:
+        parts = [plural(summary.total, "test")]
+        if summary.failed + summary.errors:
+            parts.append(f"{plural(summary.failed + summary.errors, 'failing test')} within the minimum pass rate")
+        if coverage is not None:
+            parts.append(f"coverage {format_percent(coverage.total_percent)}")
+        return ", ".join(parts)
+    parts = []
+    failing = summary.failed + summary.errors
+    if failing:
+        parts.append(plural(failing, "failing test"))
+    if coverage is not None and coverage.total_percent < coverage.threshold:
+        parts.append(f"coverage {format_percent(coverage.total_percent)} < {format_percent(coverage.threshold)}")
+    if parts:
+        return ", ".join(parts)
+    return report.gate.reasons[0] if report.gate.reasons else "blocked"
+
+
+def title_verdict(report: Report) -> str:
+    """The check run's title and the commit status: ``Blocked: 5 failing tests`` or ``Passed: 120 tests``."""
+    return f"{'Passed' if report.gate.passed else 'Blocked'}: {describe_verdict(report)}"

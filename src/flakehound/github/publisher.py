@@ -23,6 +23,7 @@ from github.GithubObject import NotSet
 from pydantic import BaseModel, ConfigDict
 from urllib3 import Retry
 
+from flakehound.engine.gate import title_verdict
 from flakehound.engine.history import encode_record, record_of
 from flakehound.errors import PublishError
 from flakehound.render.digest import Digest, make_marker, parse_digest
@@ -344,11 +345,7 @@ class Publisher:
                 " render it with render_summary(limit=65535)"
             )
             raise PublishError(msg)
-        title = (
-            "No blocking failures"
-            if report.gate.passed
-            else _shorten("Blocked: " + "; ".join(report.gate.reasons), _TITLE_LIMIT)
-        )
+        title = _shorten(title_verdict(report), _TITLE_LIMIT)
         batches = [
             [annotation.as_api() for annotation in annotations[start : start + ANNOTATIONS_PER_REQUEST]]
             for start in range(0, len(annotations), ANNOTATIONS_PER_REQUEST)

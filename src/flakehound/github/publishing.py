@@ -15,6 +15,7 @@ import requests
 from github import Auth, Github, GithubException
 from pydantic import ValidationError
 
+from flakehound.engine.gate import title_verdict
 from flakehound.errors import ConfigError, ExitCode, FlakehoundError, PublishError
 from flakehound.github.commands import Log, shown_path
 from flakehound.github.environment import (
@@ -79,6 +80,8 @@ def publish(
             lambda previous: render_comment(
                 report,
                 marker_key=target.marker_key,
+                check_name=target.check_name,
+                commit=target.head_sha,
                 run_url=target.run_url,
                 file_url=target.file_url,
                 previous_digest=previous,
@@ -89,11 +92,18 @@ def publish(
     )
     check_url = None
     if options.status in {"check-run", "both"}:
-        summary = render_summary(report, run_url=target.run_url, file_url=target.file_url, limit=CHECK_SUMMARY_LIMIT)
+        summary = render_summary(
+            report,
+            check_name=target.check_name,
+            commit=target.head_sha,
+            run_url=target.run_url,
+            file_url=target.file_url,
+            limit=CHECK_SUMMARY_LIMIT,
+        )
         check_url = _attempt(warn, lambda: publisher.create_check_run(report, summary, collect_annotations(report)))
     if options.status in {"commit-status", "both"}:
         passed = report.gate.passed
-        description = "No blocking failures" if passed else "Blocked: " + "; ".join(report.gate.reasons)
+        description = title_verdict(report)
         _attempt(
             warn,
             lambda: publisher.create_status(
@@ -108,7 +118,14 @@ def save_comment(report: Report, config: ActionConfig, log: Log) -> None:
     target = config.target
     folder = config.settings.report.parent
     comment = folder / COMMENT_FILE
-    body = render_comment(report, marker_key=target.marker_key, run_url=target.run_url, file_url=target.file_url)
+    body = render_comment(
+        report,
+        marker_key=target.marker_key,
+        check_name=target.check_name,
+        commit=target.head_sha,
+        run_url=target.run_url,
+        file_url=target.file_url,
+    )
     comment.write_text(body, encoding="utf-8")
     shown = shown_path(comment, config.workspace)
     if config.fork_event is None:

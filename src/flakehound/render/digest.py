@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from flakehound.engine.wording import plural
 from flakehound.render.escape import code as _code
 from flakehound.render.escape import text as _text
 
@@ -95,7 +96,7 @@ def render_changes(report: Report, previous: Digest) -> list[str]:
         named = [_code(key) for key in fixed if not key.startswith("sha256:")]
         unnamed = len(fixed) - len(named)
         if unnamed:
-            named.append(f"{unnamed} test(s) named only by hash")
+            named.append(f"{plural(unnamed, 'test')} named only by hash")
         lines.append(f"- Fixed ({len(fixed)}): " + ", ".join(named))
     new = [(nodeid, label) for canonical, (nodeid, label) in current.items() if canonical not in before]
     if new:

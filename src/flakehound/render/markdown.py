@@ -10,8 +10,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from flakehound.engine.gate import describe_pass_rate, format_percent
+from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
 from flakehound.engine.statediff import describe_change
+from flakehound.engine.wording import plural as _plural
+from flakehound.engine.wording import short_sha
 from flakehound.render.digest import encode_digest, make_digest, make_marker, render_changes
 from flakehound.render.escape import block as _block
 from flakehound.render.escape import cell as _cell
@@ -20,6 +22,7 @@ from flakehound.render.escape import html as _html
 from flakehound.render.escape import link as _link
 from flakehound.render.escape import shorten as _shorten
 from flakehound.render.escape import text as _text
+from flakehound.render.trim import describe_left_out, largest_fitting, prioritize, render_label_counts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,23 +63,17 @@ _WORST_FILES = 5
 _MISSING_RANGES = 10
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" if count == 1 else f"{count} {word}s"
-
-
 def _render_verdict(report: Report) -> list[str]:
-    reasons = [_text(_shorten(reason, _REASON_MAX)) for reason in report.gate.reasons]
+    """A headline (``**Blocked**: 5 failing tests``), then one bullet per reason."""
+    reasons = [f"- {_text(_shorten(reason, _REASON_MAX))}." for reason in report.gate.reasons]
     if report.status != "investigated":
-        why = {
-            "broken": "the suite is broken",
-            "interrupted": "the investigation was interrupted",
-        }.get(report.status, "pytest crashed")
-        verdict = f"**\N{COLLISION SYMBOL} Blocked, {why}**"
+        mark, word = "\N{COLLISION SYMBOL}", "Blocked"
     elif report.gate.passed:
-        return ["**\N{WHITE HEAVY CHECK MARK} Passed**: nothing blocks this change."]
+        mark, word = "\N{WHITE HEAVY CHECK MARK}", "Passed"
     else:
-        verdict = "**\N{CROSS MARK} Blocked**"
-    return [f"{verdict}: {'; '.join(reasons)}." if reasons else f"{verdict}."]
+        mark, word = "\N{CROSS MARK}", "Blocked"
+    headline = f"**{mark} {word}**: {_text(_shorten(describe_verdict(report), _REASON_MAX))}."
+    return [headline, *([""] if reasons else []), *reasons]
 
 
 def _render_counts(report: Report) -> str:
@@ -119,37 +116,38 @@ def _evidence(failure: ClassifiedFailure) -> str:
     return "failed " + ", ".join(parts) if parts else "not rerun"
 
 
-def _polluter(failure: ClassifiedFailure) -> str:
+def _after(failure: ClassifiedFailure) -> str | None:
+    """``fails after`` the first polluter, ``passes only after`` the first state-setter, or None."""
     if failure.polluters:
         names = " + ".join(_code(nodeid) for nodeid in failure.polluters[0].nodeids)
         more = len(failure.polluters) - 1
-        return f"{names} (and {more} more)" if more else names
+        return f"fails after {names} (and {more} more)" if more else f"fails after {names}"
     if failure.state_setters:
         return "passes only after " + " + ".join(_code(nodeid) for nodeid in failure.state_setters[0].nodeids)
-    return "\N{EM DASH}"
+    return None
 
 
 def _undecided_cause(failure: ClassifiedFailure) -> str:
     count = failure.experiments_run
     if not count:
-        return "\N{EM DASH}"
-    return f"cause not decided: {count} experiment{'s' if count > 1 else ''} ran, none changed the rate"
+        return "cause not decided: no experiment ran and no known error signature matched"
+    return f"cause not decided: {_plural(count, 'experiment')} ran, none changed the rate"
 
 
-def _render_table(failures: tuple[ClassifiedFailure, ...], *, with_label: bool) -> list[str]:
-    header = ["Test", "Label", "Evidence", "Top hint", "Polluter"]
-    if not with_label:
-        header.remove("Label")
+def _cause(failure: ClassifiedFailure) -> str:
+    """One line: the top hint's title, after the polluter or state-setter when there is one."""
+    hint = _text(failure.hints[0].title) if failure.hints else None
+    after = _after(failure)
+    if after is None:
+        return hint or _undecided_cause(failure)
+    return f"{after}: {hint}" if hint else after
+
+
+def _render_table(failures: list[ClassifiedFailure], *, with_label: bool) -> list[str]:
+    header = ["Test", "Label", "Cause"] if with_label else ["Test", "Cause"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for failure in failures:
-        hint = _text(failure.hints[0].title) if failure.hints else _undecided_cause(failure)
-        cells = [
-            _code(failure.nodeid),
-            failure.classification.value,
-            _evidence(failure),
-            hint,
-            _polluter(failure),
-        ]
+        cells = [_code(failure.nodeid), failure.classification.value, _cause(failure)]
         if not with_label:
             del cells[1]
         lines.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
@@ -181,7 +179,7 @@ def _render_coverage(
     diff = coverage.diff
     if diff is not None:
         changed = "no measurable lines" if diff.percent is None else f"**{format_percent(diff.percent)}**"
-        line += f" · changed lines {changed} of {diff.changed_lines} against {_code(diff.base)}"
+        line += f" · changed lines {changed} of {diff.changed_lines} against {_code(short_sha(diff.base))}"
         if report.settings.min_diff_coverage is not None:
             line += f" (min {format_percent(report.settings.min_diff_coverage)})"
     lines = ["### Coverage", "", line + "."]
@@ -193,7 +191,8 @@ def _render_coverage(
             missing = _ranges(file.path, file.missing, file_url)
             lines.append(f"| {_cell(name)} | {format_percent(file.percent)} | {_cell(missing)} |")
         if len(worst) > _WORST_FILES:
-            lines.extend(["", f"{len(worst) - _WORST_FILES} more file(s) with missing lines."])
+            more = len(worst) - _WORST_FILES
+            lines.extend(["", f"{_plural(more, 'more file')} with missing lines."])
     if diff is not None and diff.uncovered:
         lines.extend(["", "Changed lines no test runs:", ""])
         for uncovered in diff.uncovered:
@@ -248,7 +247,7 @@ def _render_polluters(failure: ClassifiedFailure) -> list[str]:
                     ended = f"failed {group.confirmed_failures}/{group.confirmed_runs}"
                 else:
                     ended = f"passed {group.confirmed_runs - group.confirmed_failures}/{group.confirmed_runs}"
-                counts.append(f"the victim {ended} runs right after it")
+                counts.append(f"this test {ended} runs right after it")
             if group.search_runs:
                 counts.append(f"found in {_plural(group.search_runs, 'run')}")
             paragraphs.append(f"**{title}**: {names}" + (f" ({'; '.join(counts)})." if counts else "."))
@@ -273,6 +272,7 @@ def _render_details(failure: ClassifiedFailure, file_url: Callable[[str, int | N
     paragraphs = [
         f"<details><summary>{summary}</summary>",
         *_render_origin(failure, file_url),
+        f"Reruns: {_evidence(failure)}.",
         *_render_hints(failure),
         *_render_polluters(failure),
         *_render_strip(failure),
@@ -295,101 +295,118 @@ def _render_broken(report: Report) -> list[str]:
     return lines[:-1]
 
 
-def _render_label_counts(report: Report) -> list[str]:
-    counts: dict[str, int] = {}
-    for failure in report.failures:
-        counts[failure.classification.value] = counts.get(failure.classification.value, 0) + 1
-    if report.latent:
-        counts["latent"] = len(report.latent)
-    if not counts:
-        return []
-    return ["| Label | Tests |", "|---|---|", *(f"| {label} | {count} |" for label, count in counts.items())]
+def _head(check_name: str, commit: str | None) -> str:
+    heading = "## flakehound" if check_name == "flakehound" else f"## flakehound · {_text(check_name)}"
+    return heading + (f" @ {_text(short_sha(commit))}" if commit else "")
+
+
+def _footer(report: Report, commit: str | None, run_url: str | None) -> str:
+    parts = [f"flakehound {_html(report.tool.version)}"]
+    if commit:
+        parts.append(f"commit {_text(short_sha(commit))}")
+    if run_url:
+        parts.append(_link("workflow run", run_url))
+    parts.append(f"seed {report.settings.seed}")
+    return f"<sub>{' · '.join(parts)}</sub>"
 
 
 def _render_level(
     report: Report,
     *,
-    level: int,
+    shown: tuple[int, int],
+    heading: str,
     run_url: str | None,
     file_url: Callable[[str, int | None], str] | None,
     previous_digest: Digest | None,
 ) -> list[str]:
-    """Level 1 is everything, 2 leaves out latent details, 3 only counts and a link."""
-    sections: list[list[str]] = [["### flakehound", "", *_render_verdict(report), "", _render_counts(report)]]
+    """``shown`` is (rows, details): how many failures, in priority order, get a table row and full details."""
+    rows, detailed = shown
+    ordered = prioritize(report)
+    sections: list[list[str]] = [[heading, "", *_render_verdict(report), "", _render_counts(report)]]
     if previous_digest is not None:
         sections.append(render_changes(report, previous_digest))
-    if level == 3:  # noqa: PLR2004 - the last rung of the size ladder
-        sections.append(_render_label_counts(report))
-        where = _link("job summary", run_url) if run_url else "job summary"
-        sections.append(
-            [f"_Trimmed to fit GitHub's size limit: only counts are shown; the {where} has every failure._"]
-        )
-        return [line for section in sections if section for line in [*section, ""]]
     if report.status in {"broken", "crashed"}:
         sections.append(_render_broken(report))
-    if report.failures:
-        sections.append(["### Failures", "", *_render_table(report.failures, with_label=True)])
-    if report.latent:
+    failing = [failure for is_latent, failure in ordered[:rows] if not is_latent]
+    if failing:
+        sections.append(["### Failures", "", *_render_table(failing, with_label=True)])
+    latent = [failure for is_latent, failure in ordered[:rows] if is_latent]
+    if latent:
         sections.append(
             [
                 "### Latent: fail only in shuffled orders",
                 "",
                 "These pass in the order CI runs them; they block only with `--fail-on-latent`.",
                 "",
-                *_render_table(report.latent, with_label=False),
+                *_render_table(latent, with_label=False),
             ]
         )
+    if rows < len(ordered):
+        sections.append(render_label_counts(report))
     if report.coverage is not None:
         sections.append(_render_coverage(report, report.coverage, file_url))
-    detailed = report.failures + (report.latent if level == 1 else ())
     if detailed:
         details = ["### Details", ""]
-        for failure in detailed:
+        for _, failure in ordered[:detailed]:
             details.extend([*_render_details(failure, file_url), ""])
         sections.append(details[:-1])
-    if level == 2 and report.latent:  # noqa: PLR2004 - the middle rung of the size ladder
-        sections.append(["_Trimmed to fit GitHub's size limit: details of latent tests are left out._"])
-    return [line for section in sections for line in [*section, ""]]
+    sections.append(describe_left_out(rows, detailed, len(ordered), run_url))
+    return [line for section in sections if section for line in [*section, ""]]
 
 
 def _render(
     report: Report,
     *,
     marker: str | None,
+    named: tuple[str, str | None],
     run_url: str | None,
     file_url: Callable[[str, int | None], str] | None,
     previous_digest: Digest | None,
     limit: int,
 ) -> str:
-    footer = f"<sub>flakehound {_html(report.tool.version)} · seed {report.settings.seed}"
-    footer += f" · {_link('workflow run', run_url)}</sub>" if run_url else "</sub>"
+    """Render within ``limit`` bytes, trimming step by step (the size ladder).
+
+    Every detail; then details for the first failures in priority order and a row for every failure;
+    then rows for the first failures and counts for the rest; then the verdict alone.
+    """
+    heading = _head(*named)
     head = [marker] if marker is not None else []
-    tail = [footer]
+    tail = [_footer(report, named[1], run_url)]
     if marker is not None:
         tail.append(encode_digest(make_digest(report)))
-    body = ""
-    for level in (1, 2, 3):
-        lines = _render_level(report, level=level, run_url=run_url, file_url=file_url, previous_digest=previous_digest)
-        body = "\n".join([*head, *lines, *tail]) + "\n"
-        if len(body.encode()) <= limit:
-            return body
-    # Even the counts do not fit (a tiny limit, or thousands of labels in the digest): keep the verdict.
-    return (
-        "\n".join(
-            [
-                *head,
-                *_render_level(report, level=3, run_url=run_url, file_url=None, previous_digest=None),
-                footer,
-            ]
+
+    def body(rows: int, detailed: int) -> str:
+        lines = _render_level(
+            report,
+            shown=(rows, detailed),
+            heading=heading,
+            run_url=run_url,
+            file_url=file_url,
+            previous_digest=previous_digest,
         )
-        + "\n"
-    )
+        return "\n".join([*head, *lines, *tail]) + "\n"
+
+    def fits(rows: int, detailed: int) -> bool:
+        return len(body(rows, detailed).encode()) <= limit
+
+    total = len(report.failures) + len(report.latent)
+    detailed = largest_fitting(lambda count: fits(total, count), total)
+    if detailed is not None:
+        return body(total, detailed)
+    rows = largest_fitting(lambda count: fits(count, 0), total)
+    if rows is not None:
+        return body(rows, 0)
+    # Even the counts do not fit (a tiny limit, or thousands of labels in the digest): keep the verdict.
+    verdict = [heading, "", *_render_verdict(report), "", _render_counts(report), ""]
+    return "\n".join([*head, *verdict, tail[0]]) + "\n"
 
 
 def render_comment(
     report: Report,
     *,
     marker_key: str = "",
+    check_name: str = "flakehound",
+    commit: str | None = None,
     run_url: str | None = None,
     file_url: Callable[[str, int | None], str] | None = None,
     previous_digest: Digest | None = None,
@@ -397,14 +414,18 @@ def render_comment(
 ) -> str:
     """Render the pull-request comment, at most ``limit`` UTF-8 bytes, marker and digest included.
 
-    When the full comment is too long it drops latent details, then everything but the counts and a
-    link to the job summary (``run_url``), and says so. ``file_url(path, line)`` links source lines
-    at the head commit. ``previous_digest`` (from ``parse_digest`` on the comment being replaced)
-    adds what changed since the last push.
+    When the full comment is too long it keeps details for the first failures in priority order
+    (:func:`flakehound.render.trim.prioritize`) and a row for every failure, then rows for the first
+    failures and counts for the rest, and says how many were left out and where they are (the job
+    summary at ``run_url``). The heading names ``check_name`` and ``commit`` (the commit the check
+    run is on; the report's own by default). ``file_url(path, line)`` links source lines at the head
+    commit. ``previous_digest`` (from ``parse_digest`` on the comment being replaced) adds what
+    changed since the last push.
     """
     return _render(
         report,
         marker=make_marker(marker_key),
+        named=(check_name, commit or report.commit),
         run_url=run_url,
         file_url=file_url,
         previous_digest=previous_digest,
@@ -415,6 +436,8 @@ def render_comment(
 def render_summary(
     report: Report,
     *,
+    check_name: str = "flakehound",
+    commit: str | None = None,
     run_url: str | None = None,
     file_url: Callable[[str, int | None], str] | None = None,
     previous_digest: Digest | None = None,
@@ -422,5 +445,11 @@ def render_summary(
 ) -> str:
     """Render the job summary: the comment's markdown without marker or digest, 1 MiB at most."""
     return _render(
-        report, marker=None, run_url=run_url, file_url=file_url, previous_digest=previous_digest, limit=limit
+        report,
+        marker=None,
+        named=(check_name, commit or report.commit),
+        run_url=run_url,
+        file_url=file_url,
+        previous_digest=previous_digest,
+        limit=limit,
     )

@@ -13,8 +13,9 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from flakehound.engine.gate import describe_pass_rate, format_percent
+from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
 from flakehound.engine.statediff import describe_change
+from flakehound.engine.wording import plural, short_sha
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -59,11 +60,11 @@ def describe_finding(finding: Polluter, role: str) -> str:
     """``fails only after X (found in 5 runs, confirmed 3/3); it leaves ...``."""
     tests = ", ".join(finding.nodeids)
     if role == "polluter":
-        head = f"fails only after {tests} (found in {finding.search_runs} runs,"
+        head = f"fails only after {tests} (found in {plural(finding.search_runs, 'run')},"
         head += f" confirmed {finding.confirmed_failures}/{finding.confirmed_runs})"
     else:
         passes = finding.confirmed_runs - finding.confirmed_failures
-        head = f"passes only after {tests} (found in {finding.search_runs} runs,"
+        head = f"passes only after {tests} (found in {plural(finding.search_runs, 'run')},"
         head += f" confirmed {passes}/{finding.confirmed_runs})"
     return head + _leaves(finding)
 
@@ -74,7 +75,7 @@ def describe_search(search: VictimSearch) -> str:
     tried = len(search.orders_tried)
     return (
         f"searched in {search.order}: the victim {there} there and failed {search.alone.failures} of"
-        f" {search.alone.runs} runs alone ({tried} order{'s' if tried > 1 else ''} tried)"
+        f" {search.alone.runs} runs alone ({plural(tried, 'order')} tried)"
     )
 
 
@@ -88,7 +89,7 @@ def top_cause(failure: ClassifiedFailure) -> str:
         return failure.hints[0].title
     count = failure.experiments_run
     if count:
-        return f"not decided: {count} experiment{'s' if count > 1 else ''} ran, none changed the rate"
+        return f"not decided: {plural(count, 'experiment')} ran, none changed the rate"
     return "not decided: no experiment or known signature explains it (the error is below)"
 
 
@@ -150,21 +151,25 @@ def _coverage(coverage: CoverageSummary) -> Text:
     diff = coverage.diff
     if diff is not None:
         shown = "no changed statements" if diff.percent is None else format_percent(diff.percent)
-        text.append(f"changed lines against {diff.base}: {shown} of {diff.changed_lines} statement(s)\n")
+        statements = plural(diff.changed_lines, "statement")
+        text.append(f"changed lines against {short_sha(diff.base)}: {shown} of {statements}\n")
         for uncovered in diff.uncovered:
             text.append(f"  not covered: {uncovered.path} {', '.join(uncovered.ranges)}\n")
     return text
 
 
 def _verdict(report: Report) -> Text:
+    """The comment's verdict in plain text: the headline, the counts, then one line per reason."""
     summary = report.summary
     line = Text()
     if report.gate.passed:
         line.append("PASS", style="bold green")
     else:
         line.append("BLOCKED", style="bold red")
+    line.append(f"  {describe_verdict(report)}")
     line.append(
-        f"  {summary.total} tests, {summary.failed} failed, {summary.errors} errors, {describe_pass_rate(summary)}"
+        f"\n  {plural(summary.total, 'test')}, {summary.failed} failed, {plural(summary.errors, 'error')},"
+        f" {describe_pass_rate(summary)}"
     )
     for reason in report.gate.reasons:
         line.append(f"\n  - {reason}")

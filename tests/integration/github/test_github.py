@@ -344,7 +344,7 @@ def test_check_run_sends_annotations_in_batches_of_fifty(httpserver: HTTPServer,
         ("PATCH", f"{REPO}/check-runs/5"),
         ("PATCH", f"{REPO}/check-runs/5"),
     ]
-    output = {"title": "Blocked: pass rate 66.66% < 100.00%", "summary": "summary"}
+    output = {"title": "Blocked: 1 failing test", "summary": "summary"}
     assert made[0][2] == {
         "name": "flakehound (3.12)",
         "head_sha": SHA,
@@ -375,7 +375,10 @@ def test_green_check_run_without_annotations(httpserver: HTTPServer, recorder: R
     [(method, _, data)] = requests_made(httpserver)
     assert method == "POST"
     assert data["conclusion"] == "success"
-    assert data["output"] == {"title": "No blocking failures", "summary": "all good"}
+    assert data["output"] == {
+        "title": "Passed: 3 tests, 1 failing test within the minimum pass rate",
+        "summary": "all good",
+    }
 
 
 def test_check_run_summary_over_the_limit_is_not_sent(httpserver: HTTPServer, recorder: Recorder) -> None:

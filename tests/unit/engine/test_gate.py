@@ -54,7 +54,7 @@ def test_exact_comparison_blocks_99_995_against_100() -> None:
     summary = Summary(total=20000, passed=19999, failed=1, pass_rate=100.0 * 19999 / 20000)
     gate = decide_gate(summary, (), (), min_pass_rate=100.0, fail_on_latent=False)
     assert not gate.passed
-    assert gate.reasons == ("pass rate 99.99% < 100.00% (1 of 20000 tests failed)",)
+    assert gate.reasons == ("pass rate 99.99% < 100.00%: 1 of 20000 tests failed",)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_exact_comparison_blocks_99_995_against_100() -> None:
         pytest.param(
             Summary(total=10, passed=7, failed=2, errors=1, pass_rate=70.0),
             80.0,
-            ("pass rate 70.00% < 80.00% (3 of 10 tests failed)",),
+            ("pass rate 70.00% < 80.00%: 3 of 10 tests failed",),
             id="below-threshold-counts-errors",
         ),
         pytest.param(Summary(total=10, failed=10, pass_rate=0.0), 0.0, (), id="zero-threshold-accepts-all-red"),
@@ -89,7 +89,10 @@ def test_intermittent_blocks_even_at_zero_pass_threshold(
     gate = decide_gate(Summary(total=2, failed=2, pass_rate=0.0), failures, (), min_pass_rate=0.0, fail_on_latent=False)
     assert not gate.passed
     assert gate.reasons == (
-        ("2 intermittent failure(s) block too: a test that flips under identical conditions is a bug, not noise"),
+        (
+            "2 intermittent tests block although the pass rate is met: a test that flips under identical"
+            " conditions is a bug, not noise"
+        ),
     )
 
 
@@ -106,7 +109,7 @@ def test_other_labels_block_only_through_the_pass_rate(
     ("fail_on_latent", "reasons"),
     [
         pytest.param(False, (), id="reported-not-blocking"),
-        pytest.param(True, ("1 test(s) fail only in a shuffled order (--fail-on-latent)",), id="fail-on-latent"),
+        pytest.param(True, ("1 test fails only in a shuffled order",), id="fail-on-latent"),
     ],
 )
 def test_latent_blocks_only_with_fail_on_latent(
@@ -127,10 +130,10 @@ def _coverage(total: float, diff: DiffCoverage | None = None) -> CoverageSummary
     [
         pytest.param(None, [], id="not-measured"),
         pytest.param(_coverage(90.0), [], id="total-at-threshold"),
-        pytest.param(_coverage(89.999), ["coverage 89.99% < 90.00% (min_coverage)"], id="total-below"),
+        pytest.param(_coverage(89.999), ["coverage 89.99% < 90.00%"], id="total-below"),
         pytest.param(
             _coverage(95.0, DiffCoverage(base="origin/main", percent=79.5, changed_lines=40)),
-            ["changed-line coverage 79.50% < 80.00% against origin/main (min_diff_coverage)"],
+            ["changed-line coverage 79.50% < 80.00% against origin/main"],
             id="diff-below",
         ),
         pytest.param(
@@ -146,22 +149,49 @@ def _coverage(total: float, diff: DiffCoverage | None = None) -> CoverageSummary
         pytest.param(
             _coverage(50.0, DiffCoverage(base="main", percent=0.0, changed_lines=5)),
             [
-                "coverage 50.00% < 90.00% (min_coverage)",
-                "changed-line coverage 0.00% < 80.00% against main (min_diff_coverage)",
+                "coverage 50.00% < 90.00%",
+                "changed-line coverage 0.00% < 80.00% against main",
             ],
             id="both-below",
         ),
     ],
 )
 def test_coverage_reasons(coverage: CoverageSummary | None, reasons: list[str]) -> None:
-    """Each unmet coverage threshold gives one reason naming its option; unmeasured coverage gives none."""
+    """Each unmet coverage threshold gives one reason without input names; unmeasured coverage gives none."""
     assert coverage_reasons(coverage) == reasons
+
+
+def test_coverage_reason_shortens_a_commit_base() -> None:
+    """A diff base given as a full commit id is shown as its 7-character short form."""
+    diff = DiffCoverage(base="0123456789abcdef0123456789abcdef01234567", percent=10.0, changed_lines=5)
+    assert coverage_reasons(_coverage(95.0, diff)) == ["changed-line coverage 10.00% < 80.00% against 0123456"]
+
+
+def test_intermittent_failures_are_not_counted_twice(make_failure: Callable[..., ClassifiedFailure]) -> None:
+    """When the pass rate already blocks, the intermittent failures inside it get no second reason."""
+    failures = (make_failure("t.py::a", FailureKind.INTERMITTENT), make_failure("t.py::b"))
+    gate = decide_gate(
+        Summary(total=11, passed=9, failed=2, pass_rate=81.81), failures, (), min_pass_rate=100.0, fail_on_latent=False
+    )
+    assert gate.reasons == ("pass rate 81.81% < 100.00%: 2 of 11 tests failed",)
+
+
+def test_one_intermittent_failure_reads_in_the_singular(make_failure: Callable[..., ClassifiedFailure]) -> None:
+    """One intermittent test below a met pass rate 'blocks', in the singular."""
+    gate = decide_gate(
+        Summary(total=2, passed=1, failed=1, pass_rate=50.0),
+        (make_failure("t.py::a", FailureKind.INTERMITTENT),),
+        (),
+        min_pass_rate=50.0,
+        fail_on_latent=False,
+    )
+    assert gate.reasons[0].startswith("1 intermittent test blocks although the pass rate is met: ")
 
 
 def test_every_reason_is_listed_with_the_broken_reason_first(
     make_failure: Callable[..., ClassifiedFailure],
 ) -> None:
-    """A broken run's reason comes first, then the pass-rate, intermittent, latent and coverage reasons."""
+    """A broken run's reason comes first, then the pass rate (intermittent failures inside it), latent, coverage."""
     gate = decide_gate(
         Summary(total=10, passed=9, failed=1, pass_rate=90.0),
         (make_failure(kind=FailureKind.INTERMITTENT),),
@@ -172,7 +202,7 @@ def test_every_reason_is_listed_with_the_broken_reason_first(
         broken_reason="broken build: 1 error(s) during collection (tests/test_x.py)",
     )
     assert not gate.passed
-    assert [reason.split(" ")[0] for reason in gate.reasons] == ["broken", "pass", "1", "1", "coverage"]
+    assert [reason.split(" ")[0] for reason in gate.reasons] == ["broken", "pass", "1", "coverage"]
     assert gate.reasons[0] == "broken build: 1 error(s) during collection (tests/test_x.py)"
 
 

@@ -99,7 +99,7 @@ def test_latent_failures_block_with_fail_on_latent():
     executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[1] and SUITE[4] in before)
     report = investigate(executor, orders=0, fail_on_latent=True)
     assert not report.gate.passed
-    assert "fail only in a shuffled order" in report.gate.reasons[0]
+    assert "fails only in a shuffled order" in report.gate.reasons[0]
 
 
 def test_missing_test_in_a_rerun_is_bad_input():

@@ -44,7 +44,7 @@ def text_of(renderable) -> str:
             [
                 "coverage 90.00% (lines 92.50%, branches 85.00%; threshold 100.00%, measured)",
                 "80.00% src/a.py  missing 3-4, 7->9",
-                "changed lines against main: 50.00% of 4 statement(s)",
+                "changed lines against main: 50.00% of 4 statements",
                 "not covered: src/a.py 3-4",
             ],
             ["src/b.py"],
