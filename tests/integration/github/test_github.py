@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import pytest
 from werkzeug import Request, Response
 
+from flakehound.engine.history import decode_record, encode_record, record_of
 from flakehound.errors import PublishError
 from flakehound.github.publisher import (
     ACTIONS_BOT,
@@ -344,7 +345,7 @@ def test_check_run_sends_annotations_in_batches_of_fifty(httpserver: HTTPServer,
         ("PATCH", f"{REPO}/check-runs/5"),
         ("PATCH", f"{REPO}/check-runs/5"),
     ]
-    output = {"title": "Blocked: 1 failing test", "summary": "summary"}
+    output = {"title": "Blocked: 1 failing test", "summary": "summary", "text": encode_record(record_of(report))}
     assert made[0][2] == {
         "name": "flakehound (3.12)",
         "head_sha": SHA,
@@ -371,14 +372,17 @@ def test_check_run_sends_annotations_in_batches_of_fifty(httpserver: HTTPServer,
 def test_green_check_run_without_annotations(httpserver: HTTPServer, recorder: Recorder) -> None:
     """A passing report makes one successful check run with no annotations key."""
     serve_check_runs(httpserver)
-    connect(httpserver, recorder).create_check_run(make_report(passed=True), "all good")
+    report = make_report(passed=True)
+    connect(httpserver, recorder).create_check_run(report, "all good")
     [(method, _, data)] = requests_made(httpserver)
     assert method == "POST"
     assert data["conclusion"] == "success"
     assert data["output"] == {
         "title": "Passed: 3 tests, 1 failing test within the minimum pass rate",
         "summary": "all good",
+        "text": encode_record(record_of(report)),  # the run's record, for the history of later runs
     }
+    assert decode_record(data["output"]["text"]) == record_of(report)
 
 
 def test_check_run_summary_over_the_limit_is_not_sent(httpserver: HTTPServer, recorder: Recorder) -> None:
