@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from actionkit import API, REPO, FakeGitHub, Workflow
+from actionkit import API, COMMENTS, REPO, FakeGitHub, Workflow
 
 from flakehound.engine.history import RunRecord, TestEntry, decode_record, encode_record
 from flakehound.errors import ExitCode
@@ -76,6 +76,12 @@ def test_a_pull_request_reads_mains_history_reruns_what_failed_there_and_leaves_
     assert left is not None
     assert left.entries == {ONE: TestEntry(label="passed", failed=False, runs=watched.alone.runs)}
     assert (left.tests, left.failed) == (2, 0)
+    comment = next(body["body"] for method, path, body in made if (method, path) == ("POST", COMMENTS))
+    assert "From 2 earlier runs on main: 0 new in this change, 0 already failed there." in comment
+    assert (
+        f"| `{ONE}` | on main: failed in 2 of the last 2 runs (first seen at ddddddd, 2026-11-23), labelled"
+        f" intermittent each time | passed {watched.alone.runs}/{watched.alone.runs} alone here |"
+    ) in comment
 
 
 @pytest.mark.parametrize("status", [403, 404])

@@ -1,4 +1,4 @@
-"""PURE. The ``flakehound history`` table: every test that failed in earlier runs, most flaky first."""
+"""PURE. History in words: the ``flakehound history`` table, and the history lines of the comment and terminal."""
 
 from __future__ import annotations
 
@@ -7,15 +7,17 @@ from typing import TYPE_CHECKING
 from rich.table import Table
 from rich.text import Text
 
-from flakehound.engine.history import history_of, suspects
+from flakehound.engine.history import history_line, history_of, suspects
+from flakehound.engine.wording import plural
+from flakehound.render.escape import cell, code, text
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from flakehound.engine.history import History
-    from flakehound.models import TestHistory
+    from flakehound.models import ClassifiedFailure, ConfigurationCount, Report, TestHistory
 
-__all__ = ["render_history"]
+__all__ = ["history_markdown", "history_sentence", "render_history"]
 
 
 def _rate(history: TestHistory) -> str:
@@ -50,3 +52,46 @@ def render_history(history: History) -> list[RenderableType]:
         shown.append(table)
     shown += [Text(f"note: {note}", style="dim") for note in history.notes]
     return shown
+
+
+def _alone(count: ConfigurationCount) -> str:
+    if count.failures:
+        return f"failed {count.failures}/{count.runs} alone here"
+    return f"passed {count.runs}/{count.runs} alone here"
+
+
+def history_sentence(failure: ClassifiedFailure, report: Report) -> str | None:
+    """The failure's history line, when history was read."""
+    if report.history is None or failure.history is None or not report.history.runs:
+        return None
+    return history_line(failure.history, report.history.source)
+
+
+def history_markdown(report: Report) -> list[str]:
+    """What history says about this run: new failures and old ones apart, tests watched, what could not be read."""
+    summary = report.history
+    if summary is None:
+        return []
+    failures = [*report.failures, *report.latent]
+    old = [failure for failure in failures if failure.history is not None and failure.history.failures]
+    window = plural(summary.runs, "earlier run")
+    lines = ["### History", ""]
+    if summary.runs:
+        new = len(failures) - len(old)
+        named = ", ".join(code(failure.nodeid) for failure in old)
+        lines.append(
+            f"From {window} {text(summary.source)}: {new} new in this change, {len(old)} already failed there"
+            + (f" ({named})." if old else ".")
+        )
+    else:
+        lines.append(f"No earlier run could be read {text(summary.source)}.")
+    if report.watched:
+        lines += ["", "| Test | Earlier runs | Here |", "|---|---|---|"]
+        lines += [
+            f"| {code(each.nodeid)} | {cell(history_line(each.history, summary.source))} | {_alone(each.alone)} |"
+            for each in report.watched
+        ]
+        lines += ["", "These passed in this run but failed earlier; each was rerun alone all the same."]
+    if summary.notes:
+        lines += ["", *(f"- {text(note)}" for note in summary.notes)]
+    return lines

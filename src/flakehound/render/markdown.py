@@ -22,6 +22,7 @@ from flakehound.render.escape import html as _html
 from flakehound.render.escape import link as _link
 from flakehound.render.escape import shorten as _shorten
 from flakehound.render.escape import text as _text
+from flakehound.render.history import history_markdown, history_sentence
 from flakehound.render.trim import describe_left_out, largest_fitting, prioritize, render_label_counts
 
 if TYPE_CHECKING:
@@ -267,12 +268,15 @@ def _render_strip(failure: ClassifiedFailure) -> list[str]:
     return ["**Outcomes per configuration**", "\n".join(["| Configuration | Runs |", "|---|---|", *rows])]
 
 
-def _render_details(failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None) -> list[str]:
+def _render_details(
+    failure: ClassifiedFailure, file_url: Callable[[str, int | None], str] | None, history: str | None
+) -> list[str]:
     summary = f"<code>{_html(failure.nodeid)}</code> · {failure.classification.value}"
     paragraphs = [
         f"<details><summary>{summary}</summary>",
         *_render_origin(failure, file_url),
         f"Reruns: {_evidence(failure)}.",
+        *([f"History: {_text(history)}."] if history else []),
         *_render_hints(failure),
         *_render_polluters(failure),
         *_render_strip(failure),
@@ -343,12 +347,13 @@ def _render_level(
         )
     if rows < len(ordered):
         sections.append(render_label_counts(report))
+    sections.append(history_markdown(report))
     if report.coverage is not None:
         sections.append(_render_coverage(report, report.coverage, file_url))
     if detailed:
         details = ["### Details", ""]
         for _, failure in ordered[:detailed]:
-            details.extend([*_render_details(failure, file_url), ""])
+            details.extend([*_render_details(failure, file_url, history_sentence(failure, report)), ""])
         sections.append(details[:-1])
     sections.append(describe_left_out(rows, detailed, len(ordered), run_url))
     return [line for section in sections if section for line in [*section, ""]]

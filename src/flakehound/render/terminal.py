@@ -14,8 +14,10 @@ from rich.padding import Padding
 from rich.text import Text
 
 from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
+from flakehound.engine.history import history_line
 from flakehound.engine.statediff import describe_change
 from flakehound.engine.wording import plural, short_sha
+from flakehound.render.history import history_sentence
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -105,7 +107,7 @@ def _listing(title: str, failures: tuple[ClassifiedFailure, ...]) -> Group:
     return Group(*entries)
 
 
-def _story(failure: ClassifiedFailure) -> Text:
+def _story(failure: ClassifiedFailure, history: str | None = None) -> Text:
     text = Text(overflow="ignore")  # a word longer than the line (a node id) is printed whole, never folded
     text.append(failure.nodeid, style="bold")
     text.append(f" is {failure.classification.value}: ")
@@ -128,6 +130,8 @@ def _story(failure: ClassifiedFailure) -> Text:
         text.append(f"  {describe_finding(finding, 'polluter')}\n")
     for finding in failure.state_setters:
         text.append(f"  {describe_finding(finding, 'state-setter')}\n")
+    if history is not None:
+        text.append(f"  history: {history}\n")
     for note in failure.notes:
         text.append(f"  note: {note}\n")
     if failure.strength is not None and failure.strength.sentence:
@@ -136,6 +140,19 @@ def _story(failure: ClassifiedFailure) -> Text:
     text.append(failure.reproduce, style="green")
     text.append("\n")
     return text
+
+
+def _watched(report: Report) -> list[Text]:
+    """The tests that failed in earlier runs and passed here, each rerun alone all the same; history's notes."""
+    if report.history is None:
+        return []
+    shown = [
+        Text(f"{each.nodeid} passed here (rerun alone: {each.alone.failures}/{each.alone.runs} failed); ").append(
+            history_line(each.history, report.history.source)
+        )
+        for each in report.watched
+    ]
+    return shown + [Text(f"note: {note}") for note in report.history.notes]
 
 
 def _coverage(coverage: CoverageSummary) -> Text:
@@ -195,7 +212,8 @@ def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
                 report.latent,
             )
         )
-    parts.extend(_story(failure) for failure in (*report.failures, *report.latent))
+    parts.extend(_story(failure, history_sentence(failure, report)) for failure in (*report.failures, *report.latent))
+    parts.extend(_watched(report))
     parts.extend(Text(f"note: {note}") for note in report.notes)
     if report.coverage is not None:
         parts.append(_coverage(report.coverage))
