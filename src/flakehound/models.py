@@ -225,6 +225,8 @@ class Hint(_Frozen):
 
     category: str
     title: str
+    #: The comparison that ties a signature to this failure: "fails after X, which leaves ..." (empty if none).
+    cause: str = ""
     detail: str = ""
     evidence: str = ""
     confidence: Literal["high", "medium", "low"] = "medium"

@@ -1,34 +1,37 @@
 """PURE. Rank root-cause hints for one failure: ``(ClassifiedFailure, experiment results, catalog) -> hints``.
 
-Hints come from three sources, strongest first:
+Hints come from three sources:
 
 1. what the core found by moving the test around: a polluter (or state-setter) and the state it
    leaves behind, mapped to a category by the kind of state (``env`` -> environment, ``file`` ->
-   filesystem, a replaced function -> monkeypatch, other module globals -> shared-state, ...);
+   filesystem, a sqlite file -> database, a replaced function -> monkeypatch, other module
+   globals -> shared-state, ...);
 2. experiments that varied one factor and saw the outcome follow it (see :mod:`flakehound.engine.experiments`);
-3. the failure's text matched against the signature catalog (:mod:`flakehound.engine.signatures`).
+3. the failure's text matched against the signature catalog (:mod:`flakehound.engine.matching`).
 
-A deterministic failure is a bug in the code or the test (``code-bug``, with the failing line);
-a signature it matches says what kind of bug and ranks first, backed by the every-time counts.
+:func:`rank_hints` is the one place they are ordered, by tier: decided experiment evidence (or
+``code-bug`` for a failure that fails every time), a specific signature with the polluter merged
+into it ("the event loop was already closed", caused by "fails after X, which leaves ..."), other
+specific signatures, generic order evidence, and last the weak text matches, which are dropped
+when anything else decided the cause.
 """
 
 from __future__ import annotations
 
-import ast
-import math
 import re
-from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from flakehound.engine.matching import Match, match_signatures
 from flakehound.engine.statediff import describe_change
 from flakehound.models import FailureKind, Hint
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
+    from collections.abc import Set as AbstractSet
 
-    from flakehound.engine.signatures import Catalog, Signature
-    from flakehound.models import ClassifiedFailure, Original, Polluter, StateChange
+    from flakehound.engine.signatures import Catalog
+    from flakehound.models import ClassifiedFailure, Evidence, Original, Polluter, StateChange
 
 __all__ = [
     "FACTOR_CATEGORY",
@@ -142,11 +145,10 @@ STATE_CATEGORY: dict[str, str] = {
 _PATCHED = re.compile(
     r"^(<(function|builtin_function_or_method|method|(NonCallable)?(Magic|Async)?Mock)\b|functools\.partial\()"
 )
+#: A changed file that is a sqlite database (or its journal): a database change, not a filesystem one.
+_DATABASE_FILE = re.compile(r"\.(db|sqlite3?)(-(journal|wal|shm))?$", re.IGNORECASE)
 _CONFIDENCE_RANK = {"high": 0, "medium": 1, "low": 2}
-_MAX_ULPS = 64
-_LINE_LIMIT = 200
 _SOURCE_LINE = re.compile(r"^>\s+(.*\S)")
-_PATH = re.compile(r"([\w.~/\\:-]+\.py)(?::\d+|\", line \d+)")
 
 
 @dataclass(frozen=True)
@@ -160,173 +162,7 @@ class ExperimentResult:
     seed: int | None = None
 
 
-@dataclass(frozen=True)
-class Match:
-    """A signature the failure matches, and the line of its text that matched."""
-
-    signature: Signature
-    line: str
-
-
-# --- signature matching ---------------------------------------------------------------------------
-
-
-def _names_match(actual: str | None, wanted: Iterable[str]) -> bool:
-    if not actual:
-        return False
-    short = actual.rsplit(".", 1)[-1]
-    return any(name == actual or name.rsplit(".", 1)[-1] == short for name in wanted)
-
-
-def _matching_line(pattern: str, text: str) -> str | None:
-    found: re.Match[str] | None = re.search(pattern, text)
-    if found is None:
-        return None
-    start = text.rfind("\n", 0, found.start()) + 1
-    end = text.find("\n", found.end())
-    line = text[start : end if end != -1 else len(text)].strip()
-    return line[:_LINE_LIMIT] or found.group(0)[:_LINE_LIMIT]
-
-
-def _frame_modules(traceback: str, modules: Iterable[str]) -> str | None:
-    """The first traceback path inside one of ``modules`` (``concurrent.futures``: ``.../concurrent/futures/...``)."""
-    paths = [str(path).replace("\\", "/") for path in _PATH.findall(traceback)]
-    for module in modules:
-        inner = re.escape("/".join(module.split(".")))
-        pattern = re.compile(rf"(^|/){inner}(/|\.py$)")
-        for path in paths:
-            if pattern.search(path):
-                return str(path)
-    return None
-
-
-def _number(node: ast.expr) -> float | None:
-    """A number written as a literal or as arithmetic on literals (``0.1 + 0.2``), else None."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
-        return float(node.value)
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
-        inner = _number(node.operand)
-        return None if inner is None else -inner
-    if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult)):
-        left, right = _number(node.left), _number(node.right)
-        if left is None or right is None:
-            return None
-        if isinstance(node.op, ast.Add):
-            return left + right
-        return left - right if isinstance(node.op, ast.Sub) else left * right
-    return None
-
-
-def _assertion_sides(message: str | None) -> tuple[ast.expr, ast.expr] | None:
-    """The two sides of pytest's ``assert LEFT == RIGHT`` line, as syntax trees."""
-    first = (message or "").strip().split("\n", 1)[0]
-    if not first.startswith("assert "):
-        return None
-    try:
-        tree = ast.parse(first)
-    except SyntaxError:
-        return None
-    statement = tree.body[0]
-    if not isinstance(statement, ast.Assert) or not isinstance(statement.test, ast.Compare):
-        return None
-    compare = statement.test
-    if len(compare.ops) != 1 or not isinstance(compare.ops[0], ast.Eq):
-        return None
-    return compare.left, compare.comparators[0]
-
-
-def _items(node: ast.expr) -> list[str] | None:
-    """The items of a literal list, tuple or set (as reprs), or the parts of a separated string."""
-    try:
-        value = ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return None
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return [repr(item) for item in value]
-    if isinstance(value, str):
-        parts = [part for part in re.split(r"[\s,;|]+", value) if part]
-        return parts if len(parts) > 1 else None
-    return None
-
-
-def _same_items(message: str | None) -> str | None:
-    sides = _assertion_sides(message)
-    if sides is None:
-        return None
-    left, right = (_items(side) for side in sides)
-    if left is None or right is None or left == right:
-        return None
-    if Counter(left) == Counter(right):
-        return f"the same {len(left)} items in another order: {ast.unparse(sides[0])} vs {ast.unparse(sides[1])}"
-    if set(left) == set(right):
-        return f"the same items as sets, counted differently: {ast.unparse(sides[0])} vs {ast.unparse(sides[1])}"
-    return None
-
-
-def _close_floats(message: str | None) -> str | None:
-    sides = _assertion_sides(message)
-    if sides is None:
-        return None
-    left, right = (_number(side) for side in sides)
-    if left is None or right is None or left == right or not (math.isfinite(left) and math.isfinite(right)):
-        return None
-    ulps = abs(left - right) / math.ulp(max(abs(left), abs(right)))
-    if ulps > _MAX_ULPS:
-        return None
-    return f"{left!r} and {right!r} are {round(ulps)} ulp(s) apart"
-
-
-_CHECKS = {"same-items": _same_items, "close-floats": _close_floats}
-
-
-def _condition_lines(signature: Signature, original: Original) -> list[str | None]:
-    """For each text condition of ``signature``, the line that meets it, or None; the most telling first."""
-    text = "\n".join(part for part in (original.message, original.traceback, original.output) if part)
-    lines: list[str | None] = []
-    if signature.check is not None:
-        lines.append(_CHECKS[signature.check](original.message))
-    if signature.traceback is not None:
-        lines.append(_matching_line(signature.traceback, text))
-    if signature.message is not None:
-        lines.append(_matching_line(signature.message, original.message or ""))
-    if signature.frames:
-        path = _frame_modules(original.traceback or "", signature.frames)
-        lines.append(None if path is None else f"through {path}")
-    return lines
-
-
-def _match(signature: Signature, original: Original) -> str | None:
-    """The evidence line when every condition of ``signature`` holds for ``original``, else None."""
-    if signature.exceptions and not _names_match(original.exception, signature.exceptions):
-        return None
-    lines = _condition_lines(signature, original)
-    if None in lines:
-        return None
-    if lines:
-        return lines[0]
-    first = (original.message or "").strip().split("\n", 1)[0]
-    exception = str(original.exception)
-    if not first or exception.rsplit(".", 1)[-1] in first.split(":", 1)[0]:
-        return first or exception
-    return f"{exception}: {first}"
-
-
-def match_signatures(original: Original, catalog: Catalog) -> list[Match]:
-    """Every signature of the catalog the failure matches, in catalog order, one per category and title."""
-    matches = []
-    seen: set[tuple[str, str]] = set()
-    for signature in catalog.signatures:
-        key = (signature.category, signature.title)
-        if key in seen:
-            continue
-        line = _match(signature, original)
-        if line is not None:
-            seen.add(key)
-            matches.append(Match(signature, line))
-    return matches
-
-
-# --- hints ----------------------------------------------------------------------------------------
+# --- hints ---------------------------------------------------------------------------------------
 
 
 def _rate(failures: int, runs: int) -> str:
@@ -351,35 +187,104 @@ def _state_category(change: StateChange) -> str:
     values = (change.before or "", change.after or "")
     if change.kind == "module-attribute" and any(_PATCHED.match(value) for value in values):
         return "monkeypatch"
+    if change.kind == "file" and _DATABASE_FILE.search(change.name):
+        return "database"
     return STATE_CATEGORY.get(change.kind, "shared-state")
 
 
-def _finding_hint(failure: ClassifiedFailure, finding: Polluter, role: str) -> Hint:
-    tests = ", ".join(finding.nodeids)
-    alone = failure.evidence.alone
-    if role == "polluter":
-        title = f"fails after {tests}"
-        counts = f"fails {_rate(finding.confirmed_failures, finding.confirmed_runs)} right after {tests}"
-    else:
-        title = f"passes only after {tests}"
-        passes = finding.confirmed_runs - finding.confirmed_failures
-        counts = f"passes {_rate(passes, finding.confirmed_runs)} right after {tests}"
-    evidence = f"{counts}, fails {_rate(alone.failures, alone.runs)} alone"
-    if not finding.state_changes:
+@dataclass(frozen=True)
+class _Finding:
+    """A polluter (or state-setter) of this failure, and the comparison that confirmed it."""
+
+    polluter: Polluter
+    role: Literal["polluter", "state-setter"]
+
+    def title(self, change: StateChange | None) -> str:
+        """``fails after X, which <change>``: what the test does to this one."""
+        tests = ", ".join(self.polluter.nodeids)
+        head = f"fails after {tests}" if self.role == "polluter" else f"passes only after {tests}"
+        return head if change is None else f"{head}, which {describe_change(change)}"
+
+    def evidence(self, failure: ClassifiedFailure) -> str:
+        """Both sides: ``fails 3/3 right after X, fails 0/3 alone``."""
+        finding, alone = self.polluter, failure.evidence.alone
+        tests = ", ".join(finding.nodeids)
+        if self.role == "polluter":
+            counts = f"fails {_rate(finding.confirmed_failures, finding.confirmed_runs)} right after {tests}"
+        else:
+            passes = finding.confirmed_runs - finding.confirmed_failures
+            counts = f"passes {_rate(passes, finding.confirmed_runs)} right after {tests}"
+        return f"{counts}, fails {_rate(alone.failures, alone.runs)} alone"
+
+
+def _findings(failure: ClassifiedFailure) -> list[_Finding]:
+    found = [_Finding(finding, "polluter") for finding in failure.polluters]
+    return found + [_Finding(finding, "state-setter") for finding in failure.state_setters]
+
+
+def _finding_hint(failure: ClassifiedFailure, found: _Finding) -> Hint:
+    """The generic order hint: the test this one depends on, and the first state it changes."""
+    if not found.polluter.state_changes:
         detail = (
             "the state it changes could not be named (it may live outside Python: a server, a database, files"
             " elsewhere)"
         )
-        return Hint(category="shared-state", title=title, detail=detail, evidence=evidence, confidence="high")
-    change = finding.state_changes[0]
-    category = _state_category(change)
-    title += f", which {describe_change(change)}"
+        return Hint(
+            category="shared-state",
+            title=found.title(None),
+            detail=detail,
+            evidence=found.evidence(failure),
+            confidence="high",
+        )
+    change = found.polluter.state_changes[0]
     detail = (
         "undo the change in that test's teardown (monkeypatch, tmp_path or a fixture), or reset it before this one"
-        if role == "polluter"
+        if found.role == "polluter"
         else "this test relies on it without setting it up; set it up in a fixture this test uses"
     )
-    return Hint(category=category, title=title, detail=detail, evidence=evidence, confidence="high")
+    return Hint(
+        category=_state_category(change),
+        title=found.title(change),
+        detail=detail,
+        evidence=found.evidence(failure),
+        confidence="high",
+    )
+
+
+def _best_match(
+    found: _Finding, matches: Sequence[Match], taken: AbstractSet[int]
+) -> tuple[int, StateChange | None] | None:
+    """The most specific signature this finding explains, and the state change that ties them.
+
+    A finding fits a signature whose category is the category of a state it changes, or any specific
+    (not low-confidence) signature the failure's text matched; specific and same-category comes first,
+    then specific, then same-category.
+    """
+    changes = found.polluter.state_changes
+    fits = []
+    for index, match in enumerate(matches):
+        category = match.signature.category
+        same = next((change for change in changes if _state_category(change) == category), None)
+        is_specific = match.signature.confidence != "low"
+        if index not in taken and (same is not None or is_specific):
+            fits.append(((not is_specific, same is None, index), same))
+    if not fits:
+        return None
+    (_, _, index), same = min(fits, key=lambda fit: fit[0])
+    return index, same if same is not None else (changes[0] if changes else None)
+
+
+def _merged_hint(failure: ClassifiedFailure, match: Match, found: _Finding, change: StateChange | None) -> Hint:
+    """A signature backed by the order comparison: its title and advice, the finding as its cause."""
+    signature = match.signature
+    return Hint(
+        category=signature.category,
+        title=signature.title,
+        cause=found.title(change),
+        detail=signature.advice,
+        evidence=f"{found.evidence(failure)}; matched: {match.line}",
+        confidence="high",
+    )
 
 
 def _experiment_hint(result: ExperimentResult) -> Hint:
@@ -416,7 +321,16 @@ def _signature_hint(match: Match, deterministic: str | None) -> Hint:
     )
 
 
-def _code_bug_hint(failure: ClassifiedFailure, counts: str, explained: bool) -> Hint:
+def _every_time(evidence: Evidence) -> str:
+    """Where a deterministic failure failed: ``alone and in every order``, as far as the reruns went."""
+    if evidence.alone.runs and evidence.permuted.runs:
+        return "fails every time, alone and in every order"
+    if evidence.alone.runs and evidence.original_order.runs:
+        return "fails every time, alone and in the original order"
+    return "fails every time, alone" if evidence.alone.runs else "fails every time it ran"
+
+
+def _code_bug_hint(failure: ClassifiedFailure, counts: str) -> Hint:
     original = failure.original
     line = _failing_line(original)
     what = f"{original.exception}: " if original.exception else ""
@@ -425,24 +339,56 @@ def _code_bug_hint(failure: ClassifiedFailure, counts: str, explained: bool) -> 
         detail += f" at {line}"
     return Hint(
         category="code-bug",
-        title="fails every time: a bug in the code or in the test",
+        title=f"{_every_time(failure.evidence)}: a bug in the code or the test, not flakiness",
         detail=detail,
         evidence=counts,
-        confidence="medium" if explained else "high",
+        confidence="high",
     )
 
 
-def rank_hints(failure: ClassifiedFailure, results: Sequence[ExperimentResult], catalog: Catalog) -> tuple[Hint, ...]:
-    """The failure's hints, best first: findings and experiments, then signatures, then the label's own hint."""
-    hints = [_finding_hint(failure, finding, "polluter") for finding in failure.polluters]
-    hints += [_finding_hint(failure, finding, "state-setter") for finding in failure.state_setters]
-    hints += [_experiment_hint(result) for result in results if result.outcome == "tracks"]
+#: The tiers hints are ranked by, best first.
+_DECIDED, _MERGED, _SPECIFIC, _ORDER, _WEAK = range(5)
+
+
+def _signature_hints(failure: ClassifiedFailure, matches: Sequence[Match]) -> list[tuple[int, Hint]]:
+    """Signature hints by tier, each polluter or state-setter merged into the most specific one it fits."""
+    merged: dict[int, tuple[_Finding, StateChange | None]] = {}
+    generic = []
+    for found in _findings(failure):
+        best = _best_match(found, matches, merged.keys())
+        if best is None:
+            generic.append(found)
+        else:
+            merged[best[0]] = (found, best[1])
     is_deterministic = failure.classification is FailureKind.DETERMINISTIC
-    counts = _counts(failure)
-    matches = match_signatures(failure.original, catalog)
-    hints += [_signature_hint(match, counts if is_deterministic else None) for match in matches]
-    if is_deterministic:
-        explained = any(match.signature.confidence != "low" for match in matches)
-        hints.append(_code_bug_hint(failure, counts, explained))
-    ranked = sorted(enumerate(hints), key=lambda pair: (_CONFIDENCE_RANK[pair[1].confidence], pair[0]))
-    return tuple(hint for _, hint in ranked)
+    counts = _counts(failure) if is_deterministic else None
+    hints = []
+    for index, match in enumerate(matches):
+        if index in merged:
+            hints.append((_MERGED, _merged_hint(failure, match, *merged[index])))
+        else:
+            tier = _WEAK if match.signature.confidence == "low" else _SPECIFIC
+            hints.append((tier, _signature_hint(match, counts)))
+    return hints + [(_ORDER, _finding_hint(failure, found)) for found in generic]
+
+
+def rank_hints(failure: ClassifiedFailure, results: Sequence[ExperimentResult], catalog: Catalog) -> tuple[Hint, ...]:
+    """The failure's hints, best first, by tier; the one place hints are ordered.
+
+    1. decided: an experiment the outcome tracked, or, for a deterministic failure that no
+       experiment explains, ``code-bug``;
+    2. a specific signature with the polluter (or state-setter) merged into it;
+    3. other specific (high or medium confidence) signatures;
+    4. generic order evidence: a polluter or state-setter no signature fits;
+    5. weak (low-confidence) text matches, left out when anything above decided the cause.
+
+    Within a tier, higher confidence first, then the order the hints were made in.
+    """
+    tracked = [(_DECIDED, _experiment_hint(result)) for result in results if result.outcome == "tracks"]
+    hints = tracked + _signature_hints(failure, match_signatures(failure.original, catalog))
+    if failure.classification is FailureKind.DETERMINISTIC and not tracked:
+        hints.append((_DECIDED, _code_bug_hint(failure, _counts(failure))))
+    if tracked or any(tier in {_MERGED, _SPECIFIC, _ORDER} for tier, _ in hints):
+        hints = [(tier, hint) for tier, hint in hints if tier != _WEAK]
+    ranked = sorted(enumerate(hints), key=lambda pair: (pair[1][0], _CONFIDENCE_RANK[pair[1][1].confidence], pair[0]))
+    return tuple(hint for _, (_, hint) in ranked)

@@ -231,6 +231,8 @@ def _render_hints(failure: ClassifiedFailure) -> list[str]:
         item = f"- **{_text(hint.title)}** ({hint.confidence} confidence)"
         if hint.detail:
             item += f": {_text(hint.detail)}"
+        if hint.cause:
+            item += f"\n  Cause: {_text(hint.cause)}"
         if hint.evidence:
             item += f"\n  Evidence: {_text(hint.evidence)}"
         items.append(item)

@@ -82,7 +82,9 @@ def describe_search(search: VictimSearch) -> str:
 
 
 def top_cause(failure: ClassifiedFailure) -> str:
-    """The one-line cause: the polluter, the state-setter, the top hint's title, or "not decided" and why."""
+    """The one-line cause: the top hint and its polluter, the polluter, the state-setter, a hint, or "not decided"."""
+    if failure.hints and failure.hints[0].cause:  # a signature the polluter (or state-setter) was merged into
+        return f"{failure.hints[0].title}: {failure.hints[0].cause}"
     if failure.polluters:
         return "fails after " + ", ".join(failure.polluters[0].nodeids)
     if failure.state_setters:

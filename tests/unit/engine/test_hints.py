@@ -106,6 +106,14 @@ def original(**fields) -> Original:
             "database",
             'relation "users" already exists',
         ),
+        (
+            {
+                "exception": "AssertionError",
+                "message": "assert ['ann'] == []\n +  where ['ann'] = emails(<sqlite3.Connection object at 0x7f>)",
+            },
+            "database",
+            "emails(<sqlite3.Connection object",
+        ),
         ({"exception": "FileExistsError", "message": "[Errno 17] File exists: 'out.csv'"}, "filesystem", "File exists"),
         (
             {"exception": "FileNotFoundError", "message": "[Errno 2] No such file: '/home/ci/pytest-of-ci/x.json'"},
@@ -200,6 +208,7 @@ def original(**fields) -> Original:
         "sqlite-locked",
         "postgres-duplicate-key",
         "already-exists",
+        "rows-left-in-sqlite",
         "file-exists",
         "temp-file-missing",
         "too-many-open-files",
@@ -483,19 +492,6 @@ def test_deterministic_failure_is_a_code_bug_with_its_failing_line(make_failure)
     assert hint.evidence == "fails 5/5 alone, 4/4 in the original order"
 
 
-def test_deterministic_failure_with_a_signature_names_the_kind_of_bug_first(make_failure):
-    """A deterministic failure's signature ranks above code-bug, backed by the every-time counts."""
-    text = Original(outcome=Outcome.FAILED, exception="IntegrityError", message="UNIQUE constraint failed: users.email")
-    hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, original=text), [], CATALOG)
-    assert [hint.category for hint in hints] == ["database", "database", "code-bug"]
-    assert hints[0].evidence == "fails 2/5 alone; matched: UNIQUE constraint failed: users.email"
-    assert hints[0].confidence == "high"
-    assert (hints[-1].confidence, hints[-1].detail) == (
-        "medium",
-        "IntegrityError: UNIQUE constraint failed: users.email",
-    )
-
-
 def test_low_confidence_signature_stays_below_code_bug(make_failure):
     """A weak signature (a literal timeout in code) does not outrank a deterministic failure's code-bug hint."""
     text = Original(
@@ -509,3 +505,242 @@ def test_low_confidence_signature_stays_below_code_bug(make_failure):
     assert [(hint.category, hint.confidence) for hint in hints] == [("code-bug", "high"), ("timing", "low")]
     assert hints[0].detail == "failed at time.sleep(2)"
     assert hints[0].evidence == "no reruns"
+
+
+def test_deterministic_failure_with_no_experiment_is_a_code_bug_above_its_signatures(make_failure):
+    """A failure that fails every time gets code-bug first; the signature saying what kind of bug comes just below."""
+    text = Original(outcome=Outcome.FAILED, exception="IntegrityError", message="UNIQUE constraint failed: users.email")
+    hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, original=text), [], CATALOG)
+    assert [hint.category for hint in hints] == ["code-bug", "database", "database"]
+    assert hints[0].title == "fails every time, alone: a bug in the code or the test, not flakiness"
+    assert hints[0].detail == "IntegrityError: UNIQUE constraint failed: users.email"
+    assert (hints[1].title, hints[1].confidence) == ("a row with the same unique key already exists", "high")
+    assert hints[1].evidence == "fails 2/5 alone; matched: UNIQUE constraint failed: users.email"
+
+
+@pytest.mark.parametrize(
+    ("evidence", "title"),
+    [
+        (
+            Evidence(alone=ConfigurationCount(runs=2, failures=2), permuted=ConfigurationCount(runs=3, failures=3)),
+            "fails every time, alone and in every order",
+        ),
+        (
+            Evidence(
+                alone=ConfigurationCount(runs=2, failures=2), original_order=ConfigurationCount(runs=2, failures=2)
+            ),
+            "fails every time, alone and in the original order",
+        ),
+        (Evidence(original_order=ConfigurationCount(runs=2, failures=2)), "fails every time it ran"),
+    ],
+    ids=["every-order", "original-order", "not-alone"],
+)
+def test_code_bug_title_says_only_what_the_reruns_compared(make_failure, evidence, title):
+    """The code-bug title names the configurations that ran, never one that did not."""
+    (hint,) = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, evidence=evidence), [], CATALOG)
+    assert hint.title == f"{title}: a bug in the code or the test, not flakiness"
+
+
+def test_deterministic_failure_an_experiment_explains_is_not_a_code_bug(make_failure):
+    """When an experiment's factor decides the outcome, the failure is not 'every time' and gets no code-bug hint."""
+    result = ExperimentResult("hash-seed", "tracks", "fails 3/3 at PYTHONHASHSEED=2, 0/3 at PYTHONHASHSEED=1")
+    hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC), [result], CATALOG)
+    assert [hint.category for hint in hints] == ["unordered-collection"]
+
+
+LOOP_CLOSED = Original(
+    outcome=Outcome.FAILED, exception="RuntimeError", message="Event loop is closed", traceback=ASYNC_TRACEBACK
+)
+SESSION = StateChange(kind="module-attribute", name="app.http._session", before="None", after="Session(open=True)")
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        (SESSION, "changes app.http._session from None to Session(open=True)"),
+        (
+            StateChange(kind="event-loop-binding", name="app.http._session", before=None, after="closed loop"),
+            "leaves app.http._session holding a closed event loop",
+        ),
+    ],
+    ids=["module-attribute", "event-loop-binding"],
+)
+def test_polluter_is_merged_into_the_specific_signature(make_failure, change, cause):
+    """A closed-loop victim's top hint is async-event-loop, titled by the signature, caused by the polluter."""
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, original=LOOP_CLOSED, polluters=(polluter(change),))
+    (top,) = rank_hints(victim, [], CATALOG)
+    assert (top.category, top.confidence) == ("async-event-loop", "high")
+    assert top.title == "the event loop was already closed"
+    assert top.cause == f"fails after tests/test_a.py::test_a, which {cause}"
+    assert top.evidence == (
+        "fails 3/3 right after tests/test_a.py::test_a, fails 2/5 alone; matched: Event loop is closed"
+    )
+    assert "give each test its own loop" in top.detail
+
+
+def test_state_setter_without_named_state_is_merged_by_the_failure_text(make_failure):
+    """A brittle failure's state-setter, its state unnamed, still backs the signature its text matches."""
+    setter = Polluter(nodeids=("tests/test_a.py::test_schema",), confirmed_runs=3, confirmed_failures=0)
+    text = Original(outcome=Outcome.FAILED, exception="OperationalError", message="no such table: users")
+    victim = failure(make_failure, FailureKind.BRITTLE, original=text, state_setters=(setter,))
+    (top,) = rank_hints(victim, [], CATALOG)
+    assert (top.category, top.title) == ("database", "a table does not exist")
+    assert top.cause == "passes only after tests/test_a.py::test_schema"
+    assert top.evidence == (
+        "passes 3/3 right after tests/test_a.py::test_schema, fails 2/5 alone; matched: no such table: users"
+    )
+
+
+ROWS_LEFT = Original(
+    outcome=Outcome.FAILED,
+    exception="AssertionError",
+    message="assert ['ann'] == []\n +  where ['ann'] = emails(<sqlite3.Connection object at 0x7f>)",
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        StateChange(kind="file", name=".state/app.db", before="size=8192 mtime_ns=1", after="size=12288 mtime_ns=2"),
+        StateChange(kind="database", name=".state/app.db:users", before="0", after="1"),
+    ],
+    ids=["sqlite-file", "database-table"],
+)
+def test_row_left_by_a_polluter_merges_into_the_weak_database_signature(make_failure, change):
+    """A weak database match whose category is the polluter's state becomes the top hint, backed by the polluter."""
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, original=ROWS_LEFT, polluters=(polluter(change),))
+    (top,) = rank_hints(victim, [], CATALOG)
+    assert (top.category, top.confidence) == ("database", "high")
+    assert top.title == "a query found other rows than the test expected"
+    assert top.cause.startswith("fails after tests/test_a.py::test_a, which ")
+    assert top.evidence.endswith("alone; matched: +  where ['ann'] = emails(<sqlite3.Connection object at 0x7f>)")
+
+
+@pytest.mark.parametrize(
+    ("change", "category"),
+    [
+        (StateChange(kind="file", name=".state/app.sqlite3", before=None, after="size=1"), "database"),
+        (StateChange(kind="file", name="data/app.db-journal", before=None, after="size=1"), "database"),
+        (StateChange(kind="file", name=".state/app.dbx", before=None, after="size=1"), "filesystem"),
+        (StateChange(kind="database", name=".state/app.db:users", before="0", after="1"), "database"),
+        (
+            StateChange(kind="event-loop-binding", name="app.http._session", before=None, after="closed"),
+            "async-event-loop",
+        ),
+    ],
+    ids=["sqlite3-file", "journal", "not-a-database", "database-kind", "event-loop-binding"],
+)
+def test_generic_order_hint_is_categorised_by_the_state_kind(make_failure, change, category):
+    """With no signature to merge into, a polluter's hint takes its category from the state it leaves."""
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, polluters=(polluter(change),))
+    (hint,) = rank_hints(victim, [], CATALOG)
+    assert hint.category == category
+    assert hint.cause == ""
+    assert hint.title.startswith("fails after tests/test_a.py::test_a, which ")
+
+
+def test_weak_signature_of_another_category_is_not_merged_and_is_dropped(make_failure):
+    """A low-confidence match the polluter's state does not back stays out; the generic order hint is the answer."""
+    text = Original(outcome=Outcome.FAILED, exception="FileNotFoundError", message="[Errno 2] No such file: 'a.cfg'")
+    change = StateChange(kind="env", name="APP_HOME", before=None, after="/srv")
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, original=text, polluters=(polluter(change),))
+    (hint,) = rank_hints(victim, [], CATALOG)
+    assert (hint.category, hint.cause) == ("environment", "")
+
+
+def test_same_category_specific_signature_is_preferred_for_the_merge(make_failure):
+    """Of two specific matches, the polluter merges into the one its state backs; the other ranks below it."""
+    text = LOOP_CLOSED.model_copy(update={"output": "ResourceWarning: unclosed event loop"})
+    change = StateChange(kind="open-file", name="logs/x.log", before=None, after="1")
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, original=text, polluters=(polluter(change),))
+    hints = rank_hints(victim, [], CATALOG)
+    assert [(hint.category, bool(hint.cause)) for hint in hints] == [
+        ("resource-leak", True),
+        ("async-event-loop", False),
+    ]
+
+
+def test_specific_signature_is_preferred_over_a_weak_one_of_the_polluters_category(make_failure):
+    """A polluter creating a file merges into the specific 'program not installed' match, not the weak file one."""
+    text = Original(
+        outcome=Outcome.FAILED,
+        exception="FileNotFoundError",
+        message="[Errno 2] No such file or directory: 'convert'",
+        traceback='  File "/usr/lib/python3.11/subprocess.py", line 1024, in __init__\n',
+    )
+    change = StateChange(kind="file", name="bin/convert", before="size=1 mtime_ns=1", after=None)
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, original=text, polluters=(polluter(change),))
+    (top,) = rank_hints(victim, [], CATALOG)
+    assert (top.category, top.cause) == (
+        "environment",
+        "fails after tests/test_a.py::test_a, which deletes bin/convert",
+    )
+
+
+def test_each_signature_takes_one_finding_and_the_rest_stay_generic(make_failure):
+    """With two polluters and one matching signature, the second polluter keeps its own generic hint below."""
+    other = Polluter(
+        nodeids=("tests/test_b.py::test_b",),
+        confirmed_runs=2,
+        confirmed_failures=2,
+        state_changes=(StateChange(kind="env", name="LOOP", before=None, after="uvloop"),),
+    )
+    victim = failure(
+        make_failure, FailureKind.ORDER_DEPENDENT, original=LOOP_CLOSED, polluters=(polluter(SESSION), other)
+    )
+    hints = rank_hints(victim, [], CATALOG)
+    assert [(hint.category, hint.cause[:30]) for hint in hints] == [
+        ("async-event-loop", "fails after tests/test_a.py::t"),
+        ("environment", ""),
+    ]
+
+
+def test_hints_are_ranked_by_tier(make_failure):
+    """Experiment evidence, then signatures with a polluter merged in, then generic order evidence."""
+    text = LOOP_CLOSED.model_copy(update={"output": "ResourceWarning: unclosed event loop"})
+    others = tuple(
+        Polluter(
+            nodeids=(f"tests/test_b.py::test_{name}",),
+            confirmed_runs=2,
+            confirmed_failures=2,
+            state_changes=(StateChange(kind="env", name=name, before=None, after="1"),),
+        )
+        for name in ("b", "c")
+    )
+    victim = failure(make_failure, FailureKind.ORDER_DEPENDENT, original=text, polluters=(polluter(SESSION), *others))
+    result = ExperimentResult("repetition", "tracks", "fails every later time in 2/2 runs")
+    hints = rank_hints(victim, [result], CATALOG)
+    assert [(hint.category, hint.cause.split(",")[0]) for hint in hints] == [
+        ("shared-state", ""),
+        ("async-event-loop", "fails after tests/test_a.py::test_a"),
+        ("resource-leak", "fails after tests/test_b.py::test_b"),
+        ("environment", ""),
+    ]
+    assert hints[3].title == "fails after tests/test_b.py::test_c, which sets the environment variable c=1"
+
+
+TIMEOUT_IN_CODE = Original(
+    outcome=Outcome.FAILED, exception="AssertionError", message="assert 3 == 4", traceback=TIMEOUT_TRACEBACK
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "results", "categories"),
+    [
+        ({}, [], ["timing"]),
+        ({}, [ExperimentResult("network", "tracks", "fails 4/4 refused, 0/4 open")], ["network"]),
+        ({"polluters": (polluter(StateChange(kind="env", name="A", before=None, after="1")),)}, [], ["environment"]),
+        (
+            {"original": TIMEOUT_IN_CODE.model_copy(update={"output": "ResourceWarning: unclosed file"})},
+            [],
+            ["resource-leak"],
+        ),
+    ],
+    ids=["nothing-else", "experiment-tracks", "polluter-found", "specific-signature"],
+)
+def test_weak_text_match_is_dropped_when_the_cause_is_decided(make_failure, fields, results, categories):
+    """A literal sleep in the code is a hint only while nothing else decided the cause, and never ranks first then."""
+    victim = failure(make_failure, **{"original": TIMEOUT_IN_CODE, **fields})
+    hints = rank_hints(victim, results, CATALOG)
+    assert [hint.category for hint in hints] == categories
+    assert all(hint.confidence == "low" for hint in hints) == (categories == ["timing"])

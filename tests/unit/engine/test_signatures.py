@@ -40,6 +40,7 @@ def test_builtin_catalog_is_valid_and_covers_every_category():
         "database-locked",
         "unique-constraint",
         "already-exists",
+        "unexpected-rows",
         "file-exists",
         "temp-file-missing",
         "resource-warning",

@@ -146,7 +146,14 @@ def order_dependent() -> ClassifiedFailure:
                 ),
             ),
         ),
-        hints=(Hint(category="state", title="Shared module state", detail="cache.STORE is never reset."),),
+        hints=(
+            Hint(
+                category="state",
+                title="Shared module state",
+                cause="fails after tests/test_cache.py::test_fill, which changes cache.STORE from {} to {'k': 1}",
+                detail="cache.STORE is never reset.",
+            ),
+        ),
         reproduce="flakehound bisect --victim 'tests/test_cache.py::test_empty' --seed 1234",
     )
 

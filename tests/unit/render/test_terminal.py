@@ -142,6 +142,11 @@ def test_intermittent_story_shows_its_failure_rate(
             id="hint-title",
         ),
         pytest.param(
+            {"hints": (Hint(category="database", title="a row already exists", cause="fails after t::a"),)},
+            "a row already exists: fails after t::a",
+            id="hint-with-its-polluter",
+        ),
+        pytest.param(
             {"experiments_run": 5}, "not decided: 5 experiments ran, none changed the rate", id="experiments-ran"
         ),
         pytest.param(
