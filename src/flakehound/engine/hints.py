@@ -376,7 +376,7 @@ def rank_hints(failure: ClassifiedFailure, results: Sequence[ExperimentResult], 
     """The failure's hints, best first, by tier; the one place hints are ordered.
 
     1. decided: an experiment the outcome tracked, or, for a deterministic failure that no
-       experiment explains, ``code-bug``;
+       experiment explains, ``code-bug`` (after the strong signatures that say what kind of bug it is);
     2. a specific signature with the polluter (or state-setter) merged into it;
     3. other specific (high or medium confidence) signatures;
     4. generic order evidence: a polluter or state-setter no signature fits;
@@ -385,9 +385,12 @@ def rank_hints(failure: ClassifiedFailure, results: Sequence[ExperimentResult], 
     Within a tier, higher confidence first, then the order the hints were made in.
     """
     tracked = [(_DECIDED, _experiment_hint(result)) for result in results if result.outcome == "tracks"]
-    hints = tracked + _signature_hints(failure, match_signatures(failure.original, catalog))
+    matches = match_signatures(failure.original, catalog)
+    hints = tracked + _signature_hints(failure, matches)
     if failure.classification is FailureKind.DETERMINISTIC and not tracked:
-        hints.append((_DECIDED, _code_bug_hint(failure, _counts(failure))))
+        # a strong signature says what kind of bug it is (a UNIQUE constraint, floats ulps apart): it goes first
+        says_which = any(match.signature.confidence == "high" for match in matches)
+        hints.append((_SPECIFIC if says_which else _DECIDED, _code_bug_hint(failure, _counts(failure))))
     if tracked or any(tier in {_MERGED, _SPECIFIC, _ORDER} for tier, _ in hints):
         hints = [(tier, hint) for tier, hint in hints if tier != _WEAK]
     ranked = sorted(enumerate(hints), key=lambda pair: (pair[1][0], _CONFIDENCE_RANK[pair[1][1].confidence], pair[0]))

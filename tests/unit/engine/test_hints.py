@@ -507,15 +507,23 @@ def test_low_confidence_signature_stays_below_code_bug(make_failure):
     assert hints[0].evidence == "no reruns"
 
 
-def test_deterministic_failure_with_no_experiment_is_a_code_bug_above_its_signatures(make_failure):
-    """A failure that fails every time gets code-bug first; the signature saying what kind of bug comes just below."""
+def test_deterministic_failure_with_a_strong_signature_names_the_kind_of_bug_first(make_failure):
+    """A failure that fails every time: a strong signature says what kind of bug it is, code-bug comes after it."""
     text = Original(outcome=Outcome.FAILED, exception="IntegrityError", message="UNIQUE constraint failed: users.email")
     hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, original=text), [], CATALOG)
-    assert [hint.category for hint in hints] == ["code-bug", "database", "database"]
-    assert hints[0].title == "fails every time, alone: a bug in the code or the test, not flakiness"
-    assert hints[0].detail == "IntegrityError: UNIQUE constraint failed: users.email"
-    assert (hints[1].title, hints[1].confidence) == ("a row with the same unique key already exists", "high")
-    assert hints[1].evidence == "fails 2/5 alone; matched: UNIQUE constraint failed: users.email"
+    assert [hint.category for hint in hints] == ["database", "database", "code-bug"]
+    assert (hints[0].title, hints[0].confidence) == ("a row with the same unique key already exists", "high")
+    assert hints[0].evidence == "fails 2/5 alone; matched: UNIQUE constraint failed: users.email"
+    assert hints[2].title == "fails every time, alone: a bug in the code or the test, not flakiness"
+    assert hints[2].detail == "IntegrityError: UNIQUE constraint failed: users.email"
+
+
+def test_deterministic_failure_with_only_weak_or_medium_text_is_a_code_bug_first(make_failure):
+    """Without a strong signature, a failure that fails every time is code-bug first: no category is guessed."""
+    text = Original(outcome=Outcome.FAILED, exception="IntegrityError", message="NOT NULL constraint failed: users.name")
+    hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, original=text), [], CATALOG)
+    assert hints[0].category == "code-bug"
+    assert "database" in [hint.category for hint in hints[1:]]
 
 
 @pytest.mark.parametrize(
