@@ -295,6 +295,13 @@ def _render_broken(report: Report) -> list[str]:
     return lines[:-1]
 
 
+def _render_notes(report: Report) -> list[str]:
+    """The report's notes (experiments skipped on this machine, tests left out), once for the whole comment."""
+    if not report.notes:
+        return []
+    return ["### Notes", "", *(f"- {_text(note)}" for note in report.notes)]
+
+
 def _render_label_counts(report: Report) -> list[str]:
     counts: dict[str, int] = {}
     for failure in report.failures:
@@ -341,6 +348,8 @@ def _render_level(
         )
     if report.coverage is not None:
         sections.append(_render_coverage(report, report.coverage, file_url))
+    if report.notes:
+        sections.append(_render_notes(report))
     detailed = report.failures + (report.latent if level == 1 else ())
     if detailed:
         details = ["### Details", ""]

@@ -565,3 +565,18 @@ def test_undecided_cause_says_how_many_experiments_ran(
     """A failure without a hint says no experiment decided its cause, with the real count, instead of a dash."""
     failure = intermittent().model_copy(update={"hints": hints, "experiments_run": experiments_run})
     assert cell in render_comment(blocked(failure))
+
+
+def test_skipped_experiments_are_said_once_in_the_comment() -> None:
+    """A report note (the clock experiment skipped without libfaketime) appears once, not once per failure."""
+    note = "the clock experiment was skipped: libfaketime is not installed"
+    first = intermittent()
+    second = intermittent().model_copy(update={"nodeid": "tests/test_net.py::test_other"})
+    body = render_comment(blocked(first, second, notes=(note,)))
+    assert body.count(note) == 1
+    assert f"### Notes\n\n- {note}\n" in body
+
+
+def test_a_report_without_notes_has_no_notes_section() -> None:
+    """No notes, no empty 'Notes' heading."""
+    assert "### Notes" not in render_comment(blocked(deterministic()))
