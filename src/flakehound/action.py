@@ -35,6 +35,7 @@ from flakehound.execution.runner import child_environment
 from flakehound.github.commands import Log, append_text, format_outputs, new_delimiter, report_outputs, shown_path
 from flakehound.github.environment import DEFAULT_REPORT, SETTINGS_NAMES, from_env
 from flakehound.github.publishing import publish, save_comment
+from flakehound.github.repository import in_repository, project_folder
 from flakehound.render.markdown import render_summary
 from flakehound.render.terminal import render_terminal
 
@@ -150,17 +151,21 @@ def _merge(config: ActionConfig, log: Log) -> Report:
 
 
 def _conclude(report: Report, config: ActionConfig, log: Log) -> int:
-    """After the investigation: summary and outputs, then publishing (or saving the comment); the gate's code."""
+    """After the investigation: summary and outputs, then publishing (or saving the comment); the gate's code.
+
+    What GitHub shows names files from the repository's root (``in_repository``); the outputs keep the report's.
+    """
     options, target = config.options, config.target
-    append_text(config.summary_file, render_summary(report, run_url=target.run_url, file_url=target.file_url))
+    shown = in_repository(report, project_folder(config.settings.cwd, config.workspace))
+    append_text(config.summary_file, render_summary(shown, run_url=target.run_url, file_url=target.file_url))
     outputs = report_outputs(report, shown_path(config.settings.report, config.workspace))
     append_text(config.output_file, format_outputs(outputs, new_delimiter))
     comment_url = check_url = None
     failed = False
     if options.dry_run or config.fork_event is not None:
-        save_comment(report, config, log)
+        save_comment(shown, config, log)
     else:
-        comment_url, check_url, failed = publish(report, target, options, log)
+        comment_url, check_url, failed = publish(shown, target, options, log)
     urls = {"comment_url": comment_url or "", "check_url": check_url or ""}
     append_text(config.output_file, format_outputs(urls, new_delimiter))
     if failed and options.fail_on_publish_error:

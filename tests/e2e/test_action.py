@@ -442,3 +442,36 @@ def test_publish_rejects_what_is_not_a_report(saved, httpserver, tmp_path):
     saved[0].write_text("{}")
     assert publish_report(*saved, publish_env(httpserver), out) == ExitCode.USAGE
     assert "schema error(s)" in out.getvalue()
+
+
+def test_a_nested_working_directory_gives_github_repository_paths(
+    tmp_path, copy_project, sample_env, httpserver, github
+):
+    """With working_directory, annotations, 'Failed at' and coverage links name files from the repository's root."""
+    project = copy_project("coverage/half")  # tmp_path/coverage/half: the workspace (repository) is tmp_path
+    (project / "tests" / "test_broken.py").write_text(
+        "import half_pkg\n\n\ndef test_broken():\n    assert half_pkg.used() == 2\n"
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    module = project / "half_pkg" / "__init__.py"
+    module.write_text(module.read_text() + "\n\ndef added():  # noqa: D103\n    return 2\n")  # line 15 never runs
+    workflow = Workflow(tmp_path, tmp_path, sample_env, httpserver.url_for(API))
+    inputs = {"working_directory": "coverage/half", "coverage": "true", "min_coverage": "0", "base": "main"}
+    completed = workflow.run(**inputs, min_diff_coverage="0")
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stdout + completed.stderr
+    made = {(method, path): body for method, path, body in github.requests()}
+    annotations = made["POST", f"{REPO}/check-runs"]["output"]["annotations"]
+    assert [(a["path"], a["start_line"]) for a in annotations] == [
+        ("coverage/half/tests/test_broken.py", 5),
+        ("coverage/half/half_pkg/__init__.py", 15),  # changed lines: from git, repository-relative already
+    ]
+    blob = f"https://github.com/o/r/blob/{HEAD}/coverage/half"
+    [comment] = github.comments
+    for body in (comment["body"], workflow.summary.read_text()):
+        assert f"]({blob}/tests/test_broken.py#L5)" in body
+        assert f"]({blob}/half_pkg/__init__.py)" in body
+        assert "cd coverage/half && python -m pytest" in body
+    report = workflow.report("flakehound-report.json")
+    assert report.failures[0].original.path == "tests/test_broken.py"  # the JSON keeps the project's paths

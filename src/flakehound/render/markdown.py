@@ -348,8 +348,7 @@ def _render_level(
         )
     if report.coverage is not None:
         sections.append(_render_coverage(report, report.coverage, file_url))
-    if report.notes:
-        sections.append(_render_notes(report))
+    sections.append(_render_notes(report))
     detailed = report.failures + (report.latent if level == 1 else ())
     if detailed:
         details = ["### Details", ""]
@@ -358,7 +357,7 @@ def _render_level(
         sections.append(details[:-1])
     if level == 2 and report.latent:  # noqa: PLR2004 - the middle rung of the size ladder
         sections.append(["_Trimmed to fit GitHub's size limit: details of latent tests are left out._"])
-    return [line for section in sections for line in [*section, ""]]
+    return [line for section in sections if section for line in [*section, ""]]
 
 
 def _render(
