@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 
 from flakehound import workflow
+from flakehound.engine.cancellation import is_cancelled_early
 from flakehound.errors import ConfigError, ExitCode, FlakehoundError
 from flakehound.execution.runner import child_environment
 from flakehound.github.commands import Log, append_text, format_outputs, new_delimiter, report_outputs, shown_path
@@ -170,6 +171,8 @@ def _conclude(report: Report, config: ActionConfig, log: Log) -> int:
     append_text(config.output_file, format_outputs(urls, new_delimiter))
     if failed and options.fail_on_publish_error:
         return ExitCode.INTERNAL
+    if is_cancelled_early(report):
+        return ExitCode.INTERRUPTED
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -198,7 +201,11 @@ def main(environ: Mapping[str, str], out: TextIO) -> int:
     if token:
         log.command("add-mask", token)
     try:
-        return _act(from_env(environ), environ, log)
+        with workflow.terminate_as_interrupt():
+            return _act(from_env(environ), environ, log)
+    except KeyboardInterrupt:
+        log.command("error", "cancelled before a report could be written", title="flakehound")
+        return ExitCode.INTERRUPTED
     except ConfigError as error:
         log.command("error", str(error), title="flakehound")
         return ExitCode.USAGE

@@ -285,7 +285,9 @@ def _render_details(failure: ClassifiedFailure, file_url: Callable[[str, int | N
 
 
 def _render_broken(report: Report) -> list[str]:
-    lines = ["### Why the suite could not run", ""]
+    """Why the suite could not run and its first errors; for a cancelled run, the failures it had seen."""
+    title = "Failures seen before it was cancelled" if report.status == "interrupted" else "Why the suite could not run"
+    lines = [f"### {title}", ""]
     if report.broken_reason is not None and report.broken_reason not in report.gate.reasons:
         lines.extend([_text(report.broken_reason), ""])
     for error in report.first_errors:
@@ -332,7 +334,7 @@ def _render_level(
             [f"_Trimmed to fit GitHub's size limit: only counts are shown; the {where} has every failure._"]
         )
         return [line for section in sections if section for line in [*section, ""]]
-    if report.status in {"broken", "crashed"}:
+    if report.status in {"broken", "crashed"} or report.first_errors:
         sections.append(_render_broken(report))
     if report.failures:
         sections.append(["### Failures", "", *_render_table(report.failures, with_label=True)])
