@@ -31,12 +31,14 @@ from typing import TYPE_CHECKING, TextIO
 from rich.console import Console
 
 from flakehound import workflow
+from flakehound.engine.cancellation import is_cancelled_early
 from flakehound.errors import ConfigError, ExitCode, FlakehoundError
 from flakehound.execution.runner import child_environment
 from flakehound.github.commands import Log, append_text, format_outputs, new_delimiter, report_outputs, shown_path
 from flakehound.github.environment import DEFAULT_REPORT, SETTINGS_NAMES, from_env
 from flakehound.github.history import read_history
 from flakehound.github.publishing import publish, save_comment
+from flakehound.github.repository import in_repository, project_folder
 from flakehound.render.markdown import render_summary
 from flakehound.render.terminal import render_terminal
 
@@ -163,12 +165,16 @@ def _merge(config: ActionConfig, log: Log) -> Report:
 
 
 def _conclude(report: Report, config: ActionConfig, log: Log) -> int:
-    """After the investigation: summary and outputs, then publishing (or saving the comment); the gate's code."""
+    """After the investigation: summary and outputs, then publishing (or saving the comment); the gate's code.
+
+    What GitHub shows names files from the repository's root (``in_repository``); the outputs keep the report's.
+    """
     options, target = config.options, config.target
+    shown = in_repository(report, project_folder(config.settings.cwd, config.workspace))
     append_text(
         config.summary_file,
         render_summary(
-            report,
+            shown,
             check_name=target.check_name,
             commit=target.head_sha,
             run_url=target.run_url,
@@ -180,13 +186,15 @@ def _conclude(report: Report, config: ActionConfig, log: Log) -> int:
     comment_url = check_url = None
     failed = False
     if options.dry_run or config.fork_event is not None:
-        save_comment(report, config, log)
+        save_comment(shown, config, log)
     else:
-        comment_url, check_url, failed = publish(report, target, options, log)
+        comment_url, check_url, failed = publish(shown, target, options, log)
     urls = {"comment_url": comment_url or "", "check_url": check_url or ""}
     append_text(config.output_file, format_outputs(urls, new_delimiter))
     if failed and options.fail_on_publish_error:
         return ExitCode.INTERNAL
+    if is_cancelled_early(report):
+        return ExitCode.INTERRUPTED
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -215,7 +223,11 @@ def main(environ: Mapping[str, str], out: TextIO) -> int:
     if token:
         log.command("add-mask", token)
     try:
-        return _act(from_env(environ), environ, log)
+        with workflow.terminate_as_interrupt():
+            return _act(from_env(environ), environ, log)
+    except KeyboardInterrupt:
+        log.command("error", "cancelled before a report could be written", title="flakehound")
+        return ExitCode.INTERRUPTED
     except ConfigError as error:
         log.command("error", str(error), title="flakehound")
         return ExitCode.USAGE

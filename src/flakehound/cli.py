@@ -12,11 +12,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import traceback
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,6 +27,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from flakehound import workflow
 from flakehound.command_line import NAMES, SHARD_NAMES, budget_seconds, build_parser, pytest_args, settings_from
 from flakehound.config import build_settings
+from flakehound.engine.cancellation import is_cancelled_early
 from flakehound.engine.statediff import describe_change
 from flakehound.errors import ConfigError, ExitCode, PytestCrashed
 from flakehound.github.publishing import publish_report
@@ -38,7 +38,7 @@ from flakehound.render.terminal import describe_finding, describe_search, render
 
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from collections.abc import Callable, Mapping, Sequence
 
 __all__ = ["ExitCode", "build_parser", "main"]
 
@@ -80,6 +80,9 @@ def _show(report: Report, path: Path, console: Console, *, quiet: bool = False, 
 
 
 def _verdict(report: Report) -> int:
+    """The gate's code; 130 (interrupted) on a report cancelled during the original run."""
+    if is_cancelled_early(report):
+        return ExitCode.INTERRUPTED
     return ExitCode.OK if report.gate.passed else ExitCode.GATE_FAILED
 
 
@@ -226,20 +229,6 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     return ExitCode.OK
 
 
-@contextmanager
-def _terminate_as_interrupt() -> Iterator[None]:
-    """Treat SIGTERM (a cancelled workflow) like Ctrl-C while a command runs, then put the old handler back."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
 def _schema(console: Console) -> int:
     console.print_json(json.dumps(Report.model_json_schema()))
     return ExitCode.OK
@@ -291,7 +280,7 @@ def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] | None = 
             "action": _action,
             "publish": lambda: _publish(args, environ),
         }
-        with _terminate_as_interrupt():
+        with workflow.terminate_as_interrupt():
             return commands[args.command]()
     except KeyboardInterrupt:
         errors.print("flakehound: interrupted before a report could be written", markup=False)

@@ -77,6 +77,8 @@ class RunEnd(str, Enum):
     COMPLETED = "completed"
     TIMEOUT = "timeout"
     CRASH = "crash"
+    #: flakehound itself was stopped (SIGTERM, Ctrl-C) while the run went on: its results are the ones finished.
+    CANCELLED = "cancelled"
 
 
 class RunPurpose(str, Enum):

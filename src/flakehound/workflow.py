@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import random
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
-from contextlib import AbstractContextManager, ExitStack
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,6 +23,7 @@ from typing import TYPE_CHECKING
 from flakehound import __version__
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.engine.bisect import to_polluter
+from flakehound.engine.cancellation import cancelled_report
 from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.engine.experiments import Lab
 from flakehound.engine.history import History, record_of
@@ -37,6 +39,7 @@ from flakehound.execution.lab import busy_cores, busy_process_count, find_libfak
 from flakehound.execution.pool import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
 from flakehound.execution.runner import (
     ORDER_AND_RERUN_PLUGINS,
+    RunInterrupted,
     RunRequest,
     child_environment,
     neutralising_args,
@@ -44,17 +47,17 @@ from flakehound.execution.runner import (
 )
 from flakehound.inputs.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
 from flakehound.inputs.reports import read_reports
-from flakehound.models import RunEnd
+from flakehound.models import Run, RunEnd
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterator, Mapping, Sequence
 
     from flakehound.config import Settings
     from flakehound.engine.investigation import Progress
     from flakehound.engine.shards import ShardPlan
     from flakehound.execution.pool import Isolation, WorkerPool
     from flakehound.execution.runner import Executor
-    from flakehound.models import CoverageSummary, Polluter, Report, Run, ShardOf, StateChange, TestResult
+    from flakehound.models import CoverageSummary, Polluter, Report, ShardOf, StateChange, TestResult
 
 __all__ = [
     "Bisection",
@@ -67,8 +70,26 @@ __all__ = [
     "make_plan",
     "merge_parts",
     "read_input",
+    "terminate_as_interrupt",
     "write_json",
 ]
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM (a cancelled workflow) like Ctrl-C while a command runs, then put the old handler back.
+
+    Both shells run their commands inside it, so a cancelled job still writes what it had found.
+    """
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def check_cwd(cwd: Path) -> None:
@@ -208,28 +229,47 @@ def investigate(
         # Fork servers collect side by side: from the start when the original run is forked too (or
         # already made), else once it has failed; a green run under coverage starts none.
         measured = given is None and junit_results is None and settings.measure_coverage and not settings.coverage_files
-        if isolation == "fork" and not measured:
-            executor.warm()
-        original, coverage, coverage_note = given or _original_and_coverage(settings, executor, junit_results, workdir)
-        if isolation == "fork" and any(result.outcome.is_failure for result in original.results):
-            executor.warm()
-        report = analyse(
-            settings,
-            executor,
-            created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            version=__version__,
-            command=command,
-            disabled_plugins=[name for name in ORDER_AND_RERUN_PLUGINS if name in installed],
-            original=original,
-            original_from_junit=junit_results is not None or given is not None,
-            coverage=coverage,
-            snapshot=lambda order, after: executor.snapshot_state(order, after, settings.timeout or 120),
-            progress=progress,
-            lab=lab,
-            shard=shard,
-            commit=commit,
-            history=history,
-        )
+        disabled = [name for name in ORDER_AND_RERUN_PLUGINS if name in installed]
+        try:
+            if isolation == "fork" and not measured:
+                executor.warm()
+            original, coverage, coverage_note = given or _original_and_coverage(
+                settings, executor, junit_results, workdir
+            )
+        except KeyboardInterrupt as interruption:  # SIGTERM (a cancelled workflow) or Ctrl-C: keep what ran
+            original = interruption.partial if isinstance(interruption, RunInterrupted) else Run(results=())
+            coverage_note = None
+            report = cancelled_report(
+                settings,
+                original.model_copy(update={"ended": RunEnd.CANCELLED}),
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                version=__version__,
+                command=command,
+                disabled_plugins=disabled,
+                shard=shard,
+                commit=commit,
+            )
+        else:
+            if isolation == "fork" and any(result.outcome.is_failure for result in original.results):
+                executor.warm()
+            report = analyse(
+                settings,
+                executor,
+                created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                version=__version__,
+                command=command,
+                disabled_plugins=disabled,
+                original=original,
+                original_from_junit=junit_results is not None or given is not None,
+                coverage=coverage,
+                snapshot=lambda order, after: executor.snapshot_state(order, after, settings.timeout or 120),
+                progress=progress,
+                lab=lab,
+                shard=shard,
+                commit=commit,
+                history=history,
+            )
+    # Saved once the executor has put the project back as it was: the report may lie inside it.
     if coverage_note is not None:
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
     _save(report, settings, original)

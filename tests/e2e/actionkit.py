@@ -183,17 +183,22 @@ class Workflow:
 
     def run(self, **inputs: str) -> subprocess.CompletedProcess[str]:
         """Run the entry point once with these inputs set (fresh output and summary files, as per step)."""
+        process = self.start(**inputs)
+        stdout, stderr = process.communicate(timeout=600)
+        return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
+
+    def start(self, **inputs: str) -> subprocess.Popen[str]:
+        """Start the entry point with these inputs set, without waiting (to cancel it, as GitHub does)."""
         self.output.write_text("")
         self.summary.write_text("")
         env = {**self.env, **{f"INPUT_{name.upper()}": value for name, value in inputs.items()}}
-        return subprocess.run(
+        return subprocess.Popen(
             [sys.executable, "-m", "flakehound", "action"],
             cwd=self.workspace,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=600,
-            check=False,
         )
 
     def outputs(self) -> dict[str, str]:

@@ -10,16 +10,20 @@ from __future__ import annotations
 import io
 import json
 import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 from actionkit import API, BASE, COMMENTS, HEAD, MERGE, REPO, RUN_URL, TOKEN, FakeGitHub, Workflow, pull_request_payload
 
+from flakehound.engine.cancellation import CANCELLED_REASON
 from flakehound.errors import ExitCode
 from flakehound.github.publishing import publish_report
-from flakehound.models import Report
+from flakehound.models import Outcome, Report
 from flakehound.render.digest import make_marker
 
 if TYPE_CHECKING:
@@ -443,3 +447,77 @@ def test_publish_rejects_what_is_not_a_report(saved, httpserver, tmp_path):
     saved[0].write_text("{}")
     assert publish_report(*saved, publish_env(httpserver), out) == ExitCode.USAGE
     assert "schema error(s)" in out.getvalue()
+
+
+def test_a_nested_working_directory_gives_github_repository_paths(
+    tmp_path, copy_project, sample_env, httpserver, github
+):
+    """With working_directory, annotations, 'Failed at' and coverage links name files from the repository's root."""
+    project = copy_project("coverage/half")  # tmp_path/coverage/half: the workspace (repository) is tmp_path
+    (project / "tests" / "test_broken.py").write_text(
+        "import half_pkg\n\n\ndef test_broken():\n    assert half_pkg.used() == 2\n"
+    )
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    for args in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "base"]):
+        subprocess.run([*git, *args], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    module = project / "half_pkg" / "__init__.py"
+    module.write_text(module.read_text() + "\n\ndef added():  # noqa: D103\n    return 2\n")  # line 15 never runs
+    workflow = Workflow(tmp_path, tmp_path, sample_env, httpserver.url_for(API))
+    inputs = {"working_directory": "coverage/half", "coverage": "true", "min_coverage": "0", "base": "main"}
+    completed = workflow.run(**inputs, min_diff_coverage="0")
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stdout + completed.stderr
+    made = {(method, path): body for method, path, body in github.requests()}
+    annotations = made["POST", f"{REPO}/check-runs"]["output"]["annotations"]
+    assert [(a["path"], a["start_line"]) for a in annotations] == [
+        ("coverage/half/tests/test_broken.py", 5),
+        ("coverage/half/half_pkg/__init__.py", 15),  # changed lines: from git, repository-relative already
+    ]
+    blob = f"https://github.com/o/r/blob/{HEAD}/coverage/half"
+    [comment] = github.comments
+    for body in (comment["body"], workflow.summary.read_text()):
+        assert f"]({blob}/tests/test_broken.py#L5)" in body
+        assert f"]({blob}/half_pkg/__init__.py)" in body
+        assert "cd coverage/half && python -m pytest" in body
+    report = workflow.report("flakehound-report.json")
+    assert report.failures[0].original.path == "tests/test_broken.py"  # the JSON keeps the project's paths
+
+
+def wait_for(path: Path) -> None:
+    """Poll (at most a minute) until ``path`` exists and has content: the run reached the point to cancel it at."""
+    for _ in range(600):
+        if path.exists() and path.read_text():
+            return
+        time.sleep(0.1)
+
+
+def test_a_cancelled_run_still_writes_the_summary_and_posts_a_cancelled_check(
+    tmp_path, copy_project, sample_env, httpserver, github
+):
+    """SIGTERM during the original run (a cancelled workflow): summary, comment and a 'cancelled' check; exit 130."""
+    workflow = Workflow(tmp_path, copy_project("hang"), sample_env, httpserver.url_for(API))
+    process = workflow.start()
+    wait_for(Path(sample_env["FLAKEHOUND_SAMPLE_STATE"]) / "hang.pid")  # test_before done, test_hangs running
+    process.send_signal(signal.SIGTERM)
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.INTERRUPTED, stdout + stderr
+    made = {(method, path): body for method, path, body in github.requests()}
+    check = made["POST", f"{REPO}/check-runs"]
+    assert check["conclusion"] == "cancelled"
+    assert check["output"]["title"] == f"Blocked: {CANCELLED_REASON}"
+    [comment] = github.comments
+    for body in (comment["body"], workflow.summary.read_text()):
+        assert "cancelled during the original run: 1 of 3 test(s) had finished" in body
+    report = workflow.report("flakehound-report.json")
+    assert report.runs[0].outcomes == {"tests/test_hang.py::test_before": Outcome.PASSED}
+
+
+def test_a_cancelled_setup_exits_130_saying_no_report_was_written(workflow, github, tmp_path):
+    """SIGTERM while the setup input runs: nothing ran yet, so one error line, exit 130, nothing published."""
+    ready = tmp_path / "setup-started"
+    process = workflow.start(setup=f"echo started > {ready} && exec sleep 600")
+    wait_for(ready)
+    process.send_signal(signal.SIGTERM)
+    stdout, _ = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert "::error title=flakehound::cancelled before a report could be written" in stdout
+    assert github.requests() == []

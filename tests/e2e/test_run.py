@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from flakehound.engine.cancellation import CANCELLED_REASON
 from flakehound.errors import ExitCode
-from flakehound.models import FailureKind, Outcome, Report, RunPurpose
+from flakehound.models import FailureKind, Outcome, Report, RunEnd, RunPurpose
 
 
 @pytest.mark.parametrize(
@@ -410,23 +411,50 @@ def test_sigterm_writes_a_partial_report_and_stops_the_children(copy_project, sa
         os.kill(int(pid_file.read_text()), 0)
 
 
-def test_sigterm_during_the_original_run_exits_130(copy_project, sample_env):
-    """SIGTERM before any result exists stops the child and exits 130 with one line."""
+@pytest.mark.parametrize(
+    "options",
+    [
+        pytest.param([], id="measured-fresh-process"),
+        pytest.param(["--no-coverage", "--isolation", "fork"], id="forked"),
+    ],
+)
+def test_sigterm_during_the_original_run_writes_what_ran_and_exits_130(copy_project, sample_env, tmp_path, options):
+    """SIGTERM while the original run goes on: the child stops, the report keeps the finished results, exit 130."""
     project = copy_project("hang")
+    (project / "tests" / "test_a_fails.py").write_text("def test_fails():\n    assert 1 == 2\n")  # runs first
     pid_file = Path(sample_env["FLAKEHOUND_SAMPLE_STATE"]) / "hang.pid"
+    report_path = tmp_path / "r.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "flakehound", "run", "--seed", "1"],
+        [sys.executable, "-m", "flakehound", "run", "--seed", "1", "--report", str(report_path), *options],
         cwd=project,
         env=sample_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for_pid_file(pid_file)
+    wait_for_pid_file(pid_file)  # test_fails and test_before have finished, test_hangs is running
     process.send_signal(signal.SIGTERM)
-    _, stderr = process.communicate(timeout=120)
-    assert process.returncode == ExitCode.INTERRUPTED
-    assert stderr.strip() == "flakehound: interrupted before a report could be written"
+    stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.INTERRUPTED, stderr
+    report = Report.model_validate_json(report_path.read_text())
+    assert report.status == "interrupted"
+    assert report.gate.reasons == (CANCELLED_REASON,)
+    [record] = report.runs
+    assert (record.purpose, record.ended) == (RunPurpose.ORIGINAL, RunEnd.CANCELLED)
+    assert record.outcomes == {  # not the test cut short
+        "tests/test_a_fails.py::test_fails": Outcome.FAILED,
+        "tests/test_hang.py::test_before": Outcome.PASSED,
+    }
+    assert (report.summary.total, report.summary.passed, report.summary.failed) == (2, 1, 1)
+    assert [error.nodeid for error in report.first_errors] == ["tests/test_a_fails.py::test_fails"]
+    assert report.failures == ()  # one run decides no label
+    assert report.notes == (
+        (
+            "cancelled during the original run: 2 of 4 test(s) had finished (1 failed) when flakehound was stopped;"
+            " no test was rerun"
+        ),
+    )
+    assert "cancelled during the original run" in " ".join(stdout.split())
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid_file.read_text()), 0)
 
@@ -513,3 +541,61 @@ def test_coverage_file_from_an_earlier_step_is_gated(run_cli, copy_project, samp
     assert report.settings.coverage == "files"
     assert completed.returncode == (ExitCode.OK if report.coverage.total_percent >= 80 else ExitCode.GATE_FAILED)
     assert any(file.path == "app.py" and file.missing == ("6",) for file in report.coverage.files)
+
+
+def test_sigterm_before_any_test_ran_writes_an_empty_cancelled_report(copy_project, sample_env, tmp_path):
+    """SIGTERM while the fork server still collects: a report that says so, with no results, and exit 130."""
+    project = copy_project("all_green")
+    pid_file = Path(sample_env["FLAKEHOUND_SAMPLE_STATE"]) / "collecting.pid"
+    (project / "conftest.py").write_text(
+        f"import os, pathlib, time\n\npathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\ntime.sleep(600)\n"
+    )
+    report_path = tmp_path / "r.json"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "flakehound",
+            "run",
+            "--no-coverage",
+            "--isolation",
+            "fork",
+            "--report",
+            str(report_path),
+        ],
+        cwd=project,
+        env=sample_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_pid_file(pid_file)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.INTERRUPTED, stderr
+    report = Report.model_validate_json(report_path.read_text())
+    assert (report.status, report.summary.total, report.runs[0].outcomes) == ("interrupted", 0, {})
+    assert report.notes[0].startswith("cancelled during the original run: 0 test(s) had finished")
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
+
+
+def test_sigterm_during_bisect_exits_130_with_one_line(copy_project, sample_env):
+    """A bisect writes no report: SIGTERM while it runs stops the child and exits 130 saying so, in one line."""
+    project = copy_project("hang")
+    pid_file = Path(sample_env["FLAKEHOUND_SAMPLE_STATE"]) / "hang.pid"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flakehound", "bisect", "--victim", "tests/test_hang.py::test_after"],
+        cwd=project,
+        env=sample_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for_pid_file(pid_file)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert stderr.strip() == "flakehound: interrupted before a report could be written"
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)

@@ -59,7 +59,7 @@ if TYPE_CHECKING:
     from flakehound.execution.runner import Executor
     from flakehound.models import CoverageSummary, Run, ShardOf, Summary, TestResult
 
-__all__ = ["analyse"]
+__all__ = ["analyse", "report_settings_for"]
 
 _FIRST_ERRORS = 5
 #: The configuration of the original run, where the original failures were found.
@@ -97,7 +97,7 @@ def analyse(
     first = original if original is not None else run_original(settings, executor)
     summary = summarize(first.results)
     failing = [result.nodeid for result in first.results if result.outcome.is_failure]
-    report_settings = _report_settings(settings, bool(failing), disabled_plugins)
+    report_settings = report_settings_for(settings, bool(failing), disabled_plugins)
     base: dict[str, Any] = {
         "tool": Tool(version=version),
         "created_at": created_at,
@@ -348,7 +348,8 @@ def _investigated_report(
     )
 
 
-def _report_settings(settings: Settings, has_failures: bool, disabled_plugins: Sequence[str]) -> ReportSettings:
+def report_settings_for(settings: Settings, has_failures: bool, disabled_plugins: Sequence[str]) -> ReportSettings:
+    """Every option in force, as the report lists them."""
     return ReportSettings(
         seed=settings.seed,
         reruns=settings.reruns,

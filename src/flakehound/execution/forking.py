@@ -34,7 +34,15 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from flakehound.execution._fork_client import ServerGoneError, output_since, request_message, spawn_server
-from flakehound.execution.runner import ProcessExecutor, RunRequest, _assemble, _reap_group, parse_stream
+from flakehound.execution.runner import (
+    ProcessExecutor,
+    RunInterrupted,
+    RunRequest,
+    _assemble,
+    _reap_group,
+    parse_stream,
+    streamed_so_far,
+)
 from flakehound.execution.snapshot import ProjectSnapshot
 from flakehound.models import Run
 
@@ -219,6 +227,11 @@ class ForkExecutor:
             timed_out = exited is None
             if exited is None:
                 exited = server.kill_child(child, self.reply_timeout)
+        except KeyboardInterrupt as error:  # SIGTERM/SIGINT: the child goes, its finished results stay
+            _reap_group(child)
+            server.tmp_as_collected.restore()
+            self._restore()
+            raise RunInterrupted(streamed_so_far(stream, time.monotonic() - started)) from error
         finally:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started

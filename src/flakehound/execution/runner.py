@@ -34,6 +34,7 @@ __all__ = [
     "Executor",
     "FakeClock",
     "ProcessExecutor",
+    "RunInterrupted",
     "RunRequest",
     "Tweaks",
     "child_environment",
@@ -236,6 +237,37 @@ def _reap_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM while a run went on, with what the run had streamed by then (``partial``).
+
+    A ``KeyboardInterrupt``, so everything that stops on one still does; who needs the results
+    finished before the signal (the original run's cancelled report) reads ``partial``.
+    """
+
+    def __init__(self, partial: Run) -> None:
+        """Keep the finished tests' results."""
+        super().__init__()
+        self.partial = partial
+
+
+def streamed_so_far(stream: Path, duration: float) -> Run:
+    """What an interrupted run had streamed: the finished tests' results, never the one cut short."""
+    events, _ = parse_stream(stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else "")
+    finished = [event for event in events if event["event"] != "start"]
+    run = _assemble(
+        finished,
+        exit_code=0,
+        timed_out=False,
+        truncated=False,
+        started_stream=True,
+        timeout=0.0,
+        duration=duration,
+        restored=(),
+        output_tail="",
+    )
+    return run.model_copy(update={"ended": RunEnd.CANCELLED, "exit_code": None})
+
+
 @dataclass
 class ProcessExecutor:
     """A fresh ``python -m pytest`` process per run."""
@@ -305,11 +337,11 @@ class ProcessExecutor:
             except subprocess.TimeoutExpired:
                 timed_out = True
                 _kill_group(process)
-            except BaseException:  # interrupted (SIGTERM/SIGINT): stop the child and undo its mess first
+            except KeyboardInterrupt as error:  # SIGTERM/SIGINT: stop the child, undo its mess, keep its results
                 _kill_group(process)
                 _reap_group(process.pid)
                 self._restore()
-                raise
+                raise RunInterrupted(streamed_so_far(run_dir / "results.jsonl", time.monotonic() - started)) from error
             _reap_group(process.pid)
         duration = time.monotonic() - started
         restored = self._restore()

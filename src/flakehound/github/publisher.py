@@ -100,6 +100,13 @@ class GitHubTarget(_Frozen):
         return f"{self.server_url}/{self.repository}/blob/{self.head_sha}/{quote(path)}{anchor}"
 
 
+def _conclusion(report: Report) -> Literal["success", "failure", "cancelled"]:
+    """A check run's conclusion: ``cancelled`` when flakehound was stopped (an interrupted report)."""
+    if report.status == "interrupted":
+        return "cancelled"
+    return "success" if report.gate.passed else "failure"
+
+
 class Annotation(_Frozen):
     """One check-run annotation on a line range of a file."""
 
@@ -338,7 +345,7 @@ class Publisher:
         return self._attempt("write the pull-request comment", upsert)
 
     def create_check_run(self, report: Report, summary_md: str, annotations: Sequence[Annotation] = ()) -> str | None:
-        """Create a completed check run (success or failure) with every annotation; return its URL."""
+        """Create a completed check run (success, failure, or cancelled) with every annotation; return its URL."""
         if len(summary_md) > CHECK_SUMMARY_LIMIT:
             msg = (
                 f"the check-run summary is {len(summary_md)} characters, over GitHub's {CHECK_SUMMARY_LIMIT};"
@@ -364,7 +371,7 @@ class Publisher:
                 name=self._target.check_name,
                 head_sha=self._target.head_sha,
                 status="completed",
-                conclusion="success" if report.gate.passed else "failure",
+                conclusion=_conclusion(report),
                 output=output(batches[0] if batches else []),
                 details_url=self._target.run_url or NotSet,
             )

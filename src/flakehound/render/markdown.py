@@ -291,7 +291,9 @@ def _render_details(
 
 
 def _render_broken(report: Report) -> list[str]:
-    lines = ["### Why the suite could not run", ""]
+    """Why the suite could not run and its first errors; for a cancelled run, the failures it had seen."""
+    title = "Failures seen before it was cancelled" if report.status == "interrupted" else "Why the suite could not run"
+    lines = [f"### {title}", ""]
     if report.broken_reason is not None and report.broken_reason not in report.gate.reasons:
         lines.extend([_text(report.broken_reason), ""])
     for error in report.first_errors:
@@ -316,6 +318,13 @@ def _footer(report: Report, commit: str | None, run_url: str | None) -> str:
     return f"<sub>{' · '.join(parts)}</sub>"
 
 
+def _render_notes(report: Report) -> list[str]:
+    """The report's notes (experiments skipped on this machine, tests left out), once for the whole comment."""
+    if not report.notes:
+        return []
+    return ["### Notes", "", *(f"- {_text(note)}" for note in report.notes)]
+
+
 def _render_level(
     report: Report,
     *,
@@ -331,7 +340,7 @@ def _render_level(
     sections: list[list[str]] = [[heading, "", *_render_verdict(report), "", _render_counts(report)]]
     if previous_digest is not None:
         sections.append(render_changes(report, previous_digest))
-    if report.status in {"broken", "crashed"}:
+    if report.status in {"broken", "crashed"} or report.first_errors:
         sections.append(_render_broken(report))
     failing = [failure for is_latent, failure in ordered[:rows] if not is_latent]
     if failing:
@@ -352,6 +361,7 @@ def _render_level(
     sections.append(history_markdown(report))
     if report.coverage is not None:
         sections.append(_render_coverage(report, report.coverage, file_url))
+    sections.append(_render_notes(report))
     if detailed:
         details = ["### Details", ""]
         for _, failure in ordered[:detailed]:

@@ -198,8 +198,9 @@ def _verdict(report: Report) -> Text:
 def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
     """Everything the terminal shows after an investigation."""
     parts: list[RenderableType] = []
-    if report.status == "broken":
-        parts.append(Text(report.broken_reason or "broken", style="bold red"))
+    if report.status == "broken" or report.first_errors:
+        seen = "failures seen before flakehound was stopped:" if report.status == "interrupted" else "broken"
+        parts.append(Text(report.broken_reason or seen, style="bold red"))
         parts.extend(
             Text(f"  {error.nodeid}: {error.exception or ''} {error.message or ''}".rstrip())
             for error in report.first_errors

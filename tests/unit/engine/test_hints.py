@@ -520,7 +520,9 @@ def test_deterministic_failure_with_a_strong_signature_names_the_kind_of_bug_fir
 
 def test_deterministic_failure_with_only_weak_or_medium_text_is_a_code_bug_first(make_failure):
     """Without a strong signature, a failure that fails every time is code-bug first: no category is guessed."""
-    text = Original(outcome=Outcome.FAILED, exception="IntegrityError", message="NOT NULL constraint failed: users.name")
+    text = Original(
+        outcome=Outcome.FAILED, exception="IntegrityError", message="NOT NULL constraint failed: users.name"
+    )
     hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, original=text), [], CATALOG)
     assert hints[0].category == "code-bug"
     assert "database" in [hint.category for hint in hints[1:]]

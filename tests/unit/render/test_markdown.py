@@ -713,3 +713,31 @@ def test_cause_names_the_state_setter_and_the_hint() -> None:
     failure = brittle().model_copy(update={"hints": (Hint(category="state", title="Missing setup"),)})
     body = render_comment(blocked(failure))
     assert "| brittle | passes only after `tests/test_db.py::test_migrate`: Missing setup |" in body
+
+
+def test_skipped_experiments_are_said_once_in_the_comment() -> None:
+    """A report note (the clock experiment skipped without libfaketime) appears once, not once per failure."""
+    note = "the clock experiment was skipped: libfaketime is not installed"
+    first = intermittent()
+    second = intermittent().model_copy(update={"nodeid": "tests/test_net.py::test_other"})
+    body = render_comment(blocked(first, second, notes=(note,)))
+    assert body.count(note) == 1
+    assert f"### Notes\n\n- {note}\n" in body
+
+
+def test_a_report_without_notes_has_no_notes_section() -> None:
+    """No notes, no empty 'Notes' heading."""
+    assert "### Notes" not in render_comment(blocked(deterministic()))
+
+
+def test_a_run_cancelled_midway_lists_the_failures_it_had_seen() -> None:
+    """A report cancelled during the original run names the failures seen, under a heading that says so."""
+    seen = TestResult(nodeid="tests/t.py::test_a", outcome=Outcome.FAILED, message="assert 1 == 2")
+    report = make_report(
+        status="interrupted",
+        first_errors=(seen,),
+        gate=GateResult(passed=False, reasons=("cancelled during the original run",)),
+    )
+    body = render_comment(report)
+    assert "### Failures seen before it was cancelled\n\n- `tests/t.py::test_a`: assert 1 == 2\n" in body
+    assert "### Why the suite could not run" not in body
