@@ -28,9 +28,11 @@ from flakehound import workflow
 from flakehound.command_line import NAMES, SHARD_NAMES, budget_seconds, build_parser, pytest_args, settings_from
 from flakehound.config import build_settings
 from flakehound.engine.cancellation import is_cancelled_early
+from flakehound.engine.history import History, record_of
 from flakehound.engine.statediff import describe_change
 from flakehound.errors import ConfigError, ExitCode, PytestCrashed
 from flakehound.github.publishing import publish_report
+from flakehound.inputs.reports import read_reports
 from flakehound.models import Report
 from flakehound.render.history import render_history
 from flakehound.render.markdown import render_comment
@@ -98,14 +100,24 @@ def _run(args: argparse.Namespace, environ: Mapping[str, str], console: Console,
             jobs=args.jobs,
             hints_files=args.hints_file,
             budget_seconds=budget_seconds(args.budget_seconds),
-            history=workflow.local_history(args.history) if args.history is not None else None,
+            history=_local_history(args.history) if args.history is not None else None,
         )
     _show(report, settings.report, console, quiet=args.quiet, verbose=args.verbose)
     return _verdict(report)
 
 
+def _local_history(folder: Path) -> History:
+    """The earlier runs of ``--history DIR``: every report file in the folder, newest first."""
+    reports, notes = read_reports(folder)
+    return History(
+        source=f"in the reports in {folder}",
+        records=tuple(record_of(report) for report in reports),
+        notes=tuple(notes),
+    )
+
+
 def _history(args: argparse.Namespace, console: Console) -> int:
-    for shown in render_history(workflow.local_history(args.folder)):
+    for shown in render_history(_local_history(args.folder)):
         console.print(shown, soft_wrap=True)
     return ExitCode.OK
 

@@ -26,7 +26,6 @@ from flakehound.engine.bisect import to_polluter
 from flakehound.engine.cancellation import cancelled_report
 from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce
 from flakehound.engine.experiments import Lab
-from flakehound.engine.history import History, record_of
 from flakehound.engine.original import check_original, junit_run, run_original
 from flakehound.engine.pipeline import analyse
 from flakehound.engine.plan import permute
@@ -46,13 +45,13 @@ from flakehound.execution.runner import (
     probe_plugins,
 )
 from flakehound.inputs.covdata import OUTER_MEASUREMENT_VARS, measure_argv, read_coverage_files, read_measured
-from flakehound.inputs.reports import read_reports
 from flakehound.models import Run, RunEnd
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
 
     from flakehound.config import Settings
+    from flakehound.engine.history import History
     from flakehound.engine.investigation import Progress
     from flakehound.engine.shards import ShardPlan
     from flakehound.execution.pool import Isolation, WorkerPool
@@ -274,16 +273,6 @@ def investigate(
         report = report.model_copy(update={"notes": (*report.notes, coverage_note)})
     _save(report, settings, original)
     return report
-
-
-def local_history(folder: Path) -> History:
-    """The earlier runs of ``--history DIR``: every report file in the folder, newest first."""
-    reports, notes = read_reports(folder)
-    return History(
-        source=f"in the reports in {folder}",
-        records=tuple(record_of(report) for report in reports),
-        notes=tuple(notes),
-    )
 
 
 def find_commit(environ: Mapping[str, str], cwd: Path) -> str | None:
