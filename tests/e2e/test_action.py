@@ -503,7 +503,8 @@ def test_a_cancelled_run_still_writes_the_summary_and_posts_a_cancelled_check(
     made = {(method, path): body for method, path, body in github.requests()}
     check = made["POST", f"{REPO}/check-runs"]
     assert check["conclusion"] == "cancelled"
-    assert check["output"]["title"] == f"Blocked: {CANCELLED_REASON}"
+    assert check["output"]["title"] == "Blocked: the investigation was interrupted"
+    assert CANCELLED_REASON in check["output"]["summary"]
     [comment] = github.comments
     for body in (comment["body"], workflow.summary.read_text()):
         assert "cancelled during the original run: 1 of 3 test(s) had finished" in body
