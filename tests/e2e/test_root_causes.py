@@ -163,7 +163,8 @@ COUNTS = r"fails \d+/\d+"
             "test_registry.py::test_register_exporter[json]",
             FailureKind.ORDER_DEPENDENT,
             "shared-state",
-            rf"^{COUNTS} right after tests/signatures/test_registry.py::test_register_exporter\[csv\]",
+            # decided by the repetition experiment: it breaks itself, as its sibling parametrization does
+            r"^run 3 times in one process: fails \d+/\d+ when run again in the same process vs 0/\d+ the first time",
         ),
     ],
     ids=[
