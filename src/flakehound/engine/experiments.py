@@ -10,11 +10,12 @@ decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims n
   passes; the comparison is then that failing seed against that passing seed (only for failures that
   reproduced in the core's reruns, where both seeds already varied naturally); the hash seed needs
   fresh interpreters, and a tracked seed gives a reproduce command that pins it;
-* **concurrency**: threads switching every microsecond (``sys.setswitchinterval``) against the default;
+* **concurrency**: threads switching every microsecond (``sys.setswitchinterval``) against the default,
+  each run with the machine to itself;
 * **network**: outbound connections other than loopback refused (``--flakehound-no-network``) against as is;
 * **second boundary**: the test body started just before a second boundary against mid-second
   (only for failures whose text reads a clock);
-* **CPU load**: busy processes on every core while the test runs, against an idle machine;
+* **CPU load**: busy processes on every core while the test runs, against runs with the machine to itself;
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
 * **repetition**: the test three times in one process: its later runs against its first.
 
@@ -101,6 +102,9 @@ class Condition:
     busy: bool = False
     repeat: int = 1
     clock: FakeClock | None = None
+    #: Run with no other run of the investigation beside it: thread scheduling, for one, changes when
+    #: another run takes the second core (waiting threads wake later and ask for the GIL less often).
+    solo: bool = False
 
 
 @dataclass(frozen=True)
@@ -151,13 +155,13 @@ class _Context:
         return random.Random(f"{self.seed}:{name}:{self.failure.nodeid}")  # noqa: S311 - replayable, not secret
 
     def run(self, conditions: Sequence[Condition]) -> list[tuple[bool, ...] | None]:
-        """Each condition once; runs with busy cores go on their own, the others together."""
+        """Each condition once; runs with busy cores or asking for the machine go on their own, the others together."""
         outcomes: list[tuple[bool, ...] | None] = []
-        for busy, group in itertools.groupby(conditions, key=lambda condition: condition.busy):
+        for alone, group in itertools.groupby(conditions, key=lambda condition: condition.busy or condition.solo):
             batch = list(group)
             outcomes += (
                 [self.trial(self.failure.nodeid, [c])[0] for c in batch]
-                if busy
+                if alone
                 else self.trial(self.failure.nodeid, batch)
             )
         return outcomes
@@ -249,7 +253,7 @@ def _random_seed(context: _Context) -> ExperimentResult:
 
 
 def _cpu_load(context: _Context) -> ExperimentResult:
-    sides = context.compare("cpu-load", Condition(busy=True), Condition())
+    sides = context.compare("cpu-load", Condition(busy=True), Condition(solo=True))
     busy = f"with every core busy ({context.lab.busy_processes} busy processes)"
     return _verdict("cpu-load", sides, busy, "on an idle machine", direction=True)
 
@@ -260,7 +264,8 @@ def _network(context: _Context) -> ExperimentResult:
 
 
 def _concurrency(context: _Context) -> ExperimentResult:
-    sides = context.compare("concurrency", Condition(tweaks=Tweaks(switch_interval=SWITCH_INTERVAL)), Condition())
+    fast_switching = Condition(tweaks=Tweaks(switch_interval=SWITCH_INTERVAL), solo=True)
+    sides = context.compare("concurrency", fast_switching, Condition(solo=True))
     fast = "with threads switching every microsecond"
     return _verdict("concurrency", sides, fast, "at the default switch interval", direction=True)
 

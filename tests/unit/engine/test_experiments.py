@@ -208,13 +208,29 @@ def test_seed_experiments_need_a_reproduced_failure(make_failure):
     )
 
 
-def test_busy_runs_go_one_at_a_time_and_plain_runs_together(make_failure):
-    """The busy cores are on for a busy run only: those runs go alone, the control runs between them together."""
+def test_busy_runs_and_their_idle_controls_go_one_at_a_time(make_failure):
+    """The busy cores are on for a busy run only, and "an idle machine" is true of its control: both go alone."""
     bench = Bench(lambda condition, _: (condition.busy,))
     run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(faketime=None))
     cpu = [index for index, (_, condition) in enumerate(bench.calls) if condition.busy]
     assert len(cpu) == 7
-    assert max(bench.batches) > 1, "control runs went together"
+    assert bench.batches[-14:] == [1] * 14, "seven busy runs and seven idle ones, each on its own"
+
+
+def test_thread_switching_runs_have_the_machine_to_themselves(make_failure):
+    """A run beside another switches threads less often: both sides of the concurrency comparison go alone.
+
+    The network comparison before it (a refused connection suggests the network first) has no such
+    need, so its runs go together.
+    """
+    bench = Bench(lambda condition, _: (condition.tweaks.switch_interval is not None,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)], bench.lab(faketime=None))
+    assert failure.hints[0].category == "concurrency"
+    concurrency = [condition for _, condition in bench.calls if condition.solo]
+    assert len(concurrency) == 14
+    assert {describe(condition) for condition in concurrency} == {"concurrency", "control"}
+    assert bench.batches[0] > 1, "the network runs went together"
+    assert bench.batches[-14:] == [1] * 14
 
 
 def test_forked_reruns_share_a_hash_seed_so_it_is_still_varied(make_failure):
