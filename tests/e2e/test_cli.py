@@ -59,7 +59,9 @@ def test_demo_prints_the_verdict(run_cli, tmp_path, sample_env):
         "shared-state",
         "fails 3/3 right after tests/test_admin.py::test_switch_region, fails 0/5 alone",
     )
-    assert failures["tests/test_cart.py::test_receipt"].hints[0].category == "network"
+    receipt = failures["tests/test_cart.py::test_receipt"]
+    expected = ["code-bug", "network"] if receipt.classification.value == "deterministic" else ["network"]
+    assert [hint.category for hint in receipt.hints][: len(expected)] == expected
 
 
 def test_demo_without_budget_skips_the_experiments_and_says_so(run_cli, tmp_path, sample_env):
