@@ -348,6 +348,10 @@ def _code_bug_hint(failure: ClassifiedFailure, counts: str) -> Hint:
 
 #: The tiers hints are ranked by, best first.
 _DECIDED, _MERGED, _SPECIFIC, _ORDER, _WEAK = range(5)
+#: Strong signatures that do not say what kind of bug a failure seen every time alone is: a file that is
+#: missing or already there on every run is the code's or the test's own doing (a wrong path, a fixture
+#: that never wrote it), and a temp-folder path often only means the project itself lives under /tmp.
+_NOT_A_KIND_OF_BUG = frozenset({"filesystem"})
 
 
 def _signature_hints(failure: ClassifiedFailure, matches: Sequence[Match]) -> list[tuple[int, Hint]]:
@@ -389,7 +393,10 @@ def rank_hints(failure: ClassifiedFailure, results: Sequence[ExperimentResult], 
     hints = tracked + _signature_hints(failure, matches)
     if failure.classification is FailureKind.DETERMINISTIC and not tracked:
         # a strong signature says what kind of bug it is (a UNIQUE constraint, floats ulps apart): it goes first
-        says_which = any(match.signature.confidence == "high" for match in matches)
+        says_which = any(
+            match.signature.confidence == "high" and match.signature.category not in _NOT_A_KIND_OF_BUG
+            for match in matches
+        )
         hints.append((_SPECIFIC if says_which else _DECIDED, _code_bug_hint(failure, _counts(failure))))
     if tracked or any(tier in {_MERGED, _SPECIFIC, _ORDER} for tier, _ in hints):
         hints = [(tier, hint) for tier, hint in hints if tier != _WEAK]

@@ -528,6 +528,21 @@ def test_deterministic_failure_with_only_weak_or_medium_text_is_a_code_bug_first
     assert "database" in [hint.category for hint in hints[1:]]
 
 
+def test_a_file_missing_every_time_is_a_code_bug_first_even_under_tmp(make_failure):
+    """A missing file is the code's own doing when it fails every time: the temp-folder signature comes second.
+
+    The path is under /tmp because the project is, which is all the strong filesystem signature saw.
+    """
+    text = Original(
+        outcome=Outcome.FAILED,
+        exception="FileNotFoundError",
+        message="[Errno 2] No such file or directory: '/tmp/pytest-of-ci/project/app/data/price-lists.txt'",
+    )
+    hints = rank_hints(failure(make_failure, FailureKind.DETERMINISTIC, original=text), [], CATALOG)
+    assert [(hint.category, hint.confidence) for hint in hints[:2]] == [("code-bug", "high"), ("filesystem", "high")]
+    assert hints[1].title == "a file in a temporary folder is missing"
+
+
 @pytest.mark.parametrize(
     ("evidence", "title"),
     [
