@@ -79,6 +79,9 @@ class Server:
     #: run time agree), and a snapshot of it as collection left it, put back after every run.
     tmp: Path
     tmp_as_collected: ProjectSnapshot = field(init=False)  # taken once the server is ready
+    #: The project as the server left it after collection (files it made at import included), retaken from the
+    #: fresh processes' snapshot once the server is ready and put back after every forked run (None: no snapshot).
+    project_as_collected: ProjectSnapshot | None = field(init=False)
 
     def send(self, message: Mapping[str, object]) -> None:
         """Write one request line (``BrokenPipeError`` if the server is gone)."""

@@ -7,7 +7,11 @@ its results in the same JSON-lines format as a fresh run, so ``Run`` objects are
 same code. Parent and server talk through two pipes of JSON lines, never a shell (the parent's end
 is :mod:`flakehound.execution._fork_client`). A run's timeout,
 a crash or an ``os._exit`` inside a test, and a hang are attributed to the running test; the server
-lives on. The project folder is restored after every run, as ``ProcessExecutor`` does.
+lives on. The project folder is restored after every run, as ``ProcessExecutor`` does, but to the
+project as the server left it after collection: files a conftest or a module made (or changed) at
+import are there in every child, as a fresh process makes them again on every import, and files a
+child's tests make are removed. A fresh process (a fallback run) starts from the project as it was
+before the first run, so the project is switched between the two baselines when the kind of run changes.
 
 Requests that need a fresh interpreter (their own environment, an argv prefix such as coverage,
 extra pytest arguments such as the state plugin) go to the wrapped ``ProcessExecutor``, and so does
@@ -90,6 +94,8 @@ class ForkExecutor:
     #: libfaketime's preload library: the server runs under it (at the real time) and forks the requests whose
     #: ``clock`` uses it, each child moving its clock; requests without a clock then go to fresh processes.
     faketime: str | None = None
+    #: Whether the project is as the running server left it after collection (else as before the first run).
+    is_at_collected: bool = field(default=False, repr=False)
 
     def __enter__(self) -> Self:
         """Nothing starts until the first run."""
@@ -105,7 +111,7 @@ class ForkExecutor:
         """Run ``order`` with process-state snapshots before its first test and after ``after``."""
         server = self._server()
         if server is None:
-            return self.fallback.snapshot_state(order, after, timeout)
+            return self._fresh().snapshot_state(order, after, timeout)
         target = self.fallback.workdir / f"state-{self.fallback.count + 1}.json"
         try:
             self._run_forked(
@@ -113,7 +119,7 @@ class ForkExecutor:
             )
         except (ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
-            return self.fallback.snapshot_state(order, after, timeout)
+            return self._fresh().snapshot_state(order, after, timeout)
         if not target.exists():
             return None
         data: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
@@ -147,12 +153,12 @@ class ForkExecutor:
         library = request.clock.library if request.clock is not None else None
         server = self._server() if is_forkable(request) and library == self.faketime else None
         if server is None:
-            return self.fallback.run(self._pinned(request))
+            return self._fresh().run(self._pinned(request))
         try:
             return self._run_forked(server, request)
         except (ServerGoneError, BrokenPipeError):
             self._give_up(server, f"the fork server (pid {server.process.pid}) stopped answering")
-            return self.fallback.run(self._pinned(request))
+            return self._fresh().run(self._pinned(request))
 
     def _pinned(self, request: RunRequest) -> RunRequest:
         """``request`` with this investigation's hash seed, unless it sets its own (the hash-seed experiment)."""
@@ -168,8 +174,22 @@ class ForkExecutor:
         self._restore()
 
     def _restore(self) -> tuple[str, ...]:
+        """Put the project back as it was before the first run."""
+        self.is_at_collected = False
         snapshot = self.fallback.snapshot
         return snapshot.restore() if snapshot is not None else ()
+
+    def _restore_collected(self, server: Server) -> tuple[str, ...]:
+        """Put the project back as ``server`` left it after collection."""
+        self.is_at_collected = True
+        snapshot = server.project_as_collected
+        return snapshot.restore() if snapshot is not None else ()
+
+    def _fresh(self) -> ProcessExecutor:
+        """The fallback, with the project as it was before the first run, where a fresh process starts."""
+        if self.is_at_collected:
+            self._restore()
+        return self.fallback
 
     def _server(self) -> Server | None:
         if self.unavailable is not None:
@@ -197,6 +217,11 @@ class ForkExecutor:
             if ready is not None:
                 server.collected = tuple(ready["collected"])
                 server.tmp_as_collected = ProjectSnapshot.take(server.tmp, home / "tmp-as-collected")
+                original = self.fallback.snapshot
+                server.project_as_collected = (
+                    original.retake(home / "project-as-collected") if original is not None else None
+                )
+                self.is_at_collected = True
                 return server
             server.stop(0)
             reason = (
@@ -209,6 +234,8 @@ class ForkExecutor:
         return None
 
     def _run_forked(self, server: Server, request: RunRequest, state: Mapping[str, str] | None = None) -> Run:
+        if not self.is_at_collected:  # a fresh process ran since the last forked run
+            self._restore_collected(server)
         base = self.fallback
         base.count += 1
         self.fork_runs += 1
@@ -236,7 +263,7 @@ class ForkExecutor:
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
         server.tmp_as_collected.restore()
-        restored = self._restore()
+        restored = self._restore_collected(server)
         events, truncated = parse_stream(
             stream.read_text(encoding="utf-8", errors="replace") if stream.exists() else ""
         )
