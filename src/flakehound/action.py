@@ -37,9 +37,8 @@ from flakehound.execution.runner import child_environment
 from flakehound.github.commands import Log, append_text, format_outputs, new_delimiter, report_outputs, shown_path
 from flakehound.github.environment import DEFAULT_REPORT, SETTINGS_NAMES, from_env
 from flakehound.github.history import read_history
-from flakehound.github.publishing import publish, save_comment
+from flakehound.github.publishing import publish, save_comment, target_summary
 from flakehound.github.repository import in_repository, project_folder
-from flakehound.render.markdown import render_summary
 from flakehound.render.terminal import render_terminal
 
 if TYPE_CHECKING:
@@ -171,16 +170,7 @@ def _conclude(report: Report, config: ActionConfig, log: Log) -> int:
     """
     options, target = config.options, config.target
     shown = in_repository(report, project_folder(config.settings.cwd, config.workspace))
-    append_text(
-        config.summary_file,
-        render_summary(
-            shown,
-            check_name=target.check_name,
-            commit=target.head_sha,
-            run_url=target.run_url,
-            file_url=target.file_url,
-        ),
-    )
+    append_text(config.summary_file, target_summary(shown, target))
     outputs = report_outputs(report, shown_path(config.settings.report, config.workspace))
     append_text(config.output_file, format_outputs(outputs, new_delimiter))
     comment_url = check_url = None

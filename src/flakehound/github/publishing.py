@@ -27,16 +27,26 @@ from flakehound.github.environment import (
     require_variables,
 )
 from flakehound.github.publisher import CHECK_SUMMARY_LIMIT, Publisher, collect_annotations, make_retry
+from flakehound.github.repository import given_folder, in_repository
 from flakehound.models import Report
-from flakehound.render.markdown import render_comment, render_summary
+from flakehound.render.markdown import SUMMARY_LIMIT, render_comment, render_summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
     from flakehound.github.environment import ActionConfig, ActionOptions
     from flakehound.github.publisher import GitHubTarget
+    from flakehound.render.digest import Digest
 
-__all__ = ["COMMENT_FILE", "EVENT_FILE", "publish", "publish_report", "save_comment"]
+__all__ = [
+    "COMMENT_FILE",
+    "EVENT_FILE",
+    "publish",
+    "publish_report",
+    "save_comment",
+    "target_comment",
+    "target_summary",
+]
 
 COMMENT_FILE = "flakehound-comment.md"
 """Where the comment is saved, beside the report, when it is not posted (fork, dry run)."""
@@ -53,6 +63,31 @@ def _attempt(warn: Callable[[str], None], step: Callable[[], _T]) -> _T | None:
     except PublishError as error:
         warn(str(error))
         return None
+
+
+def target_comment(report: Report, target: GitHubTarget, previous: Digest | None = None) -> str:
+    """The pull-request comment for ``target``: its marker, check name, commit, run and file links."""
+    return render_comment(
+        report,
+        marker_key=target.marker_key,
+        check_name=target.check_name,
+        commit=target.head_sha,
+        run_url=target.run_url,
+        file_url=target.file_url,
+        previous_digest=previous,
+    )
+
+
+def target_summary(report: Report, target: GitHubTarget, limit: int = SUMMARY_LIMIT) -> str:
+    """The job summary (or, with the check run's ``limit``, its summary) for ``target``."""
+    return render_summary(
+        report,
+        check_name=target.check_name,
+        commit=target.head_sha,
+        run_url=target.run_url,
+        file_url=target.file_url,
+        limit=limit,
+    )
 
 
 def publish(
@@ -77,29 +112,14 @@ def publish(
     comment_url = _attempt(
         warn,
         lambda: publisher.upsert_comment(
-            lambda previous: render_comment(
-                report,
-                marker_key=target.marker_key,
-                check_name=target.check_name,
-                commit=target.head_sha,
-                run_url=target.run_url,
-                file_url=target.file_url,
-                previous_digest=previous,
-            ),
+            lambda previous: target_comment(report, target, previous),
             mode=options.comment_mode,
             gate_passed=report.gate.passed,
         ),
     )
     check_url = None
     if options.status in {"check-run", "both"}:
-        summary = render_summary(
-            report,
-            check_name=target.check_name,
-            commit=target.head_sha,
-            run_url=target.run_url,
-            file_url=target.file_url,
-            limit=CHECK_SUMMARY_LIMIT,
-        )
+        summary = target_summary(report, target, limit=CHECK_SUMMARY_LIMIT)
         check_url = _attempt(warn, lambda: publisher.create_check_run(report, summary, collect_annotations(report)))
     if options.status in {"commit-status", "both"}:
         passed = report.gate.passed
@@ -118,15 +138,7 @@ def save_comment(report: Report, config: ActionConfig, log: Log) -> None:
     target = config.target
     folder = config.settings.report.parent
     comment = folder / COMMENT_FILE
-    body = render_comment(
-        report,
-        marker_key=target.marker_key,
-        check_name=target.check_name,
-        commit=target.head_sha,
-        run_url=target.run_url,
-        file_url=target.file_url,
-    )
-    comment.write_text(body, encoding="utf-8")
+    comment.write_text(target_comment(report, target), encoding="utf-8")
     shown = shown_path(comment, config.workspace)
     if config.fork_event is None:
         log.command("notice", f"dry_run: nothing was published; the comment is in {shown}")
@@ -188,14 +200,19 @@ def _check_pull_head(target: GitHubTarget, token: str, number: int) -> None:
 
 
 def _publish_saved(
-    report_path: Path, event_file: Path, environ: Mapping[str, str], choices: Mapping[str, str], log: Log
+    report_path: Path,
+    event_file: Path,
+    environ: Mapping[str, str],
+    choices: Mapping[str, str],
+    folder: str,
+    log: Log,
 ) -> int:
     require_variables(
         environ,
         ("GITHUB_REPOSITORY", "GITHUB_TOKEN"),
         "set it in the step's env (GITHUB_TOKEN: ${{ github.token }}, with pull-requests: write)",
     )
-    report = _read_report(report_path)
+    report = in_repository(_read_report(report_path), given_folder(folder, "--working-directory"))
     pull = read_pull_request_event(load_object(event_file, "--event-file"), event_file, "--event-file").pull_request
     run_id = _trusted_run(environ, pull.head.sha)
     options = build_options(
@@ -231,8 +248,12 @@ def publish_report(
     comment_mode: str = "always",
     check_name: str = DEFAULT_CHECK_NAME,
     status: str = "check-run",
+    working_directory: str = "",
 ) -> int:
     """Post a saved report to the pull request named in a saved event (``workflow_run`` fork flow).
+
+    ``working_directory`` is the project folder the Action ran in (its input of that name): paths and
+    reproduce commands are shown from the repository's root, as the Action shows them.
 
     The token, repository and API URL come from ``GITHUB_TOKEN``, ``GITHUB_REPOSITORY`` and
     ``GITHUB_API_URL``. The saved event is untrusted (it comes from the fork's run): its head commit
@@ -244,7 +265,7 @@ def publish_report(
         log.command("add-mask", token)
     choices = {"comment_mode": comment_mode, "check_name": check_name, "status": status}
     try:
-        return _publish_saved(report_path, event_file, environ, choices, log)
+        return _publish_saved(report_path, event_file, environ, choices, working_directory, log)
     except ConfigError as error:
         log.command("error", str(error), title="flakehound publish")
         return ExitCode.USAGE
