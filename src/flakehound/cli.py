@@ -260,6 +260,7 @@ def _publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
         comment_mode=args.comment_mode,
         check_name=args.check_name,
         status=args.status,
+        working_directory=args.working_directory or "",
     )
 
 

@@ -175,6 +175,11 @@ def build_parser() -> argparse.ArgumentParser:
     publish.add_argument(
         "--status", default="check-run", help="check-run, commit-status, both or none (default: %(default)s)"
     )
+    publish.add_argument(
+        "--working-directory",
+        default=None,
+        help="the project folder the Action ran in, relative to the repository (default: the repository's root)",
+    )
     return parser
 
 

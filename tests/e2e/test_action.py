@@ -482,6 +482,46 @@ def test_a_nested_working_directory_gives_github_repository_paths(
     assert report.failures[0].original.path == "tests/test_broken.py"  # the JSON keeps the project's paths
 
 
+def test_publish_with_the_working_directory_posts_what_the_fork_run_saved(
+    tmp_path, copy_project, sample_env, httpserver, github
+):
+    """A fork's run in a subfolder saves a comment; `flakehound publish --working-directory` posts that same text."""
+    project = copy_project("coverage/half")  # the workspace (repository) is tmp_path
+    (project / "tests" / "test_broken.py").write_text(
+        "import half_pkg\n\n\ndef test_broken():\n    assert half_pkg.used() == 2\n"
+    )
+    workflow = Workflow(tmp_path, tmp_path, sample_env, httpserver.url_for(API))
+    workflow.event.write_text(json.dumps(pull_request_payload(head_repo="mallory/r")))
+    completed = workflow.run(working_directory="coverage/half", report="flakehound-report.json")
+    assert completed.returncode == ExitCode.GATE_FAILED, completed.stdout + completed.stderr
+    saved = (workflow.workspace / "flakehound-comment.md").read_text()
+    assert "cd coverage/half && python -m pytest" in saved
+    trusted = tmp_path / "workflow_run.json"  # the workflow_run that publishes: run 99, as the fork's run was
+    trusted.write_text(json.dumps({"action": "completed", "workflow_run": {"id": 99, "head_sha": HEAD}}))
+    env = {key: value for key, value in workflow.env.items() if not key.startswith("INPUT_")}
+    env |= {"GITHUB_TOKEN": TOKEN, "GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": str(trusted)}
+    argv = ["--report", "flakehound-report.json", "--event-file", "flakehound-event.json", "--status", "none"]
+    published = [
+        subprocess.run(
+            [sys.executable, "-m", "flakehound", "publish", *argv, *folder],
+            cwd=workflow.workspace,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        for folder in (["--working-directory", "./coverage/half/"], ["--working-directory", "../elsewhere"])
+    ]
+    assert published[0].returncode == ExitCode.OK, published[0].stdout + published[0].stderr
+    assert [comment["body"] for comment in github.comments] == [saved]
+    assert published[1].returncode == ExitCode.USAGE
+    assert published[1].stdout.splitlines()[-1] == (
+        "::error title=flakehound publish::--working-directory '../elsewhere' must be a folder inside the"
+        " repository, relative to its root (as working_directory)"
+    )
+
+
 def wait_for(path: Path) -> None:
     """Poll (at most a minute) until ``path`` exists and has content: the run reached the point to cancel it at."""
     for _ in range(600):

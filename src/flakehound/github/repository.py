@@ -15,10 +15,12 @@ import shlex
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
+from flakehound.errors import ConfigError
+
 if TYPE_CHECKING:
     from flakehound.models import ClassifiedFailure, CoverageSummary, Report
 
-__all__ = ["in_repository", "project_folder", "repository_path"]
+__all__ = ["given_folder", "in_repository", "project_folder", "repository_path"]
 
 
 def project_folder(cwd: Path, workspace: Path) -> str:
@@ -29,6 +31,18 @@ def project_folder(cwd: Path, workspace: Path) -> str:
     if not cwd.is_relative_to(workspace):
         return ""
     folder = cwd.relative_to(workspace).as_posix()
+    return "" if folder == "." else folder
+
+
+def given_folder(text: str, name: str) -> str:
+    """A project folder the user names relative to the repository's root (``flakehound publish``), normalized.
+
+    ``""`` and ``.`` are the root; an absolute path or one that leaves the repository is refused.
+    """
+    folder = posixpath.normpath(text.strip()) if text.strip() else "."
+    if PurePosixPath(folder).is_absolute() or folder == ".." or folder.startswith("../"):
+        msg = f"{name} {text!r} must be a folder inside the repository, relative to its root (as working_directory)"
+        raise ConfigError(msg)
     return "" if folder == "." else folder
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from flakehound.github.repository import in_repository, project_folder, repository_path
+from flakehound.errors import ConfigError
+from flakehound.github.repository import given_folder, in_repository, project_folder, repository_path
 from flakehound.models import (
     ClassifiedFailure,
     CoverageFile,
@@ -23,6 +24,22 @@ from flakehound.models import (
     Tool,
     UncoveredFile,
 )
+
+
+@pytest.mark.parametrize(
+    ("text", "folder"),
+    [("", ""), (".", ""), ("./", ""), ("services/api", "services/api"), ("./services//api/", "services/api")],
+)
+def test_a_given_folder_is_normalized_relative_to_the_root(text, folder):
+    """`flakehound publish --working-directory` takes the Action's working_directory as the user wrote it."""
+    assert given_folder(text, "--working-directory") == folder
+
+
+@pytest.mark.parametrize("text", ["/home/runner/work/r", "..", "../other", "a/../../b"])
+def test_a_folder_outside_the_repository_is_refused_naming_the_option(text):
+    """An absolute path or one that climbs out of the repository names no folder in it."""
+    with pytest.raises(ConfigError, match=r"^--working-directory '.*' must be a folder inside the repository"):
+        given_folder(text, "--working-directory")
 
 
 @pytest.mark.parametrize(

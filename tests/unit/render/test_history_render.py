@@ -52,6 +52,14 @@ def test_the_comment_separates_new_failures_from_old_ones_and_lists_watched_test
     assert "- the check run on bbbbbbb is left out: corrupt" in comment
 
 
+def test_watched_tests_without_notes_end_the_section_with_their_sentence(make_report, make_failure):
+    """Every earlier run read cleanly: the watched tests' sentence is the section's last line, no empty list."""
+    comment = render_comment(with_history(make_report, make_failure, notes=()))
+    section = comment.split("### History", 1)[1].split("\n### ", 1)[0]
+    assert section.rstrip().endswith("These passed in this run but failed earlier; each was rerun alone all the same.")
+    assert "\n- " not in section
+
+
 def test_each_failures_details_carry_its_history_line(make_report, make_failure):
     """The old failure says since when it fails on main; the new one says it never did."""
     comment = render_comment(with_history(make_report, make_failure))

@@ -142,6 +142,22 @@ def test_pull_request_reads_head_base_and_number(environ):
 
 
 @pytest.mark.parametrize(
+    ("event", "variables", "expected"),
+    [
+        ("push", {"GITHUB_REF_NAME": "main", "GITHUB_REF_TYPE": "branch"}, ("main", MERGE)),
+        ("push", {"GITHUB_REF_NAME": "v1.0", "GITHUB_REF_TYPE": "tag"}, (None, None)),
+        ("push", {}, (None, None)),
+        ("workflow_dispatch", {"GITHUB_REF_NAME": "main"}, (None, None)),
+    ],
+    ids=["branch-push", "tag-push", "no-ref-name", "not-a-push"],
+)
+def test_history_on_a_push_is_the_branch_without_its_new_commit(environ, event, variables, expected):
+    """A push to a branch reads that branch's earlier runs, skipping the commit just pushed; a tag has none."""
+    config = from_env({**with_event(environ, event, {"ref": "refs/heads/main"}), **variables})
+    assert (config.history_branch, config.history_skip) == expected
+
+
+@pytest.mark.parametrize(
     ("event", "payload", "is_fork"),
     [
         ("pull_request", pull_request_payload(head_repo="mallory/r"), True),
