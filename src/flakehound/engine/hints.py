@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Literal
 
 from flakehound.engine.matching import Match, match_signatures
 from flakehound.engine.statediff import describe_change
+from flakehound.engine.wording import rerun_counts
 from flakehound.models import FailureKind, Hint
 
 if TYPE_CHECKING:
@@ -170,15 +171,9 @@ def _rate(failures: int, runs: int) -> str:
 
 
 def _counts(failure: ClassifiedFailure) -> str:
-    evidence = failure.evidence
     parts = [
         f"{_rate(count.failures, count.runs)} {label}"
-        for label, count in (
-            ("alone", evidence.alone),
-            ("in the original order", evidence.original_order),
-            ("in shuffled orders", evidence.permuted),
-        )
-        if count.runs
+        for label, count in rerun_counts(failure.evidence, original="in the original order")
     ]
     return "fails " + ", ".join(parts) if parts else "no reruns"
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
 from flakehound.engine.statediff import describe_change
 from flakehound.engine.wording import plural as _plural
-from flakehound.engine.wording import short_sha
+from flakehound.engine.wording import rerun_counts, short_sha
 from flakehound.render.digest import encode_digest, make_digest, make_marker, render_changes
 from flakehound.render.escape import block as _block
 from flakehound.render.escape import cell as _cell
@@ -104,16 +104,7 @@ def _render_counts(report: Report) -> str:
 
 
 def _evidence(failure: ClassifiedFailure) -> str:
-    evidence = failure.evidence
-    parts = [
-        f"{count.failures}/{count.runs} {where}"
-        for count, where in (
-            (evidence.alone, "alone"),
-            (evidence.original_order, "in original order"),
-            (evidence.permuted, "in shuffled orders"),
-        )
-        if count.runs
-    ]
+    parts = [f"{count.failures}/{count.runs} {where}" for where, count in rerun_counts(failure.evidence)]
     return "failed " + ", ".join(parts) if parts else "not rerun"
 
 

@@ -16,14 +16,14 @@ from rich.text import Text
 from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
 from flakehound.engine.history import history_line
 from flakehound.engine.statediff import describe_change
-from flakehound.engine.wording import plural, short_sha
+from flakehound.engine.wording import plural, rerun_counts, short_sha
 from flakehound.render.history import history_sentence
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from flakehound.engine.victim_search import VictimSearch
-    from flakehound.models import ClassifiedFailure, ConfigurationCount, CoverageSummary, Polluter, Report
+    from flakehound.models import ClassifiedFailure, CoverageSummary, Polluter, Report
 
 __all__ = ["describe_evidence", "describe_finding", "describe_search", "render_terminal", "top_cause"]
 
@@ -35,21 +35,9 @@ _STYLES = {
 }
 
 
-def _count(label: str, count: ConfigurationCount) -> str | None:
-    if count.runs == 0:
-        return None
-    return f"failed {count.failures}/{count.runs} {label}"
-
-
 def describe_evidence(failure: ClassifiedFailure) -> str:
     """``failed 0/5 alone, 4/4 in original order, 1/4 in shuffled orders``."""
-    evidence = failure.evidence
-    parts = [
-        _count("alone", evidence.alone),
-        _count("in original order", evidence.original_order),
-        _count("in shuffled orders", evidence.permuted),
-    ]
-    return ", ".join(part for part in parts if part)
+    return ", ".join(f"failed {count.failures}/{count.runs} {label}" for label, count in rerun_counts(failure.evidence))
 
 
 def _leaves(finding: Polluter) -> str:
