@@ -159,6 +159,20 @@ def assert_token_kept_secret(workflow: Workflow, completed: subprocess.Completed
     assert [path for path in written if TOKEN in path.read_text()] == []
 
 
+def run_publish(workflow: Workflow, env: dict[str, str], *options: str) -> subprocess.CompletedProcess[str]:
+    """`flakehound publish` of the report and event the fork's run saved in the workspace, as a user runs it."""
+    argv = ["publish", "--report", "flakehound-report.json", "--event-file", "flakehound-event.json", *options]
+    return subprocess.run(
+        [sys.executable, "-m", "flakehound", *argv],
+        cwd=workflow.workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
 def test_fork_publishes_nothing_and_flakehound_publish_posts_it_later(workflow, github, tmp_path):
     """A fork's run makes no request and saves comment and event; `flakehound publish` then posts them."""
     payload = pull_request_payload(head_repo="mallory/r")
@@ -185,16 +199,7 @@ def test_fork_publishes_nothing_and_flakehound_publish_posts_it_later(workflow, 
         "GITHUB_EVENT_NAME": "workflow_run",
         "GITHUB_EVENT_PATH": str(trusted),
     }
-    argv = ["publish", "--report", "flakehound-report.json", "--event-file", "flakehound-event.json"]
-    published = subprocess.run(
-        [sys.executable, "-m", "flakehound", *argv],
-        cwd=workflow.workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    published = run_publish(workflow, env)
     assert published.returncode == ExitCode.OK, published.stdout + published.stderr
     assert [(method, path) for method, path, _ in github.requests()] == [
         ("GET", f"{REPO}/pulls/7"),
@@ -500,18 +505,9 @@ def test_publish_with_the_working_directory_posts_what_the_fork_run_saved(
     trusted.write_text(json.dumps({"action": "completed", "workflow_run": {"id": 99, "head_sha": HEAD}}))
     env = {key: value for key, value in workflow.env.items() if not key.startswith("INPUT_")}
     env |= {"GITHUB_TOKEN": TOKEN, "GITHUB_EVENT_NAME": "workflow_run", "GITHUB_EVENT_PATH": str(trusted)}
-    argv = ["--report", "flakehound-report.json", "--event-file", "flakehound-event.json", "--status", "none"]
     published = [
-        subprocess.run(
-            [sys.executable, "-m", "flakehound", "publish", *argv, *folder],
-            cwd=workflow.workspace,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        for folder in (["--working-directory", "./coverage/half/"], ["--working-directory", "../elsewhere"])
+        run_publish(workflow, env, "--status", "none", "--working-directory", folder)
+        for folder in ("./coverage/half/", "../elsewhere")
     ]
     assert published[0].returncode == ExitCode.OK, published[0].stdout + published[0].stderr
     assert [comment["body"] for comment in github.comments] == [saved]
