@@ -8,6 +8,8 @@ draws the same layers.
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -139,3 +141,10 @@ def test_modules_and_functions_stay_small(module):
         and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES
     ]
     assert not long
+
+
+def test_the_cli_loads_pygithub_only_to_publish():
+    """`flakehound run` and the other local commands never pay for PyGithub and requests (about 20 MB)."""
+    probe = "import sys, flakehound.cli; print(sorted({'github', 'requests'} & set(sys.modules)))"
+    completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
+    assert completed.stdout.strip() == "[]"

@@ -31,7 +31,6 @@ from flakehound.engine.cancellation import is_cancelled_early
 from flakehound.engine.history import History, record_of
 from flakehound.engine.statediff import describe_change
 from flakehound.errors import ConfigError, ExitCode, PytestCrashed
-from flakehound.github.publishing import publish_report
 from flakehound.inputs.reports import read_reports
 from flakehound.models import Report
 from flakehound.render.history import render_history
@@ -252,6 +251,9 @@ def _action() -> int:
 
 
 def _publish(args: argparse.Namespace, environ: Mapping[str, str]) -> int:
+    # PyGithub and requests cost every other command ~20 MB and a third of a second: imported only here
+    from flakehound.github.publishing import publish_report
+
     return publish_report(
         args.report,
         args.event_file,
