@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -16,6 +17,16 @@ from flakehound.execution.runner import ProcessExecutor, RunRequest
 from flakehound.execution.snapshot import ProjectSnapshot
 
 FIXTURES = Path(__file__).parents[2] / "fixture_projects"
+
+
+def run_state_plugin(
+    project: Path, target: Path, after: str, env: dict[str, str], *args: str
+) -> subprocess.CompletedProcess[str]:
+    """Run pytest in ``project`` with the state plugin, snapshots around ``after`` written to ``target``."""
+    plugin = ["-p", "flakehound.execution._state_plugin", f"--flakehound-state={target}"]
+    plugin += [f"--flakehound-state-after={after}", "-p", "no:randomly", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", *plugin, *args]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=120, check=False)
 
 
 def write_files(root: Path, files: dict[str, str]) -> Path:

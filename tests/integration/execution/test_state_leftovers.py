@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from executorkit import environment, pool_over
+from executorkit import environment, pool_over, run_state_plugin
 
 from flakehound.engine.statediff import describe_change, diff_states
 
@@ -30,29 +28,7 @@ def snapshot_around(project: Path, test: str, tmp_path: Path) -> dict[str, Any]:
     tempdir.mkdir(exist_ok=True)
     nodeid = f"{FILE}::{test}"
     env = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "flakehound.execution._state_plugin",
-        f"--flakehound-state={target}",
-        f"--flakehound-state-after={nodeid}",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        nodeid,
-    ]
-    completed = subprocess.run(
-        command,
-        cwd=project,
-        env=env | {"TMPDIR": str(tempdir)},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    completed = run_state_plugin(project, target, nodeid, env | {"TMPDIR": str(tempdir)}, nodeid)
     assert completed.returncode == 0, completed.stdout + completed.stderr
     document: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
     return document

@@ -10,6 +10,7 @@ import textwrap
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from executorkit import run_state_plugin
 
 from flakehound.engine.statediff import diff_states, rank_changes
 from flakehound.execution import _state_plugin
@@ -40,23 +41,7 @@ def run_suite(
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(textwrap.dedent(text), encoding="utf-8")
     target = tmp_path / "state.json"
-    command = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-p",
-        "flakehound.execution._state_plugin",
-        f"--flakehound-state={target}",
-        f"--flakehound-state-after={after}",
-        "-p",
-        "no:randomly",
-        "-p",
-        "no:cacheprovider",
-        *extra,
-    ]
-    completed = subprocess.run(
-        command, cwd=project, env=child_env(tmpdir), capture_output=True, text=True, timeout=120, check=False
-    )
+    completed = run_state_plugin(project, target, after, child_env(tmpdir), *extra)
     assert completed.returncode in {0, 1}, completed.stdout + completed.stderr
     document: dict[str, Any] = json.loads(target.read_text(encoding="utf-8"))
     return document
