@@ -143,8 +143,12 @@ def test_modules_and_functions_stay_small(module):
     assert not long
 
 
-def test_the_cli_loads_pygithub_only_to_publish():
-    """`flakehound run` and the other local commands never pay for PyGithub and requests (about 20 MB)."""
-    probe = "import sys, flakehound.cli; print(sorted({'github', 'requests'} & set(sys.modules)))"
+@pytest.mark.parametrize("entry", ["flakehound.cli", "flakehound.__main__"])
+def test_the_cli_loads_pygithub_only_to_publish(entry):
+    """`flakehound run` and the other local commands never pay for PyGithub and requests (about 20 MB).
+
+    ``python -m flakehound`` and the ``flakehound`` script go through ``__main__``, so it counts too.
+    """
+    probe = f"import sys, {entry}; print(sorted({{'github', 'requests'}} & set(sys.modules)))"
     completed = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True)
     assert completed.stdout.strip() == "[]"
