@@ -151,8 +151,12 @@ class Investigation:
             raise ConfigError(msg)
         with self.lock:
             self.record(run, purpose, seed, len(order))
-            self.runs_of.setdefault(tuple(order), []).append(run)
+            self.runs_of.setdefault(tuple(order), []).append(self._slim(run))
             self.progress.advance(f"{purpose.value} run")
+
+    def _slim(self, run: Run) -> Run:
+        """The run with only the followed tests' results: what the searches read of it (a whole run is MBs)."""
+        return run.model_copy(update={"results": tuple(r for r in run.results if r.nodeid in self.tracked)})
 
     def searches(self) -> Callable[[], Callable[[Sequence[str]], Run]]:
         """Run orders for searches: a search's ``k``-th run of an order is the ``k``-th run of it made before.
@@ -208,12 +212,13 @@ class Investigation:
                     on_flip()
 
     def focus(self, nodeids: Sequence[str]) -> None:
-        """From now on, and in the runs recorded so far, keep only these tests' outcomes."""
+        """From now on, and in the runs recorded and kept so far, keep only these tests' outcomes."""
         self.tracked = set(nodeids)
         self.records = [
             record.model_copy(update={"outcomes": {n: o for n, o in record.outcomes.items() if n in self.tracked}})
             for record in self.records
         ]
+        self.runs_of = {order: [self._slim(run) for run in runs] for order, runs in self.runs_of.items()}
 
     def settled(self, nodeid: str) -> bool:
         """Whether the test already flipped under one configuration: it is intermittent, more runs add nothing."""
