@@ -87,4 +87,29 @@ def test_quick_comparison_finds_the_same_polluter_as_detect_test_pollution():
     assert completed.returncode == 0, completed.stdout + completed.stderr
     assert "| polluter search |" in completed.stdout
     assert "same polluter" in completed.stdout
+    assert "| one collection (pytest --collect-only), the floor of a search |" in completed.stdout
     assert "PROBLEM" not in completed.stdout
+
+
+def test_the_targets_are_read_off_the_largest_suite_with_the_floor_of_a_search(bench):
+    """The target lines compare the largest suite's rows, and say what one collection allows at best."""
+
+    def row(suite: str, what: str, ours: float, peer_name: str, peer: float, memory: float = 40.0):
+        return bench.Row(suite, what, bench.Measured(ours, memory, 0, ""), peer_name, bench.Measured(peer, 40.0, 0, ""))
+
+    jobs = os.cpu_count() or 1
+    rows = [
+        row("small", "polluter search", 1.0, "detect-test-pollution", 100.0),
+        row("big", "polluter search", 5.0, "detect-test-pollution", 50.0),
+        row("big", bench.FLOOR, 2.5, "detect-test-pollution", 50.0),
+        row("big", f"{bench.RERUNS} reruns of one test, forked", 3.0, "pytest-flakefinder", 4.0),
+        row("big", f"full investigation, fork, --jobs {jobs} (99 runs)", 9.0, "one plain pytest run", 4.0, 60.0),
+        row("big", "full investigation, fork, --jobs 1 (99 runs)", 12.0, "one plain pytest run", 4.0, 50.0),
+    ]
+    bars = bench.render_bars(rows).splitlines()
+    assert bars[0] == "Targets (#22), on the big suite:"
+    assert bars[1].endswith(": 10.0x (one collection alone allows 20.0x here)")
+    assert bars[2].endswith("in-process reruns: 0.75x")
+    assert f"- full investigation, --jobs {jobs} <= 2.0x one plain run: 2.25x" in bars or jobs == 1
+    assert "- full investigation, --jobs 1 <= 2.5x one plain run: 3.00x" in bars or jobs == 1
+    assert bars[-1].startswith("- peak memory <= 1.5x one plain run: 1.50x")
