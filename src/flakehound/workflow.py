@@ -24,7 +24,7 @@ from flakehound import __version__
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.engine.bisect import to_polluter
 from flakehound.engine.cancellation import cancelled_report
-from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce
+from flakehound.engine.diagnose import KEPT_CHANGES, failed_in, minimal_reproduce
 from flakehound.engine.experiments import Lab
 from flakehound.engine.original import check_original, junit_run, run_original
 from flakehound.engine.pipeline import analyse
@@ -35,7 +35,7 @@ from flakehound.engine.statediff import diff_states, rank_changes
 from flakehound.engine.victim_search import VictimSearch, search_victim
 from flakehound.errors import ConfigError
 from flakehound.execution.lab import busy_cores, busy_process_count, find_libfaketime
-from flakehound.execution.pool import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor
+from flakehound.execution.pool import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor, run_batch
 from flakehound.execution.runner import (
     ORDER_AND_RERUN_PLUGINS,
     RunInterrupted,
@@ -471,6 +471,8 @@ def bisect(
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
+        if isolation == "fork":  # every worker collects now, side by side, for the search's runs side by side
+            executor.warm()
         collection = executor.collect(DEFAULT_ORIGINAL_TIMEOUT)
         if not collection.collected:
             check_original(collection, settings)
@@ -482,11 +484,11 @@ def bisect(
             )
             raise ConfigError(msg)
 
-        def probe(run_order: Sequence[str]) -> dict[str, bool]:
-            run = executor.run(RunRequest(order=tuple(run_order), timeout=DEFAULT_ORIGINAL_TIMEOUT))
-            return {result.nodeid: result.outcome.is_failure for result in run.results}
+        def probe_many(run_orders: Sequence[Sequence[str]]) -> list[dict[str, bool]]:
+            requests = [RunRequest(order=tuple(order), timeout=DEFAULT_ORIGINAL_TIMEOUT) for order in run_orders]
+            return [failed_in(run) for run in run_batch(executor, requests)]
 
-        search = search_victim(victim, orders, probe)
+        search = search_victim(victim, orders, lambda order: probe_many([order])[0], probe_many=probe_many)
         finding = to_polluter(search.result) if search.result is not None else None
         if finding is None:
             reason = search.reason or "the search ended without a finding"

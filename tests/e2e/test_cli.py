@@ -191,10 +191,15 @@ def test_quiet_and_verbose_output(run_cli, copy_project, sample_env, tmp_path):
     assert "run 1: original 2 tests" in verbose.stdout
 
 
-def test_bisect_finds_the_polluter_and_names_its_leftover(run_cli, copy_project, sample_env):
-    """`flakehound bisect --victim` finds the polluter, prints what it leaves behind and the minimal replay."""
+@pytest.mark.parametrize("isolation", ["fork", "process"])
+def test_bisect_finds_the_polluter_and_names_its_leftover(run_cli, copy_project, sample_env, isolation):
+    """`flakehound bisect --victim` finds the polluter, prints what it leaves behind and the minimal replay.
+
+    The same answer from forked children (the workers collecting side by side) and from fresh processes.
+    """
     victim = "tests/test_h_victim.py::test_default_mode"
-    completed = run_cli(["bisect", "--victim", victim], copy_project("planted"), sample_env)
+    args = ["bisect", "--victim", victim, "--isolation", isolation]
+    completed = run_cli(args, copy_project("planted"), sample_env)
     assert completed.returncode == ExitCode.OK, completed.stderr
     assert f"{victim} fails only after tests/test_a_polluter.py::test_configure_test_mode" in completed.stdout
     assert "; that test changes pkg.state.MODE from 'production' to 'test'" in completed.stdout

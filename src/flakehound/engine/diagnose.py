@@ -5,8 +5,8 @@ for its polluter(s); for every ``brittle`` failure, a passing order is searched 
 state-setter(s) (:mod:`flakehound.engine.bisect`). Victims that failed in the same order share one search,
 and the searches go side by side where the caller can run them so. Each finding is confirmed, then
 run once more with state snapshots around it, so the report can say what the polluter leaves behind
-(:mod:`flakehound.engine.statediff`). IO comes in as callables: ``search`` (a new search's way to run an
-order once, each call a run), ``snapshot`` (one run that records process state before the first test
+(:mod:`flakehound.engine.statediff`). IO comes in as callables: ``search`` (a new search's way to run
+orders, each once, side by side where it can), ``snapshot`` (one run that records process state before the first test
 and after a named one) and ``side_by_side`` (run tasks, maybe together; the results in their order).
 """
 
@@ -24,7 +24,7 @@ from flakehound.models import ClassifiedFailure, FailureKind
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
 
-    from flakehound.engine.bisect import Probe, SearchResult
+    from flakehound.engine.bisect import Probe, ProbeMany, SearchResult
     from flakehound.models import Polluter, Run, StateChange
 
     #: Process state before an order's first test and after a named one, or None (the run failed).
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["diagnose", "minimal_reproduce"]
+__all__ = ["diagnose", "failed_in", "minimal_reproduce"]
 #: The state changes a finding keeps, most relevant to the victim first.
 KEPT_CHANGES = 8
 _PREFERRED_ORDER = "original order"
@@ -55,12 +55,18 @@ def _in_turn(tasks: Sequence[Callable[[], _T]]) -> list[_T]:
     return [task() for task in tasks]
 
 
-def _probe(execute: Callable[[Sequence[str]], Run]) -> Probe:
-    def probe(order: Sequence[str]) -> dict[str, bool]:
-        run = execute(order)
-        return {result.nodeid: result.outcome.is_failure for result in run.results}
+def failed_in(run: Run) -> dict[str, bool]:
+    """What a probe answers for one run: whether each test in it failed."""
+    return {result.nodeid: result.outcome.is_failure for result in run.results}
 
-    return probe
+
+def _probes(execute: Callable[[Sequence[Sequence[str]]], Sequence[Run]]) -> tuple[Probe, ProbeMany]:
+    """A search's probe of one order and of several side by side, both through its ``execute``."""
+
+    def probe_many(orders: Sequence[Sequence[str]]) -> list[dict[str, bool]]:
+        return [failed_in(run) for run in execute(orders)]
+
+    return lambda order: probe_many([order])[0], probe_many
 
 
 def _order_label(labels: Sequence[str]) -> str:
@@ -104,7 +110,7 @@ def _victim_text(failure: ClassifiedFailure) -> str:
 def diagnose(
     failures: Sequence[ClassifiedFailure],
     orders: Mapping[str, Sequence[str]],
-    search: Callable[[], Callable[[Sequence[str]], Run]],
+    search: Callable[[], Callable[[Sequence[Sequence[str]]], Sequence[Run]]],
     *,
     snapshot: Snapshot | None = None,
     budget: int = 200,
@@ -114,7 +120,7 @@ def diagnose(
     tasks = [
         partial(
             _snapshotted,
-            partial(find, victims, _before(orders[label], victims), _probe(search()), budget=budget),
+            _search(find, victims, _before(orders[label], victims), search(), budget),
             snapshot,
         )
         for kind, find in ((FailureKind.ORDER_DEPENDENT, find_polluters), (FailureKind.BRITTLE, find_state_setters))
@@ -130,6 +136,18 @@ def diagnose(
             continue
         diagnosed.append(_with_finding(failure, *results[failure.nodeid]))
     return tuple(diagnosed)
+
+
+def _search(
+    find: Callable[..., dict[str, SearchResult]],
+    victims: Sequence[str],
+    before: Sequence[str],
+    execute: Callable[[Sequence[Sequence[str]]], Sequence[Run]],
+    budget: int,
+) -> Callable[[], dict[str, SearchResult]]:
+    """One search, ready to start: ``find`` over ``before`` for ``victims``, probing through ``execute``."""
+    probe, probe_many = _probes(execute)
+    return partial(find, victims, before, probe, budget=budget, probe_many=probe_many)
 
 
 def _snapshotted(search: Callable[[], dict[str, SearchResult]], snapshot: Snapshot | None) -> Found:

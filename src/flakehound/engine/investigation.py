@@ -158,8 +158,11 @@ class Investigation:
         """The run with only the followed tests' results: what the searches read of it (a whole run is MBs)."""
         return run.model_copy(update={"results": tuple(r for r in run.results if r.nodeid in self.tracked)})
 
-    def searches(self) -> Callable[[], Callable[[Sequence[str]], Run]]:
+    def searches(self) -> Callable[[], Callable[[Sequence[Sequence[str]]], list[Run]]]:
         """Run orders for searches: a search's ``k``-th run of an order is the ``k``-th run of it made before.
+
+        A search asks for several orders at once where they do not wait for each other; the new runs
+        among them go together (side by side where the executor can).
 
         Runs of the same order under the same conditions are samples of the same thing, so a search
         never pays again for a run the investigation already made (the victim alone, above all). Only
@@ -168,16 +171,22 @@ class Investigation:
         """
         made_before = {key: list(runs) for key, runs in self.runs_of.items()}
 
-        def search() -> Callable[[Sequence[str]], Run]:
+        def search() -> Callable[[Sequence[Sequence[str]]], list[Run]]:
             served: dict[tuple[str, ...], int] = defaultdict(int)
 
-            def execute(order: Sequence[str]) -> Run:
-                key = tuple(order)
-                made = made_before.get(key, [])
-                served[key] += 1
-                if served[key] <= len(made):
-                    return made[served[key] - 1]
-                return self.execute(order, RunPurpose.BISECT)
+            def execute(orders: Sequence[Sequence[str]]) -> list[Run]:
+                """Each order once: a run made before when one is left, else a new one, the new ones together."""
+                runs: list[Run | None] = []
+                for order in orders:
+                    key = tuple(order)
+                    made = made_before.get(key, [])
+                    served[key] += 1
+                    runs.append(made[served[key] - 1] if served[key] <= len(made) else None)
+                missing = [
+                    (order, RunPurpose.BISECT, None) for order, run in zip(orders, runs, strict=True) if run is None
+                ]
+                new = iter(self.execute_many(missing))
+                return [run if run is not None else next(new) for run in runs]
 
             return execute
 

@@ -20,7 +20,7 @@ from flakehound.engine.bisect import Tally, find_polluters, find_state_setters
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
-    from flakehound.engine.bisect import Probe, Role, SearchResult
+    from flakehound.engine.bisect import Probe, ProbeMany, Role, SearchResult
 
 __all__ = ["ALONE_RUNS", "VictimSearch", "search_victim"]
 
@@ -60,9 +60,15 @@ def search_victim(
     *,
     alone_runs: int = ALONE_RUNS,
     budget: int = 200,
+    probe_many: ProbeMany | None = None,
 ) -> VictimSearch:
-    """Find what flips ``victim``, searching in the first of ``orders`` (label, order) that flips it."""
-    failed_alone = sum(probe([victim]).get(victim, True) for _ in range(alone_runs))
+    """Find what flips ``victim``, searching in the first of ``orders`` (label, order) that flips it.
+
+    With ``probe_many``, the alone runs go together, and so do the search's (see :mod:`~flakehound.engine.bisect`).
+    """
+    alone_orders = [[victim]] * alone_runs
+    outcomes = probe_many(alone_orders) if probe_many is not None else [probe(order) for order in alone_orders]
+    failed_alone = sum(outcome.get(victim, True) for outcome in outcomes)
     alone = Tally(runs=alone_runs, failures=failed_alone)
     if 0 < failed_alone < alone_runs:
         reason = (
@@ -80,7 +86,7 @@ def search_victim(
         failed = probe([*prefix, victim]).get(victim, True)
         if failed != bool(failed_alone):
             find = find_polluters if role == "polluter" else find_state_setters
-            result = find([victim], prefix, probe, budget=budget)[victim]
+            result = find([victim], prefix, probe, budget=budget, probe_many=probe_many)[victim]
             return VictimSearch(victim, alone, tuple(tried), role, label, result, result.reason)
     ending = "failed" if failed_alone else "passed"
     wanted = "makes it pass" if failed_alone else "makes it fail"

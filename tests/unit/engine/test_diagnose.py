@@ -40,7 +40,7 @@ def executor(fails, runs=None):
             )
         )
 
-    return lambda: execute
+    return lambda: lambda orders: [execute(order) for order in orders]
 
 
 STATE = {

@@ -33,6 +33,6 @@ def test_runs_kept_for_the_searches_hold_only_the_followed_tests():
     kept = {order: [[r.nodeid for r in run.results] for run in runs] for order, runs in investigation.runs_of.items()}
     assert kept == {SUITE: [[SUITE[3]]], SUITE[:4]: [[SUITE[3]]]}
     search = investigation.searches()()
-    (result,) = search(SUITE[:4]).results
+    ((result,),) = (run.results for run in search([SUITE[:4]]))
     assert result.outcome.is_failure
     assert len(executor.requests) == 2  # the search was served the kept run, not a new one
