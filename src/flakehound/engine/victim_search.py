@@ -64,10 +64,14 @@ def search_victim(
 ) -> VictimSearch:
     """Find what flips ``victim``, searching in the first of ``orders`` (label, order) that flips it.
 
-    With ``probe_many``, the alone runs go together, and so do the search's (see :mod:`~flakehound.engine.bisect`).
+    The alone runs and the first order's run (which every search needs) go together, side by side
+    with ``probe_many``, and so do the search's (see :mod:`~flakehound.engine.bisect`).
     """
-    alone_orders = [[victim]] * alone_runs
-    outcomes = probe_many(alone_orders) if probe_many is not None else [probe(order) for order in alone_orders]
+    orders = [(label, tuple(order[: list(order).index(victim)])) for label, order in orders]
+    first = [[*orders[0][1], victim]] if orders and orders[0][1] else []
+    batch = [[victim]] * alone_runs + first
+    outcomes = list(probe_many(batch) if probe_many is not None else [probe(order) for order in batch])
+    made = {tuple(first[0]): outcomes.pop()} if first else {}
     failed_alone = sum(outcome.get(victim, True) for outcome in outcomes)
     alone = Tally(runs=alone_runs, failures=failed_alone)
     if 0 < failed_alone < alone_runs:
@@ -78,12 +82,12 @@ def search_victim(
         return VictimSearch(victim, alone, (), reason=reason)
     role: Role = "state-setter" if failed_alone else "polluter"
     tried: list[str] = []
-    for label, order in orders:
-        prefix = tuple(order[: list(order).index(victim)])
+    for label, prefix in orders:
         tried.append(label)
         if not prefix:
             continue
-        failed = probe([*prefix, victim]).get(victim, True)
+        run = (*prefix, victim)
+        failed = (made.pop(run) if run in made else probe(run)).get(victim, True)
         if failed != bool(failed_alone):
             find = find_polluters if role == "polluter" else find_state_setters
             result = find([victim], prefix, probe, budget=budget, probe_many=probe_many)[victim]

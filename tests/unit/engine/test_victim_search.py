@@ -79,3 +79,19 @@ def test_an_order_with_the_victim_first_is_counted_but_not_run_again():
         f"it passed in all {ALONE_RUNS} runs alone and in the order of --order-file: no test before it makes it fail"
         " there"
     )
+
+
+def test_the_alone_runs_and_the_first_order_go_together():
+    """With a probe of several orders, the alone runs and the first order's run are one call; nothing else changes."""
+    probe = probe_over(lambda before, _: A in before)
+    calls: list[list[tuple[str, ...]]] = []
+
+    def probe_many(orders: Sequence[Sequence[str]]) -> list[Mapping[str, bool]]:
+        calls.append([tuple(order) for order in orders])
+        return [probe(order) for order in orders]
+
+    search = search_victim(V, [("pytest's order", [A, B, V])], probe, probe_many=probe_many)
+    assert calls[0] == [(V,)] * ALONE_RUNS + [(A, B, V)]
+    assert (search.role, search.order, search.found, search.alone.failures) == ("polluter", "pytest's order", (A,), 0)
+    plain = search_victim(V, [("pytest's order", [A, B, V])], probe_over(lambda before, _: A in before))
+    assert plain == search
