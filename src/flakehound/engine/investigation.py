@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 from flakehound.engine.classify import Observation, is_settled
 from flakehound.engine.plan import permutations, prefix_through
 from flakehound.errors import ConfigError
-from flakehound.execution.pool import run_batch
+from flakehound.execution.pool import halt_runs, run_batch
 from flakehound.execution.runner import RunRequest
 from flakehound.models import Configuration, Outcome, Run, RunEnd, RunPurpose, RunRecord
 
@@ -208,6 +208,7 @@ class Investigation:
                 return [future.result() for future in futures]
             except KeyboardInterrupt:
                 self.interrupted = True
+                halt_runs(self.executor)  # the tasks' runs end now, and they make no more
                 return [future.result() for future in futures] + [task() for task in tasks[len(futures) :]]
 
     def observe(self, run: Run, configuration: Configuration, nodeids: Sequence[str]) -> None:

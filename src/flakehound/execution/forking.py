@@ -96,6 +96,9 @@ class ForkExecutor:
     faketime: str | None = None
     #: Whether the project is as the running server left it after collection (else as before the first run).
     is_at_collected: bool = field(default=False, repr=False)
+    #: The forked child running now, if any (what :meth:`halt` kills), and whether :meth:`halt` was called.
+    child: int | None = field(default=None, repr=False)
+    halted: threading.Event = field(default_factory=threading.Event, repr=False)
 
     def __enter__(self) -> Self:
         """Nothing starts until the first run."""
@@ -147,6 +150,13 @@ class ForkExecutor:
     def cancel(self) -> None:
         """Stop waiting for a server that is still starting: it is killed and fresh processes take over."""
         self.stopping.set()
+
+    def halt(self) -> None:
+        """Kill the run going on, forked or fresh, and every later one as it starts (the run's thread then ends)."""
+        self.halted.set()
+        self.fallback.halt()
+        if self.child is not None:
+            _reap_group(self.child)
 
     def run(self, request: RunRequest) -> Run:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
@@ -249,6 +259,9 @@ class ForkExecutor:
         if forked is None:
             raise ServerGoneError
         child = int(forked["pid"])
+        self.child = child
+        if self.halted.is_set():
+            _reap_group(child)
         try:
             exited = server.replies.read(max(request.timeout - (time.monotonic() - started), 0.0))
             timed_out = exited is None
@@ -260,6 +273,7 @@ class ForkExecutor:
             self._restore()
             raise RunInterrupted(streamed_so_far(stream, time.monotonic() - started)) from error
         finally:
+            self.child = None
             _reap_group(child)  # whatever the test started, and the child itself if the server is gone
         duration = time.monotonic() - started
         server.tmp_as_collected.restore()

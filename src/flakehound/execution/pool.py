@@ -51,6 +51,7 @@ __all__ = [
     "BatchExecutor",
     "Isolation",
     "WorkerPool",
+    "halt_runs",
     "open_executor",
     "run_batch",
 ]
@@ -77,6 +78,13 @@ class BatchExecutor(Protocol):
         ...
 
 
+def halt_runs(executor: Executor) -> None:
+    """Kill the runs other threads wait for, once Ctrl-C or SIGTERM reached this one (executors that can)."""
+    halt = getattr(executor, "halt", None)
+    if halt is not None:
+        halt()
+
+
 def run_batch(executor: Executor, requests: Sequence[RunRequest]) -> list[Run]:
     """Run independent requests, in parallel when the executor can; the runs in the order of the requests."""
     if isinstance(executor, BatchExecutor):
@@ -90,6 +98,8 @@ class _Worker(Protocol):
     def warm(self) -> None: ...
 
     def cancel(self) -> None: ...
+
+    def halt(self) -> None: ...
 
     def snapshot_state(self, order: Sequence[str], after: str, timeout: float) -> dict[str, Any] | None: ...
 
@@ -190,11 +200,15 @@ class WorkerPool:
         with ThreadPoolExecutor(max_workers=len(self.workers), thread_name_prefix="flakehound-close") as pool:
             list(pool.map(lambda worker: worker.close(), self.workers))
 
-    def warm(self) -> None:
-        """Make every worker and get each one ready in the background, all at once."""
+    def warm(self, *, copies_only: bool = False) -> None:
+        """Make every worker and get each one ready in the background, all at once.
+
+        ``copies_only`` leaves the project's own worker alone: a run in the project itself (the
+        original run under coverage) can go on while the copies, taken now, collect in their folders.
+        """
         with self.free:
             self._grow(self.jobs)
-            for index in range(len(self.workers)):
+            for index in range(1 if copies_only else 0, len(self.workers)):
                 self._warm_up(index)
 
     def warm_clock(self, library: str) -> None:
@@ -297,7 +311,16 @@ class WorkerPool:
         if len(requests) < 2 or usable < 2:  # noqa: PLR2004 - parallel needs two of each
             return [self._run_anywhere(request) for request in requests]
         with ThreadPoolExecutor(max_workers=min(usable, len(requests)), thread_name_prefix="flakehound-worker") as pool:
-            return list(pool.map(self._run_anywhere, requests))
+            try:
+                return list(pool.map(self._run_anywhere, requests))
+            except KeyboardInterrupt:  # only this thread hears it: the runs in the others are stopped, not waited out
+                self.halt()
+                raise
+
+    def halt(self) -> None:
+        """Kill every run going on in any thread, and every later one as it starts: the investigation is over."""
+        for worker in self.workers:
+            worker.halt()
 
     def _run_anywhere(self, request: RunRequest) -> Run:
         """Run ``request`` on a free worker (the clock worker's if it has a clock); as if it had run in the project."""
@@ -388,6 +411,9 @@ class _Closing:
 
     def cancel(self) -> None:
         pass
+
+    def halt(self) -> None:
+        self.process.halt()
 
     def close(self) -> None:
         pass

@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -280,6 +281,16 @@ class ProcessExecutor:
     extra_args: tuple[str, ...] = ()
     snapshot: ProjectSnapshot | None = None
     count: int = 0
+    #: Set by :meth:`halt`: every run from then on is killed as soon as it starts.
+    halted: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: The process group of the run going on, if any (what :meth:`halt` kills).
+    running: int | None = field(default=None, repr=False)
+
+    def halt(self) -> None:
+        """Kill the run going on (from another thread: Ctrl-C or SIGTERM reaches only the main one), and any later."""
+        self.halted.set()
+        if self.running is not None:
+            _reap_group(self.running)
 
     def argv(self, run_dir: Path, request: RunRequest) -> list[str]:
         """The child's command line: plugin options joined with ``=`` so rootdir detection ignores them."""
@@ -331,6 +342,9 @@ class ProcessExecutor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+            self.running = process.pid
+            if self.halted.is_set():
+                _reap_group(process.pid)
             timed_out = False
             try:
                 process.wait(timeout=request.timeout)
@@ -342,6 +356,8 @@ class ProcessExecutor:
                 _reap_group(process.pid)
                 self._restore()
                 raise RunInterrupted(streamed_so_far(run_dir / "results.jsonl", time.monotonic() - started)) from error
+            finally:
+                self.running = None
             _reap_group(process.pid)
         duration = time.monotonic() - started
         restored = self._restore()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -219,6 +220,68 @@ def test_warm_servers_collect_side_by_side_before_the_first_run(tmp_path):
     assert all(worker.fork_runs == 1 for worker in pool.workers)
     plain = run_batch(process_executor(root, tmp_path / "plain", env), requests)
     assert [comparable(run) for run in runs] == [comparable(run) for run in plain]
+
+
+def test_warming_the_copies_only_leaves_the_project_alone_while_it_runs(tmp_path):
+    """The copies' servers collect in their own folders; the project's worker starts nothing until asked."""
+    root = shutil.copytree(FIXTURES / "all_green", tmp_path / "project")
+    env = environment(tmp_path, "f")
+    with pool_over(root, tmp_path, env, isolation="fork", jobs=2) as pool:
+        pool.warm(copies_only=True)
+        pool.warming[1].result()
+        home, copy = pool.workers
+        assert home.server is None
+        assert copy.server is not None
+        assert copy.server.process.returncode is None  # collected, waiting for runs
+        assert pool.roots[1] != root
+        runs = pool.run_many([RunRequest(order=None, timeout=60)] * 2)
+    plain = run_batch(process_executor(root, tmp_path / "plain", env), [RunRequest(order=None, timeout=60)] * 2)
+    assert [comparable(run) for run in runs] == [comparable(run) for run in plain]
+
+
+@pytest.mark.parametrize("isolation", ["fork", "process"])
+def test_an_interrupt_stops_the_runs_of_every_thread_and_every_later_run(tmp_path, isolation):
+    """Ctrl-C or SIGTERM reaches the main thread only: the runs the other threads wait for are killed at once.
+
+    Each hanging test leaves its pid; once both are inside their test, the main thread is interrupted.
+    The children are gone when the interrupt comes out, and a run asked for afterwards ends as it starts.
+    """
+    state = tmp_path / "pids"
+    state.mkdir()
+    root = write_files(
+        tmp_path / "project",
+        {
+            "test_hang.py": """
+                import os, time
+                from pathlib import Path
+
+                def test_hang():
+                    Path(os.environ["PIDS"], str(os.getpid())).touch()
+                    time.sleep(600)
+            """,
+        },
+    )
+    env = {**environment(tmp_path, "f"), "PIDS": str(state)}
+    hang = RunRequest(order=("test_hang.py::test_hang",), timeout=600)
+
+    def interrupt_once_both_hang() -> None:
+        while len(list(state.iterdir())) < 2:
+            time.sleep(0.05)
+        os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread where it waits
+
+    with pool_over(root, tmp_path, env, isolation=isolation, jobs=2) as pool:
+        pool.warm()
+        with ThreadPoolExecutor(max_workers=1) as watcher:
+            watcher.submit(interrupt_once_both_hang)
+            with pytest.raises(KeyboardInterrupt):
+                pool.run_many([hang, hang])
+        for pid in (int(path.name) for path in state.iterdir()):
+            with pytest.raises(ProcessLookupError):
+                os.kill(pid, 0)
+        later = pool.run_many([hang, hang])
+        pool.halt()  # again, with nothing running: nothing to kill, and no error
+    assert [run.ended for run in later] == [RunEnd.CRASH] * 2
+    assert len(list(state.iterdir())) == 2  # the later runs were killed before their test began
 
 
 def test_closing_stops_servers_that_are_still_collecting(tmp_path):

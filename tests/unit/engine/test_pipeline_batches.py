@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from flakehound.config import Settings
 from flakehound.engine.pipeline import analyse
 from flakehound.execution.pool import BatchExecutor
@@ -165,13 +167,29 @@ class Interrupting(Workers):
         return super().run(request)
 
 
-def test_an_interruption_during_searches_side_by_side_stops_them():
-    """Ctrl-C while the main thread waits for the searches: no more runs, and the report says it was interrupted."""
-    executor = Interrupting(_victims_of_a_and_setter_f)
+@dataclass
+class Halting(Interrupting):
+    """Interrupting workers that can be told to kill the runs other threads wait for, as the worker pool can."""
+
+    halted: bool = False
+
+    def halt(self) -> None:
+        """Note that the investigation asked for the runs to stop."""
+        self.halted = True
+
+
+@pytest.mark.parametrize("kind", [Interrupting, Halting])
+def test_an_interruption_during_searches_side_by_side_stops_them(kind):
+    """Ctrl-C while the main thread waits for the searches: no more runs, and the report says it was interrupted.
+
+    An executor that can halt its runs is told to, so the search threads' runs end now, not at their timeout.
+    """
+    executor = kind(_victims_of_a_and_setter_f)
     report = _investigate(executor)
     assert executor.raised
     assert report.status == "interrupted"
     assert report.gate.passed is False
+    assert getattr(executor, "halted", None) is (True if kind is Halting else None)
 
 
 @dataclass
