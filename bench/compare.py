@@ -22,7 +22,9 @@ Measured, per suite:
   in fresh processes, and the fork executor alone (start, ten runs, close: no CLI), against
   ``pytest-flakefinder --flake-runs=10`` and ``pytest-rerunfailures --reruns 9`` (both rerun inside
   one process: one collection, no isolation); every tool collects only the test's module;
-* the full investigation (``flakehound run``) against one plain ``pytest`` run.
+* the full investigation (``flakehound run``) against one plain ``pytest`` run;
+* a green suite (the same one with nothing planted): ``flakehound run`` with its defaults, coverage
+  included, against one plain ``pytest`` run under ``coverage run --branch``.
 
 It prints a markdown table and exits 1 if any tool found a different polluter or a planted failure
 got another label. Speed is reported, never asserted.
@@ -39,11 +41,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 PEERS = ("detect-test-pollution", "pytest-rerunfailures", "pytest-flakefinder")
 MODULE_SIZE = 20
+#: The row of a green suite, investigated as a user runs it.
+GREEN = "green suite, flakehound run with its defaults (coverage, fork)"
 #: The row of one collection: no polluter search that collects the suite once can take less.
 FLOOR = "one collection (pytest --collect-only), the floor of a search"
 RERUNS = 10
@@ -121,11 +126,18 @@ HEAVY = {
 
 
 def generate_suite(
-    root: Path, tests: int, collection_seconds: float, body_seconds: float = 0.1, *, kind: str = "sleep"
+    root: Path,
+    tests: int,
+    collection_seconds: float,
+    body_seconds: float = 0.1,
+    *,
+    kind: str = "sleep",
+    green: bool = False,
 ) -> Suite:
     """Write a suite of about ``tests`` tests (planted ones included) whose collection takes ``collection_seconds``.
 
     ``kind`` says what the collection spends them on: a sleep, or CPU (as imports mostly do).
+    A ``green`` suite has only the quick tests: nothing is planted, nothing fails.
     """
     modules = max(tests // MODULE_SIZE, 1)
     (root / "tests").mkdir(parents=True)
@@ -137,10 +149,11 @@ def generate_suite(
     (root / "tests" / "conftest.py").write_text("import benchpkg.heavy  # noqa: F401\n")
     placed: dict[int, list[str]] = {}
     planted = {}
-    for name, (share, _) in PLANTS.items():
+    plants = {} if green else PLANTS
+    for name, (share, _) in plants.items():
         index = min(int(share * modules), modules - 1)
         placed.setdefault(index, []).append(name)
-    quick = tests - len(PLANTS)
+    quick = tests - len(plants)
     for index in range(modules):
         count = quick // modules + (1 if index < quick % modules else 0)
         body = [HEADER.format(body=body_seconds)]
@@ -151,7 +164,7 @@ def generate_suite(
             function = source.split("(", 1)[0].removeprefix("def ")
             planted[name] = f"{_module(index)}::{function}"
         (root / _module(index)).write_text("\n".join(body))
-    polluters = {planted[victim]: planted[polluter] for victim, polluter in POLLUTER_OF.items()}
+    polluters = {} if green else {planted[victim]: planted[polluter] for victim, polluter in POLLUTER_OF.items()}
     return Suite(root, tests, collection_seconds, planted, polluters)
 
 
@@ -323,6 +336,21 @@ def compare_investigation(suite: Suite, work: Path, findings: Findings, label: s
         findings.rows.append(Row(label, what, ours, "one plain pytest run", plain, note))
 
 
+def compare_green(suite: Suite, work: Path, findings: Findings, label: str, repeat: int) -> None:
+    """A green suite: ``flakehound run`` as a user runs it (coverage, default orders) against a run under coverage."""
+    env = environment(work / "state")
+    coverage = [sys.executable, "-m", "coverage", "run", "--branch", f"--data-file={work / '.coverage'}", "-m"]
+    plain = measure([*coverage, "pytest", "-p", "no:randomly", "-p", "no:cacheprovider", "-q"], suite.root, env, repeat)
+    report = work / "green.json"
+    ours = measure(_flakehound("run", "--seed", "7", "--quiet", "--report", str(report)), suite.root, env, repeat)
+    data = json.loads(report.read_text())
+    if data["summary"]["failed"] or data["latent"]:
+        findings.problems.append(f"{label}: the green suite was not green to flakehound: {data['summary']}")
+    counts = Counter(run["purpose"] for run in data["runs"])
+    ran = ", ".join(f"{count} {purpose}" for purpose, count in counts.items())
+    findings.rows.append(Row(label, GREEN, ours, "one plain pytest run under coverage", plain, f"runs: {ran}"))
+
+
 def _ratio(ours: float, peer: float) -> str:
     return f"{ours / peer:.2f}x" if peer else "n/a"
 
@@ -361,6 +389,9 @@ def run_comparison(
         if not quick:
             compare_reruns(suite, suite_work, findings, label, repeat)
             compare_investigation(suite, suite_work, findings, label, repeat)
+            green_work = work / f"green-{size}"
+            green = generate_suite(green_work / "project", size, collection, kind=kind, green=True)
+            compare_green(green, green_work, findings, label, repeat)
     return findings
 
 
@@ -390,6 +421,10 @@ def render_bars(rows: list[Row]) -> str:
         if full and full.peer:
             ratio = full.flakehound.seconds / full.peer.seconds
             lines.append(f"- full investigation, --jobs {jobs} <= {target}x one plain run: {ratio:.2f}x")
+    green = find(GREEN, "one plain pytest run under coverage")
+    if green and green.peer:
+        ratio = green.flakehound.seconds / green.peer.seconds
+        lines.append(f"- a green suite <= 1.25x one plain run under coverage: {ratio:.2f}x")
     peaks = [row for row in largest if row.what.startswith("full investigation, fork") and row.peer]
     if peaks:
         memory = max(row.flakehound.maxrss_mb / row.peer.maxrss_mb for row in peaks if row.peer)

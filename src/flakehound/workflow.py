@@ -225,13 +225,14 @@ def investigate(
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
-        # Fork servers collect side by side: from the start when the original run is forked too (or
-        # already made), else once it has failed; a green run under coverage starts none.
+        # Fork servers collect side by side: all from the start when the original run is forked too
+        # (or already made); while the original runs under coverage in the project itself, the
+        # workers' project copies (taken before it starts), and the project's own once it has failed.
         measured = given is None and junit_results is None and settings.measure_coverage and not settings.coverage_files
         disabled = [name for name in ORDER_AND_RERUN_PLUGINS if name in installed]
         try:
-            if isolation == "fork" and not measured:
-                executor.warm()
+            if isolation == "fork":
+                executor.warm(copies_only=measured)
             original, coverage, coverage_note = given or _original_and_coverage(
                 settings, executor, junit_results, workdir
             )

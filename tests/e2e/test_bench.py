@@ -54,6 +54,15 @@ def test_generated_suite_has_the_size_and_the_planted_failures(bench, tmp_path):
     assert alone.returncode == 0
 
 
+def test_a_green_suite_plants_nothing_and_passes(bench, tmp_path):
+    """The green suite has the asked number of quick tests and nothing planted: one plain run passes."""
+    suite = bench.generate_suite(tmp_path / "project", 60, 0.0, body_seconds=0.0, green=True)
+    run = _pytest(suite.root, "-p", "no:randomly", "-q")
+    assert run.returncode == 0, run.stdout
+    assert "60 passed" in run.stdout
+    assert (suite.planted, suite.polluters) == ({}, {})
+
+
 @pytest.mark.parametrize(("kind", "least_cpu"), [("cpu", 0.3), ("sleep", 0.0)])
 def test_a_cpu_collection_spends_its_seconds_computing(bench, tmp_path, kind, least_cpu):
     """The CPU kind's heavy import uses at least its seconds of CPU time (it computes until then); a sleep need not."""
@@ -105,6 +114,7 @@ def test_the_targets_are_read_off_the_largest_suite_with_the_floor_of_a_search(b
         row("big", f"{bench.RERUNS} reruns of one test, forked", 3.0, "pytest-flakefinder", 4.0),
         row("big", f"full investigation, fork, --jobs {jobs} (99 runs)", 9.0, "one plain pytest run", 4.0, 60.0),
         row("big", "full investigation, fork, --jobs 1 (99 runs)", 12.0, "one plain pytest run", 4.0, 50.0),
+        row("big", bench.GREEN, 6.0, "one plain pytest run under coverage", 5.0),
     ]
     bars = bench.render_bars(rows).splitlines()
     assert bars[0] == "Targets (#22), on the big suite:"
@@ -112,4 +122,19 @@ def test_the_targets_are_read_off_the_largest_suite_with_the_floor_of_a_search(b
     assert bars[2].endswith("in-process reruns: 0.75x")
     assert f"- full investigation, --jobs {jobs} <= 2.0x one plain run: 2.25x" in bars or jobs == 1
     assert "- full investigation, --jobs 1 <= 2.5x one plain run: 3.00x" in bars or jobs == 1
+    assert "- a green suite <= 1.25x one plain run under coverage: 1.20x" in bars
     assert bars[-1].startswith("- peak memory <= 1.5x one plain run: 1.50x")
+
+
+def test_the_green_comparison_runs_both_and_names_the_runs_flakehound_made(bench, tmp_path):
+    """The green row times flakehound run against a run under coverage, and says which runs flakehound made."""
+    suite = bench.generate_suite(tmp_path / "project", 40, 0.0, body_seconds=0.0, green=True)
+    findings = bench.Findings()
+    bench.compare_green(suite, tmp_path, findings, "40 tests", 1)
+    (row,) = findings.rows
+    assert findings.problems == []
+    assert (row.what, row.peer_name) == (bench.GREEN, "one plain pytest run under coverage")
+    assert row.note == "runs: 1 original, 2 permuted, 1 reversed"
+    assert row.peer is not None
+    assert row.peer.returncode == 0
+    assert (tmp_path / ".coverage").is_file()
