@@ -28,11 +28,10 @@ from flakehound.engine.diagnose import KEPT_CHANGES, failed_in, minimal_reproduc
 from flakehound.engine.experiments import Lab
 from flakehound.engine.original import check_original, junit_run, run_original
 from flakehound.engine.pipeline import analyse
-from flakehound.engine.plan import permute
 from flakehound.engine.shards import merge_reports, plan_settings, plan_shards, read_part, read_plan, share_of
 from flakehound.engine.signatures import load_catalog
 from flakehound.engine.statediff import diff_states, rank_changes
-from flakehound.engine.victim_search import VictimSearch, search_victim
+from flakehound.engine.victim_search import VictimSearch, bisect_orders, search_victim
 from flakehound.errors import ConfigError
 from flakehound.execution.lab import busy_cores, busy_process_count, find_libfaketime
 from flakehound.execution.pool import DEFAULT_ISOLATION, DEFAULT_JOBS, open_executor, run_batch
@@ -225,9 +224,8 @@ def investigate(
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
-        # Fork servers collect side by side: all from the start when the original run is forked too
-        # (or already made); while the original runs under coverage in the project itself, the
-        # workers' project copies (taken before it starts), and the project's own once it has failed.
+        # Fork servers collect side by side: all from the start when the original run is forked too (or
+        # made); under coverage, the project copies while it runs, the project's own once it has failed.
         measured = given is None and junit_results is None and settings.measure_coverage and not settings.coverage_files
         disabled = [name for name in ORDER_AND_RERUN_PLUGINS if name in installed]
         try:
@@ -421,23 +419,6 @@ def merge_parts(
     return merged
 
 
-#: Shuffled orders ``bisect`` tries, after pytest's own, when it is given no order.
-BISECT_SHUFFLES = 10
-
-
-def _bisect_orders(
-    order_file: Path | None, seed: int | None, collected: Sequence[str]
-) -> list[tuple[str, Sequence[str]]]:
-    """The orders to find a flipping one in: the one asked for, else pytest's and ``BISECT_SHUFFLES`` shuffles."""
-    if order_file is not None:
-        text = read_input(order_file, "--order-file", "pass a file of node ids")
-        return [("the order of --order-file", [line.strip() for line in text.splitlines() if line.strip()])]
-    if seed is not None:
-        return [(f"the order of --seed {seed}", permute(collected, seed))]
-    shuffles = [(f"the order of --seed {n}", permute(collected, n)) for n in range(1, BISECT_SHUFFLES + 1)]
-    return [("pytest's order", collected), *shuffles]
-
-
 @dataclass(frozen=True)
 class Bisection:
     """What ``bisect`` found: the flipping tests (with the state they leave), every change, the replay command.
@@ -465,19 +446,20 @@ def bisect(
     """Find the tests that flip ``victim``: make it fail (a polluter) or, when it fails alone, pass (a state-setter).
 
     The order searched is ``order_file``'s, the shuffle of ``settings.seed`` when ``seeded``, or else
-    the first of pytest's order and ``BISECT_SHUFFLES`` shuffles in which the victim flips.
+    the first of pytest's order and shuffles of it (``bisect_orders``) in which the victim flips.
     """
     env = child_environment(environ)
     installed = _installed_plugins(settings, env)
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="flakehound-")))
         executor = stack.enter_context(_open_executor(settings, env, installed, workdir, isolation, jobs))
-        if isolation == "fork":  # every worker collects now, side by side, for the search's runs side by side
-            executor.warm()
+        if isolation == "fork":
+            executor.warm()  # every worker collects now, for the search's runs side by side
         collection = executor.collect(DEFAULT_ORIGINAL_TIMEOUT)
         if not collection.collected:
             check_original(collection, settings)
-        orders = _bisect_orders(order_file, settings.seed if seeded else None, collection.collected)
+        given = None if order_file is None else read_input(order_file, "--order-file", "pass a file of node ids")
+        orders = bisect_orders(given, settings.seed if seeded else None, collection.collected)
         if any(victim not in order for _, order in orders) or victim not in collection.collected:
             msg = (
                 f"--victim {victim!r} is not among the {len(collection.collected)} tests pytest collects"

@@ -14,11 +14,10 @@ The search for one victim, in four steps:
    their own quarters are run at the next level, and the single test the levels end on is run by
    the confirmation. Nothing is assumed (detect-test-pollution asserts the unrun half and crashes
    when it is wrong): a kept set is always proven by a run of it or of a subset of it, and a chain
-   that ends on a test that does not flip the victim sends the search to step 4. Each level runs
-   half the candidates, as one half would, but keeps a quarter half the time, so the tests run
-   add up to about four fifths of the candidates on average instead of all of them, and the two runs
-   of a level take the time of one when they go side by side. A deterministic victim with one polluter among
-   ``n`` tests costs at most ``2 ceil(log2 n) + 4`` runs this way.
+   that ends on a test that does not flip the victim sends the search to step 4. A level runs half
+   the candidates, as one half would, but keeps a quarter half the time: about four fifths of the
+   tests run in all, and a level's two runs take the time of one side by side. One deterministic
+   polluter among ``n`` tests costs at most ``2 ceil(log2 n) + 4`` runs this way.
 3. **Confirm.** The found tests, then the victim, ``confirm`` times: every run must flip it.
 4. **Careful search.** Delta debugging (ddmin) from the smallest set seen to flip the victim (the
    whole prefix, run until it flips, if none was): both halves are run, then quarters and their

@@ -16,16 +16,32 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from flakehound.engine.bisect import Tally, find_polluters, find_state_setters
+from flakehound.engine.plan import permute
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
 
     from flakehound.engine.bisect import Probe, ProbeMany, Role, SearchResult
 
-__all__ = ["ALONE_RUNS", "VictimSearch", "search_victim"]
+__all__ = ["ALONE_RUNS", "BISECT_SHUFFLES", "VictimSearch", "bisect_orders", "search_victim"]
 
 #: Runs of the victim alone that decide which way to search; all must end the same way.
 ALONE_RUNS = 3
+#: Shuffled orders ``bisect`` tries, after pytest's own, when it is given no order.
+BISECT_SHUFFLES = 10
+
+
+def bisect_orders(given: str | None, seed: int | None, collected: Sequence[str]) -> list[tuple[str, Sequence[str]]]:
+    """The orders to find a flipping one in: ``given`` (an order file's text), ``seed``'s, else several.
+
+    Several: pytest's own, then ``BISECT_SHUFFLES`` shuffles.
+    """
+    if given is not None:
+        return [("the order of --order-file", [line.strip() for line in given.splitlines() if line.strip()])]
+    if seed is not None:
+        return [(f"the order of --seed {seed}", permute(collected, seed))]
+    shuffles = [(f"the order of --seed {n}", permute(collected, n)) for n in range(1, BISECT_SHUFFLES + 1)]
+    return [("pytest's order", collected), *shuffles]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from flakehound.engine.victim_search import ALONE_RUNS, search_victim
+from flakehound.engine.plan import permute
+from flakehound.engine.victim_search import ALONE_RUNS, BISECT_SHUFFLES, bisect_orders, search_victim
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
@@ -95,3 +96,13 @@ def test_the_alone_runs_and_the_first_order_go_together():
     assert (search.role, search.order, search.found, search.alone.failures) == ("polluter", "pytest's order", (A,), 0)
     plain = search_victim(V, [("pytest's order", [A, B, V])], probe_over(lambda before, _: A in before))
     assert plain == search
+
+
+def test_the_orders_bisect_tries_are_the_given_one_the_seeds_or_pytests_then_shuffles():
+    """An order file's node ids (blank lines left out), a seed's shuffle alone, else pytest's order and ten shuffles."""
+    collected = [A, B, C, V]
+    assert bisect_orders(f"{B}\n\n{V}\n", None, collected) == [("the order of --order-file", [B, V])]
+    assert bisect_orders(None, 5, collected) == [("the order of --seed 5", permute(collected, 5))]
+    orders = bisect_orders(None, None, collected)
+    assert orders[0] == ("pytest's order", collected)
+    assert [label for label, _ in orders[1:]] == [f"the order of --seed {n}" for n in range(1, BISECT_SHUFFLES + 1)]
