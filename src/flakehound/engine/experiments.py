@@ -19,6 +19,10 @@ decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims n
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
 * **repetition**: the test three times in one process: its later runs against its first.
 
+A *watched* test (one that failed in earlier runs but passed every run here) gets every factor the
+machine allows, the seeds first, after all the failures and within what the budget leaves: with no
+failure seen, nothing rules a factor out.
+
 Experiments go in an order the failure's matched signatures suggest, stop at the first one the
 outcome follows, and stay within the time budget (``--budget-seconds``, by default ten times the
 original run and at least a minute, counted from the start of the investigation). IO comes in as a
@@ -360,14 +364,34 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
         factors = [factor for factor in factors if factor != "hash-seed"]
     if "clock" not in suggested and not _READS_CLOCK.search(text):  # it sleeps up to a second per run
         factors = [factor for factor in factors if factor != "second-boundary"]
+    _note_unavailable(lab, unavailable)
+    factors = [factor for factor in factors if factor not in unavailable]
+    return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
+
+
+def _note_unavailable(lab: Lab, unavailable: dict[str, str]) -> None:
+    """Note the experiments this machine cannot run, and why (the report says so once)."""
     if lab.busy is None:
         unavailable["cpu-load"] = "the CPU-load experiment was skipped: no way to load the CPU here"
     if lab.faketime is None:
         unavailable["clock"] = (
             "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)"
         )
-    factors = [factor for factor in factors if factor not in unavailable]
-    return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
+
+
+def _watched_factors(lab: Lab, unavailable: dict[str, str]) -> list[Factor]:
+    """The experiments for a test that passed every run here but failed in earlier ones, in the order to try them.
+
+    With no failure seen, nothing rules a factor out or suggests one: every factor an intermittent failure
+    gets, the seeds first (each first looks for a seed that fails), as the machine allows. The
+    second-boundary experiment is among them: there is no failure text to say the test does not read a clock.
+    """
+    _note_unavailable(lab, unavailable)
+    return [
+        factor
+        for factor in _ORDER
+        if factor not in unavailable and not (factor == "hash-seed" and lab.pinned_hash_seed)
+    ]
 
 
 def _deduced(failure: ClassifiedFailure, lab: Lab) -> list[ExperimentResult]:
@@ -443,8 +467,13 @@ def explain(
     seed: int,
     original_seconds: float,
     per_run: float,
+    watched: Sequence[ClassifiedFailure] = (),
 ) -> tuple[tuple[ClassifiedFailure, ...], tuple[str, ...]]:
-    """Every failure with its ranked hints (and notes on what experiments ruled out), and the report's notes."""
+    """Every failure with its ranked hints (and notes on what experiments ruled out), and the report's notes.
+
+    ``watched`` are tests that passed every run here but failed in earlier runs: they get their
+    experiments after every failure, within what the budget leaves, and come back after the failures.
+    """
     seconds = lab.budget_seconds if lab.budget_seconds is not None else default_budget(original_seconds)
     budget = _Budget(clock=lab.clock, deadline=lab.started + seconds, per_run=per_run)
 
@@ -460,10 +489,12 @@ def explain(
     skipped: list[tuple[str, str]] = []
     unavailable: dict[str, str] = {}
     by_label = sorted(failures, key=lambda failure: failure.classification is not FailureKind.INTERMITTENT)
-    for failure in by_label:
+    planned = [(failure, _factors(failure, lab, unavailable)) for failure in by_label]
+    planned += [(test, _watched_factors(lab, unavailable)) for test in watched]
+    for failure, factors in planned:
         context = _Context(failure=failure, trial=measured, lab=lab, seed=seed, allows=budget.allows)
         found = results.setdefault(failure.nodeid, _deduced(failure, lab))
-        for factor in _factors(failure, lab, unavailable):
+        for factor in factors:
             runs, experiment = _EXPERIMENTS[factor]
             if any(result.outcome == "tracks" for result in found):
                 break
@@ -475,7 +506,7 @@ def explain(
             found.append(experiment(context))
             run_counts[failure.nodeid] = run_counts.get(failure.nodeid, 0) + 1
     explained = []
-    for failure in failures:
+    for failure in (*failures, *watched):
         found = results[failure.nodeid]
         ruled_out = tuple(
             f"experiment {result.factor} ({result.outcome}): {result.evidence}"
