@@ -14,7 +14,8 @@
 
 With history, the tests that failed in earlier runs but passed in the original run (*watched*) go
 through 2, 3 and 5 too: one that fails alone becomes a latent failure found alone before the labels,
-one that fails in an experiment run becomes a latent failure found there after the experiments.
+one that fails in an experiment run becomes a latent failure found there after the experiments
+(:mod:`flakehound.engine.watch`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,11 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
-from flakehound.engine.classify import Observation, classified, configuration_label, summarize_evidence
+from flakehound.engine.classify import Observation, classified, configuration_label
 from flakehound.engine.diagnose import diagnose
 from flakehound.engine.experiments import explain
 from flakehound.engine.gate import decide_gate
-from flakehound.engine.history import history_of, suspects, with_history
+from flakehound.engine.history import suspects, with_history
 from flakehound.engine.investigation import (
     Investigation,
     Latent,
@@ -42,18 +43,15 @@ from flakehound.engine.investigation import (
 )
 from flakehound.engine.original import broken_reason, run_original, summarize
 from flakehound.engine.shards import label_summary
-from flakehound.engine.wording import plural
+from flakehound.engine.watch import failed_alone, failed_in_experiment, noted_if_promoted, provisional, watched_entries
 from flakehound.models import (
     ClassifiedFailure,
     Configuration,
-    FailureKind,
-    Original,
     Report,
     ReportSettings,
     RunEnd,
     RunPurpose,
     Tool,
-    WatchedTest,
 )
 
 if TYPE_CHECKING:
@@ -62,7 +60,7 @@ if TYPE_CHECKING:
     from flakehound.config import Settings
     from flakehound.engine.diagnose import Snapshot
     from flakehound.engine.experiments import Lab
-    from flakehound.engine.history import History, RunRecord
+    from flakehound.engine.history import History
     from flakehound.engine.investigation import Progress, Shuffle
     from flakehound.execution.runner import Executor
     from flakehound.models import CoverageSummary, Run, ShardOf, Summary, TestResult
@@ -132,96 +130,24 @@ def analyse(
     scope = _promote_failed_alone(investigation, scope)
     groups = _classify(investigation, first.results, scope, report_settings.orders)
     orders = _orders_by_label(first.results, shuffles)
-    watched = _provisional(investigation, first.results, scope, report_settings.orders)
+    watched = provisional(investigation, first.results, scope.watched, report_settings.orders)
     failures, latent, tried, lab_notes = _find_causes(
         investigation, orders, groups, snapshot, lab, first.duration, watched
     )
     promoted = tuple(test for test in tried if test.nodeid in investigation.experiment_failures)
-    latent = (*latent, *(_failed_in_experiment(investigation, test) for test in promoted))
+    latent = (*latent, *(failed_in_experiment(investigation, test) for test in promoted))
     report = _investigated_report(base, investigation, first, summary, (failures, latent), scope, lab_notes, coverage)
     if history is None:
         return report
     passed = [test for test in tried if test not in promoted]
-    return with_history(report.model_copy(update={"watched": _watched(investigation, passed, records)}), history)
-
-
-def _watched(
-    investigation: Investigation, tried: Sequence[ClassifiedFailure], records: Sequence[RunRecord]
-) -> tuple[WatchedTest, ...]:
-    """The tests followed because they failed in earlier runs, which passed every run here: what was run on them."""
-    watched = []
-    for test in tried:
-        evidence = summarize_evidence(investigation.observations[test.nodeid])
-        watched.append(
-            WatchedTest(
-                nodeid=test.nodeid,
-                alone=evidence.alone,
-                shuffled=evidence.permuted,
-                experiments=tuple(note.removeprefix("experiment ") for note in test.notes),
-                history=history_of(test.nodeid, records),
-            )
-        )
-    return tuple(watched)
+    return with_history(report.model_copy(update={"watched": watched_entries(investigation, passed, records)}), history)
 
 
 def _promote_failed_alone(investigation: Investigation, scope: _Scope) -> _Scope:
     """Watched tests that failed in a rerun alone: latent failures now, found alone, no longer watched."""
-    alone = Configuration(purpose=RunPurpose.ALONE)
-    found: dict[str, Latent] = {}
-    for nodeid in scope.watched:
-        results = (run.result_of(nodeid) for run in investigation.runs_of.get((nodeid,), []))
-        failed = next((result for result in results if result is not None and result.outcome.is_failure), None)
-        if failed is not None:
-            found[nodeid] = Latent(alone, (nodeid,), failed)
+    found = failed_alone(investigation, scope.watched)
     watched = tuple(nodeid for nodeid in scope.watched if nodeid not in found)
     return replace(scope, latent={**scope.latent, **found}, watched=watched, promoted=(*scope.promoted, *found))
-
-
-def _provisional(
-    investigation: Investigation, results: Sequence[TestResult], scope: _Scope, permuted_orders: int
-) -> tuple[ClassifiedFailure, ...]:
-    """The watched tests that passed every run so far, shaped as failures for the experiments (no label holds yet)."""
-    by_id = {result.nodeid: result for result in results}
-    experiment = Configuration(purpose=RunPurpose.EXPERIMENT)
-    return tuple(
-        classified(
-            nodeid,
-            by_id[nodeid],
-            investigation.observations[nodeid],
-            experiment,
-            investigation.settings,
-            permuted_orders,
-        )
-        for nodeid in scope.watched
-    )
-
-
-def _failed_in_experiment(investigation: Investigation, test: ClassifiedFailure) -> ClassifiedFailure:
-    """A watched test that failed in a root-cause experiment run: a latent failure, found there.
-
-    Its plain runs never failed here, so it flipped only between conditions: intermittent, with no
-    failure rate to give from the plain runs. What the experiments showed (both sides counted) stays
-    in its notes, and an experiment it followed becomes its top hint.
-    """
-    failed = investigation.experiment_failures[test.nodeid]
-    note = (
-        f"passed in the original run, {plural(test.evidence.alone.runs, 'rerun')} alone and"
-        f" {plural(test.evidence.permuted.runs, 'shuffled order')}; failed in root-cause experiment runs here"
-        " (followed because it failed in earlier runs)"
-    )
-    return test.model_copy(
-        update={
-            "classification": FailureKind.INTERMITTENT,
-            "original": _original_of(failed),
-            "failure_rate": None,
-            "notes": (note, *test.notes),
-        }
-    )
-
-
-def _original_of(result: TestResult) -> Original:
-    """The result a latent failure was found with, as its report entry keeps it."""
-    return Original.model_validate(result.model_dump(exclude={"nodeid", "duration"}))
 
 
 def _broken_report(
@@ -368,19 +294,7 @@ def _classify(
         classified(nodeid, found.result, observations[nodeid], found.configuration, settings, permuted_orders)
         for nodeid, found in scope.latent.items()
     )
-    return failures, tuple(_noted_if_promoted(failure, scope.promoted) for failure in latent)
-
-
-def _noted_if_promoted(failure: ClassifiedFailure, promoted: Sequence[str]) -> ClassifiedFailure:
-    """A watched test that failed alone says so: where it passed here, where it failed, why it was followed."""
-    if failure.nodeid not in promoted:
-        return failure
-    alone = failure.evidence.alone
-    note = (
-        f"passed in the original run and {plural(failure.evidence.permuted.runs, 'shuffled order')};"
-        f" failed {alone.failures}/{alone.runs} alone here (followed because it failed in earlier runs)"
-    )
-    return failure.model_copy(update={"notes": (note, *failure.notes)})
+    return failures, tuple(noted_if_promoted(failure, scope.promoted) for failure in latent)
 
 
 def _orders_by_label(results: Sequence[TestResult], shuffles: Sequence[Shuffle]) -> dict[str, Sequence[str]]:
