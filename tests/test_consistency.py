@@ -33,6 +33,7 @@ PURE = [
     "inputs/diffcov",
     "engine/statediff",
     "engine/bisect",
+    "engine/factors",
     "engine/experiments",
     "engine/hints",
     "engine/shards",

@@ -275,10 +275,15 @@ class HistorySummary(_Frozen):
 
 
 class WatchedTest(_Frozen):
-    """A test that passed in this run but failed in earlier ones: rerun alone anyway, and passed every rerun."""
+    """A test that passed in this run but failed in earlier ones: investigated anyway, and it passed every run here."""
 
     nodeid: str
+    #: Its reruns alone.
     alone: ConfigurationCount
+    #: Its runs in the shuffled whole-suite orders (the seeded permutations and the reversed order).
+    shuffled: ConfigurationCount = ConfigurationCount()
+    #: The root-cause experiments run on it, each "factor (outcome): both sides' counts", in the order run.
+    experiments: tuple[str, ...] = ()
     history: TestHistory
 
 

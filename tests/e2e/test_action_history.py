@@ -55,7 +55,10 @@ def main_with_history(httpserver) -> FakeGitHub:
 
 
 def test_a_pull_request_reads_mains_history_reruns_what_failed_there_and_leaves_its_record(workflow, httpserver):
-    """Depth 4: four commits read, the corrupt record noted; test_one is watched; our check run carries a record."""
+    """Depth 4: four commits read, the corrupt record noted; test_one is watched; our check run carries a record.
+
+    test_one passed its reruns alone, the shuffled order and the experiments; the comment lists them.
+    """
     github = main_with_history(httpserver)
     completed = workflow.run()
     assert completed.returncode == ExitCode.OK, completed.stdout + completed.stderr
@@ -78,10 +81,14 @@ def test_a_pull_request_reads_mains_history_reruns_what_failed_there_and_leaves_
     assert (left.tests, left.failed) == (2, 0)
     comment = next(body["body"] for method, path, body in made if (method, path) == ("POST", COMMENTS))
     assert "From 2 earlier runs on main: 0 new in this change, 0 already failed there." in comment
+    alone, shuffled, experiments = watched.alone.runs, watched.shuffled.runs, len(watched.experiments)
+    assert experiments, "test_one passed its reruns, so it got the experiments too"
     assert (
         f"| `{ONE}` | on main: failed in 2 of the last 2 runs (first seen at ddddddd, 2026-11-23), labelled"
-        f" intermittent each time | passed {watched.alone.runs}/{watched.alone.runs} alone here |"
+        f" intermittent each time | passed {alone}/{alone} alone here; passed {shuffled}/{shuffled} in shuffled"
+        f" orders; {experiments} experiments (below) |"
     ) in comment
+    assert f"- {watched.experiments[0]}" in comment
 
 
 @pytest.mark.parametrize("status", [403, 404])

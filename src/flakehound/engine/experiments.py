@@ -19,6 +19,10 @@ decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims n
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
 * **repetition**: the test three times in one process: its later runs against its first.
 
+A *watched* test (one that failed in earlier runs but passed every run here) gets every factor the
+machine allows, the seeds first, after all the failures and within what the budget leaves: with no
+failure seen, nothing rules a factor out.
+
 Experiments go in an order the failure's matched signatures suggest, stop at the first one the
 outcome follows, and stay within the time budget (``--budget-seconds``, by default ten times the
 original run and at least a minute, counted from the start of the investigation). IO comes in as a
@@ -31,19 +35,18 @@ from __future__ import annotations
 
 import itertools
 import random
-import re
 import shlex
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from flakehound.engine.comparison import LOOKS, Sides, allocation
-from flakehound.engine.hints import FACTOR_CATEGORY, ExperimentResult, match_signatures, rank_hints
+from flakehound.engine.factors import choose_factors, deduced, watched_factors
+from flakehound.engine.hints import ExperimentResult, rank_hints
 from flakehound.execution.runner import FakeClock, Tweaks
 from flakehound.models import FailureKind
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
-    from collections.abc import Set as AbstractSet
     from contextlib import AbstractContextManager
 
     from flakehound.engine.hints import Factor
@@ -76,20 +79,6 @@ SWITCH_INTERVAL = 1e-6
 #: Where in a second the second-boundary experiment starts the test body: 10 ms before a boundary, or mid-second.
 NEAR_BOUNDARY = 0.99
 MID_SECOND = 0.3
-#: Text that says a failure reads the clock (the second-boundary experiment sleeps, so it runs only then).
-_READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
-#: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
-_BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
-_ORDER: tuple[Factor, ...] = (
-    "random-seed",
-    "hash-seed",
-    "concurrency",
-    "network",
-    "second-boundary",
-    "cpu-load",
-    "clock",
-    "repetition",
-)
 _SHOWN_SKIPS = 4
 
 
@@ -328,79 +317,6 @@ _EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
 }
 
 
-def _reproduced(failure: ClassifiedFailure) -> bool:
-    """Whether the failure came back in some rerun (the run that found it counts once)."""
-    evidence = failure.evidence
-    return evidence.alone.failures + evidence.original_order.failures + evidence.permuted.failures > 1
-
-
-def _pollutes_its_siblings(failure: ClassifiedFailure) -> bool:
-    """No polluter found, or the polluter is the same test function with other parameters."""
-    if not failure.polluters:
-        return True
-    function = failure.nodeid.split("[", 1)[0]
-    return all(nodeid.split("[", 1)[0] == function for nodeid in failure.polluters[0].nodeids)
-
-
-def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) -> list[Factor]:
-    """The experiments that could change what we know about this failure, in the order to try them."""
-    if failure.classification is FailureKind.ORDER_DEPENDENT:
-        return ["repetition"] if _pollutes_its_siblings(failure) else []
-    suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
-    text = _text(failure)
-    if failure.classification is FailureKind.DETERMINISTIC:
-        return ["hash-seed"] if _hash_seed_hidden(lab, suggested, text) else []
-    if failure.classification is not FailureKind.INTERMITTENT:
-        return []
-    factors = list(_ORDER)
-    if not _reproduced(failure):  # natural reruns already varied the seeds they drew and never failed again
-        varied = {"random-seed", "hash-seed"} if lab.reruns_vary_hash_seed else {"random-seed"}
-        factors = [factor for factor in factors if factor not in varied]
-    if lab.pinned_hash_seed:
-        factors = [factor for factor in factors if factor != "hash-seed"]
-    if "clock" not in suggested and not _READS_CLOCK.search(text):  # it sleeps up to a second per run
-        factors = [factor for factor in factors if factor != "second-boundary"]
-    if lab.busy is None:
-        unavailable["cpu-load"] = "the CPU-load experiment was skipped: no way to load the CPU here"
-    if lab.faketime is None:
-        unavailable["clock"] = (
-            "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)"
-        )
-    factors = [factor for factor in factors if factor not in unavailable]
-    return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
-
-
-def _deduced(failure: ClassifiedFailure, lab: Lab) -> list[ExperimentResult]:
-    """What the reruns already show without an experiment: a flip under one hash seed rules the hash seed out.
-
-    Forked reruns all share one hash seed; a test that failed and passed alone among them flips
-    whatever decides it, and it is not the hash seed.
-    """
-    alone = failure.evidence.alone
-    if lab.reruns_vary_hash_seed or lab.pinned_hash_seed or not 0 < alone.failures < alone.runs:
-        return []
-    evidence = (
-        f"not run: it flipped alone ({alone.failures}/{alone.runs} failed) in forked reruns that all share one"
-        " PYTHONHASHSEED, so the hash seed does not decide its outcome"
-    )
-    return [ExperimentResult("hash-seed", "no-effect", evidence)]
-
-
-def _text(failure: ClassifiedFailure) -> str:
-    original = failure.original
-    return "\n".join(part for part in (original.message, original.traceback) if part)
-
-
-def _hash_seed_hidden(lab: Lab, suggested: AbstractSet[str], text: str) -> bool:
-    """Whether a failure that looks deterministic may have met one hash seed only, and its text shows a set.
-
-    Forked reruns share one hash seed, so a failure that follows it fails on every one of them.
-    """
-    if lab.reruns_vary_hash_seed or lab.pinned_hash_seed:
-        return False
-    return "unordered-collection" in suggested or _BUILDS_SET.search(text) is not None
-
-
 def _pinned(failure: ClassifiedFailure, found: Sequence[ExperimentResult]) -> str:
     """The failure's reproduce command, pinned to the seed that made it fail when a seed experiment tracked."""
     tracked = next((result for result in found if result.outcome == "tracks" and result.seed is not None), None)
@@ -443,8 +359,13 @@ def explain(
     seed: int,
     original_seconds: float,
     per_run: float,
+    watched: Sequence[ClassifiedFailure] = (),
 ) -> tuple[tuple[ClassifiedFailure, ...], tuple[str, ...]]:
-    """Every failure with its ranked hints (and notes on what experiments ruled out), and the report's notes."""
+    """Every failure with its ranked hints (and notes on what experiments ruled out), and the report's notes.
+
+    ``watched`` are tests that passed every run here but failed in earlier runs: they get their
+    experiments after every failure, within what the budget leaves, and come back after the failures.
+    """
     seconds = lab.budget_seconds if lab.budget_seconds is not None else default_budget(original_seconds)
     budget = _Budget(clock=lab.clock, deadline=lab.started + seconds, per_run=per_run)
 
@@ -460,10 +381,12 @@ def explain(
     skipped: list[tuple[str, str]] = []
     unavailable: dict[str, str] = {}
     by_label = sorted(failures, key=lambda failure: failure.classification is not FailureKind.INTERMITTENT)
-    for failure in by_label:
+    planned = [(failure, choose_factors(failure, lab, unavailable)) for failure in by_label]
+    planned += [(test, watched_factors(lab, unavailable)) for test in watched]
+    for failure, factors in planned:
         context = _Context(failure=failure, trial=measured, lab=lab, seed=seed, allows=budget.allows)
-        found = results.setdefault(failure.nodeid, _deduced(failure, lab))
-        for factor in _factors(failure, lab, unavailable):
+        found = results.setdefault(failure.nodeid, deduced(failure, lab))
+        for factor in factors:
             runs, experiment = _EXPERIMENTS[factor]
             if any(result.outcome == "tracks" for result in found):
                 break
@@ -475,7 +398,7 @@ def explain(
             found.append(experiment(context))
             run_counts[failure.nodeid] = run_counts.get(failure.nodeid, 0) + 1
     explained = []
-    for failure in failures:
+    for failure in (*failures, *watched):
         found = results[failure.nodeid]
         ruled_out = tuple(
             f"experiment {result.factor} ({result.outcome}): {result.evidence}"

@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from flakehound.engine.wording import plural, short_sha
-from flakehound.models import GateResult
+from flakehound.models import GateResult, RunPurpose
 
 if TYPE_CHECKING:
     from flakehound.models import ClassifiedFailure, CoverageSummary, Report, Summary
@@ -21,8 +21,17 @@ __all__ = [
     "describe_pass_rate",
     "describe_verdict",
     "format_percent",
+    "is_found_in_a_rerun",
     "title_verdict",
 ]
+
+#: Where a watched test (one that failed in earlier runs) can be found failing besides a shuffled order.
+_RERUNS = frozenset({RunPurpose.ALONE, RunPurpose.EXPERIMENT})
+
+
+def is_found_in_a_rerun(failure: ClassifiedFailure) -> bool:
+    """Whether a latent failure was found in a rerun alone or an experiment (a watched test), not a shuffled order."""
+    return failure.found_in.purpose in _RERUNS
 
 
 def format_percent(value: float) -> str:
@@ -80,9 +89,14 @@ def decide_gate(
             f"{plural(len(intermittent), 'intermittent test')} {'blocks' if len(intermittent) == 1 else 'block'}"
             " although the pass rate is met: a test that flips under identical conditions is a bug, not noise"
         )
-    if latent and fail_on_latent:
+    rerun = [failure for failure in latent if is_found_in_a_rerun(failure)]
+    shuffled = len(latent) - len(rerun)
+    if shuffled and fail_on_latent:
+        reasons.append(f"{plural(shuffled, 'test')} {'fails' if shuffled == 1 else 'fail'} only in a shuffled order")
+    if rerun and fail_on_latent:
         reasons.append(
-            f"{plural(len(latent), 'test')} {'fails' if len(latent) == 1 else 'fail'} only in a shuffled order"
+            f"{plural(len(rerun), 'test')} that failed in earlier runs {'fails' if len(rerun) == 1 else 'fail'}"
+            " here in a rerun alone or an experiment, though not in the original run"
         )
     reasons.extend(coverage_reasons(coverage))
     return GateResult(passed=not reasons, reasons=tuple(reasons))

@@ -90,6 +90,8 @@ class Investigation:
     observations: dict[str, list[Observation]] = field(default_factory=lambda: defaultdict(list))
     records: list[RunRecord] = field(default_factory=list)
     runs_of: dict[tuple[str, ...], list[Run]] = field(default_factory=dict)
+    #: Per test, its first failing result in a root-cause experiment's run (a watched test that failed there).
+    experiment_failures: dict[str, TestResult] = field(default_factory=dict)
     #: Held while a run is recorded: searches side by side record theirs from their own threads.
     lock: threading.RLock = field(default_factory=threading.RLock)
     #: Called once, when the first test flips under one configuration (it is intermittent, so the
@@ -360,7 +362,9 @@ def run_trial(
         investigation.record(run, RunPurpose.EXPERIMENT, None, len(request.order or ()))
         investigation.progress.advance("experiment run")
         completed = run.ended is RunEnd.COMPLETED
-        outcomes.append(
-            tuple(result.outcome.is_failure for result in run.results if result.nodeid == nodeid) if completed else None
-        )
+        mine = [result for result in run.results if result.nodeid == nodeid]
+        outcomes.append(tuple(result.outcome.is_failure for result in mine) if completed else None)
+        failed = [result for result in mine if result.outcome.is_failure]
+        if completed and failed:
+            investigation.experiment_failures.setdefault(nodeid, failed[0])
     return outcomes

@@ -11,22 +11,28 @@
 5. labels, evidence, polluters (:mod:`flakehound.engine.diagnose`), and with a lab, root-cause experiments
    and ranked hints (:mod:`flakehound.engine.experiments`);
 6. the report and the gate.
+
+With history, the tests that failed in earlier runs but passed in the original run (*watched*) go
+through 2, 3 and 5 too: one that fails alone becomes a latent failure found alone before the labels,
+one that fails in an experiment run becomes a latent failure found there after the experiments
+(:mod:`flakehound.engine.watch`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT
-from flakehound.engine.classify import Observation, classified, configuration_label, summarize_evidence
+from flakehound.engine.classify import Observation, classified, configuration_label
 from flakehound.engine.diagnose import diagnose
 from flakehound.engine.experiments import explain
 from flakehound.engine.gate import decide_gate
-from flakehound.engine.history import history_of, suspects, with_history
+from flakehound.engine.history import suspects, with_history
 from flakehound.engine.investigation import (
     Investigation,
+    Latent,
     Silent,
     cut_shuffles,
     plan_shuffles,
@@ -37,6 +43,7 @@ from flakehound.engine.investigation import (
 )
 from flakehound.engine.original import broken_reason, run_original, summarize
 from flakehound.engine.shards import label_summary
+from flakehound.engine.watch import failed_alone, failed_in_experiment, noted_if_promoted, provisional, watched_entries
 from flakehound.models import (
     ClassifiedFailure,
     Configuration,
@@ -45,7 +52,6 @@ from flakehound.models import (
     RunEnd,
     RunPurpose,
     Tool,
-    WatchedTest,
 )
 
 if TYPE_CHECKING:
@@ -54,8 +60,8 @@ if TYPE_CHECKING:
     from flakehound.config import Settings
     from flakehound.engine.diagnose import Snapshot
     from flakehound.engine.experiments import Lab
-    from flakehound.engine.history import History, RunRecord
-    from flakehound.engine.investigation import Latent, Progress, Shuffle
+    from flakehound.engine.history import History
+    from flakehound.engine.investigation import Progress, Shuffle
     from flakehound.execution.runner import Executor
     from flakehound.models import CoverageSummary, Run, ShardOf, Summary, TestResult
 
@@ -66,6 +72,10 @@ _FIRST_ERRORS = 5
 _ORIGINAL = Configuration(purpose=RunPurpose.ORIGINAL)
 #: The original failures and the latent tests, labelled.
 _Groups = tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...]]
+#: The original failures, the latent tests and the watched tests as the experiments left them, and the lab's notes.
+_Causes = tuple[
+    tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]
+]
 
 
 def analyse(
@@ -91,8 +101,10 @@ def analyse(
     With a ``lab``, root-cause experiments follow the diagnosis and every failure gets ranked hints.
     With a ``shard``, only its share of the failures is investigated, and only the shard that finds
     latent tests runs the shuffled orders in full (the others run each up to their last failure in it).
-    With a ``history`` of earlier runs, the tests that failed there are rerun alone even when they
-    passed here, and every failure says how it fared there.
+    With a ``history`` of earlier runs, the tests that failed there but passed here are *watched*: followed
+    in the shuffled orders, rerun alone and (with a lab, after the failures) given the root-cause
+    experiments. One that fails in any of them is a latent failure; one that passes them all is listed
+    with what was run. Every failure says how it fared there. Without history nothing extra runs.
     """
     first = original if original is not None else run_original(settings, executor)
     summary = summarize(first.results)
@@ -115,25 +127,27 @@ def analyse(
     records = history.records if history is not None else ()
     scope = _run_shuffled_orders(investigation, shuffles, first.results, failing, shard, suspects(records))
     _rerun_and_replay(investigation, len(shuffles), [result.nodeid for result in first.results], scope)
+    scope = _promote_failed_alone(investigation, scope)
     groups = _classify(investigation, first.results, scope, report_settings.orders)
     orders = _orders_by_label(first.results, shuffles)
-    failures, latent, lab_notes = _find_causes(investigation, orders, groups, snapshot, lab, first.duration)
+    watched = provisional(investigation, first.results, scope.watched, report_settings.orders)
+    failures, latent, tried, lab_notes = _find_causes(
+        investigation, orders, groups, snapshot, lab, first.duration, watched
+    )
+    promoted = tuple(test for test in tried if test.nodeid in investigation.experiment_failures)
+    latent = (*latent, *(failed_in_experiment(investigation, test) for test in promoted))
     report = _investigated_report(base, investigation, first, summary, (failures, latent), scope, lab_notes, coverage)
     if history is None:
         return report
-    return with_history(report.model_copy(update={"watched": _watched(investigation, scope, records)}), history)
+    passed = [test for test in tried if test not in promoted]
+    return with_history(report.model_copy(update={"watched": watched_entries(investigation, passed, records)}), history)
 
 
-def _watched(investigation: Investigation, scope: _Scope, records: Sequence[RunRecord]) -> tuple[WatchedTest, ...]:
-    """The tests rerun because they failed in earlier runs although they passed here, with their alone counts."""
-    return tuple(
-        WatchedTest(
-            nodeid=nodeid,
-            alone=summarize_evidence(investigation.observations[nodeid]).alone,
-            history=history_of(nodeid, records),
-        )
-        for nodeid in scope.watched
-    )
+def _promote_failed_alone(investigation: Investigation, scope: _Scope) -> _Scope:
+    """Watched tests that failed in a rerun alone: latent failures now, found alone, no longer watched."""
+    found = failed_alone(investigation, scope.watched)
+    watched = tuple(nodeid for nodeid in scope.watched if nodeid not in found)
+    return replace(scope, latent={**scope.latent, **found}, watched=watched, promoted=(*scope.promoted, *found))
 
 
 def _broken_report(
@@ -204,8 +218,10 @@ class _Scope:
     latent: Mapping[str, Latent]
     #: The failures and latent tests left out for ``--max-failures``.
     skipped: tuple[str, ...]
-    #: Tests that passed here but failed in earlier runs: rerun alone all the same.
+    #: Tests that passed here but failed in earlier runs: investigated all the same, as long as they pass.
     watched: tuple[str, ...] = ()
+    #: Watched tests that failed in a rerun alone: latent failures now (in ``latent``, found alone).
+    promoted: tuple[str, ...] = ()
 
 
 def _run_shuffled_orders(
@@ -239,8 +255,8 @@ def _run_shuffled_orders(
     watched = [n for n in suspects if n in passed and n not in latent_found][: room - len(latent_ids)]
     investigation.focus([*investigated, *latent_ids, *watched])
     for configuration, run in shuffled_runs:
-        investigation.observe(run, configuration, [*investigated, *latent_ids])
-    for nodeid in latent_ids:  # the original run, where it passed, is evidence too
+        investigation.observe(run, configuration, [*investigated, *latent_ids, *watched])
+    for nodeid in [*latent_ids, *watched]:  # the original run, where it passed, is evidence too
         investigation.observations[nodeid].insert(0, Observation(_ORIGINAL, failed=False))
     latent = {nodeid: latent_found[nodeid] for nodeid in latent_ids}
     return _Scope(investigated=tuple(investigated), latent=latent, skipped=tuple(skipped), watched=tuple(watched))
@@ -278,7 +294,7 @@ def _classify(
         classified(nodeid, found.result, observations[nodeid], found.configuration, settings, permuted_orders)
         for nodeid, found in scope.latent.items()
     )
-    return failures, latent
+    return failures, tuple(noted_if_promoted(failure, scope.promoted) for failure in latent)
 
 
 def _orders_by_label(results: Sequence[TestResult], shuffles: Sequence[Shuffle]) -> dict[str, Sequence[str]]:
@@ -295,15 +311,21 @@ def _find_causes(
     snapshot: Snapshot | None,
     lab: Lab | None,
     original_seconds: float,
-) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]]:
-    """Polluters and state-setters, then with a lab the root-cause experiments; neither once interrupted."""
+    watched: tuple[ClassifiedFailure, ...],
+) -> _Causes:
+    """Polluters and state-setters, then with a lab the root-cause experiments, the watched tests' last.
+
+    Neither once interrupted.
+    """
     failures, latent = groups
     lab_notes: tuple[str, ...] = ()
     if not investigation.interrupted:
         failures, latent = _diagnosed(investigation, orders, (failures, latent), snapshot)
     if lab is not None and not investigation.interrupted:
-        failures, latent, lab_notes = _explained(investigation, (failures, latent), lab, original_seconds)
-    return failures, latent, lab_notes
+        failures, latent, watched, lab_notes = _explained(
+            investigation, (failures, latent), lab, original_seconds, watched
+        )
+    return failures, latent, watched, lab_notes
 
 
 def _investigated_report(
@@ -398,8 +420,9 @@ def _explained(
     groups: _Groups,
     lab: Lab,
     original_seconds: float,
-) -> tuple[tuple[ClassifiedFailure, ...], tuple[ClassifiedFailure, ...], tuple[str, ...]]:
-    """Run the root-cause experiments on the failures and the latent ones; rank every failure's hints."""
+    watched: tuple[ClassifiedFailure, ...],
+) -> _Causes:
+    """Run the root-cause experiments on the failures, the latent ones, then the watched tests; rank the hints."""
     failures, latent = groups
     alone = [record.duration for record in investigation.records if record.purpose is RunPurpose.ALONE]
     explained, notes = explain(
@@ -409,8 +432,10 @@ def _explained(
         seed=investigation.settings.seed,
         original_seconds=original_seconds,
         per_run=max(alone, default=1.0),
+        watched=watched,
     )
-    return explained[: len(failures)], explained[len(failures) :], notes
+    known = len(failures) + len(latent)
+    return explained[: len(failures)], explained[len(failures) : known], explained[known:], notes
 
 
 def _clock_warmer(executor: Executor, lab: Lab | None) -> Callable[[], None] | None:

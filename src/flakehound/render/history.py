@@ -15,9 +15,14 @@ if TYPE_CHECKING:
     from rich.console import RenderableType
 
     from flakehound.engine.history import History
-    from flakehound.models import ClassifiedFailure, ConfigurationCount, Report, TestHistory
+    from flakehound.models import ClassifiedFailure, ConfigurationCount, Report, TestHistory, WatchedTest
 
 __all__ = ["history_markdown", "history_sentence", "render_history"]
+
+_WATCHED = (
+    "These passed every run here but failed earlier; each was investigated all the same (reruns alone,"
+    " shuffled orders, experiments), and one that fails here is listed as a latent failure instead."
+)
 
 
 def _rate(history: TestHistory) -> str:
@@ -54,10 +59,28 @@ def render_history(history: History) -> list[RenderableType]:
     return shown
 
 
-def _alone(count: ConfigurationCount) -> str:
+def _count(count: ConfigurationCount, where: str) -> str:
     if count.failures:
-        return f"failed {count.failures}/{count.runs} alone here"
-    return f"passed {count.runs}/{count.runs} alone here"
+        return f"failed {count.failures}/{count.runs} {where}"
+    return f"passed {count.runs}/{count.runs} {where}"
+
+
+def _here(each: WatchedTest) -> str:
+    """What was run on a watched test here: 'passed 5/5 alone here; passed 3/3 in shuffled orders; 6 experiments'."""
+    parts = [_count(each.alone, "alone here")]
+    if each.shuffled.runs:
+        parts.append(_count(each.shuffled, "in shuffled orders"))
+    if each.experiments:
+        parts.append(f"{plural(len(each.experiments), 'experiment')} (below)")
+    return "; ".join(parts)
+
+
+def _experiments(each: WatchedTest, source: str) -> list[str]:
+    """The experiments a watched test passed, each with both sides' counts."""
+    if not each.experiments:
+        return []
+    heading = f"{code(each.nodeid)}, which failed {text(source)} but never here, under each experiment:"
+    return ["", heading, "", *(f"- {text(experiment)}" for experiment in each.experiments)]
 
 
 def history_sentence(failure: ClassifiedFailure, report: Report) -> str | None:
@@ -88,10 +111,12 @@ def history_markdown(report: Report) -> list[str]:
     if report.watched:
         lines += ["", "| Test | Earlier runs | Here |", "|---|---|---|"]
         lines += [
-            f"| {code(each.nodeid)} | {cell(history_line(each.history, summary.source))} | {_alone(each.alone)} |"
+            f"| {code(each.nodeid)} | {cell(history_line(each.history, summary.source))} | {cell(_here(each))} |"
             for each in report.watched
         ]
-        lines += ["", "These passed in this run but failed earlier; each was rerun alone all the same."]
+        for each in report.watched:
+            lines += _experiments(each, summary.source)
+        lines += ["", _WATCHED]
     if summary.notes:
         lines += ["", *(f"- {text(note)}" for note in summary.notes)]
     return lines

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
+from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent, is_found_in_a_rerun
 from flakehound.engine.statediff import describe_change
 from flakehound.engine.wording import plural as _plural
 from flakehound.engine.wording import rerun_counts, short_sha
@@ -340,7 +340,8 @@ def _render_level(
     if latent:
         sections.append(
             [
-                "### Latent: fail only in shuffled orders",
+                "### Latent: fail only in shuffled orders"
+                + (", reruns alone or experiments" if any(map(is_found_in_a_rerun, latent)) else ""),
                 "",
                 "These pass in the order CI runs them; they block only with `--fail-on-latent`.",
                 "",

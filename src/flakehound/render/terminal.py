@@ -13,7 +13,7 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent
+from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent, is_found_in_a_rerun
 from flakehound.engine.history import history_line
 from flakehound.engine.statediff import describe_change
 from flakehound.engine.wording import plural, rerun_counts, short_sha
@@ -133,15 +133,17 @@ def _story(failure: ClassifiedFailure, history: str | None = None) -> Text:
 
 
 def _watched(report: Report) -> list[Text]:
-    """The tests that failed in earlier runs and passed here, each rerun alone all the same; history's notes."""
+    """The tests that failed in earlier runs and passed every run here, with what was run on them; history's notes."""
     if report.history is None:
         return []
-    shown = [
-        Text(f"{each.nodeid} passed here (rerun alone: {each.alone.failures}/{each.alone.runs} failed); ").append(
-            history_line(each.history, report.history.source)
-        )
-        for each in report.watched
-    ]
+    shown = []
+    for each in report.watched:
+        runs = f"rerun alone: {each.alone.failures}/{each.alone.runs} failed"
+        if each.shuffled.runs:
+            runs += f"; in shuffled orders: {each.shuffled.failures}/{each.shuffled.runs} failed"
+        line = Text(f"{each.nodeid} passed here ({runs}); ").append(history_line(each.history, report.history.source))
+        line.append("".join(f"\n  experiment {experiment}" for experiment in each.experiments))
+        shown.append(line)
     return shown + [Text(f"note: {note}") for note in report.history.notes]
 
 
@@ -199,6 +201,7 @@ def render_terminal(report: Report, *, verbose: bool = False) -> RenderableType:
         parts.append(
             _listing(
                 "latent: pass in the original order, fail in a shuffled one"
+                + (" (or a rerun alone or an experiment)" if any(map(is_found_in_a_rerun, report.latent)) else "")
                 + ("" if report.settings.fail_on_latent else " (do not block without --fail-on-latent)"),
                 report.latent,
             )

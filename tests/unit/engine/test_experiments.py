@@ -564,3 +564,34 @@ def test_experiments_run_counts_only_the_experiments_actually_run(make_failure):
     assert failure.experiments_run > 0
     (skipped,), _ = run(bench, [intermittent(make_failure)], bench.lab(budget_seconds=0.0))
     assert skipped.experiments_run == 0
+
+
+def test_a_watched_test_gets_every_factor_the_machine_allows_seeds_first_after_the_failures(make_failure):
+    """A test that passed every run here (watched): seeds first, a pinned hash seed and missing equipment left out.
+
+    It comes back after the failures, with each experiment's evidence in its notes.
+    """
+    bench = Bench(lambda condition, call: (False,))
+    passing = Evidence(alone=ConfigurationCount(runs=3), original_order=ConfigurationCount(runs=1))
+    watched = make_failure(
+        "tests/test_w.py::test_w", FailureKind.INTERMITTENT, evidence=passing, original=Original(outcome=Outcome.PASSED)
+    )
+    failure = intermittent(make_failure)
+    lab = bench.lab(pinned_hash_seed=True, busy=None, faketime=None)
+    explained, notes = explain(
+        [failure], bench.trial, lab, seed=7, original_seconds=1.0, per_run=1.0, watched=[watched]
+    )
+    assert [each.nodeid for each in explained] == [NODEID, "tests/test_w.py::test_w"]
+    varied = {describe(condition) for nodeid, condition in bench.calls if nodeid == watched.nodeid}
+    assert varied == {"random-seed", "concurrency", "network", "second-boundary", "repetition", "control"}
+    first_watched = next(index for index, (nodeid, _) in enumerate(bench.calls) if nodeid == watched.nodeid)
+    assert all(nodeid == watched.nodeid for nodeid, _ in bench.calls[first_watched:])
+    assert [note.split(" (", 1)[0] for note in explained[1].notes] == [
+        "experiment random-seed",
+        "experiment concurrency",
+        "experiment network",
+        "experiment second-boundary",
+        "experiment repetition",
+    ]
+    assert explained[1].experiments_run == 5
+    assert len(notes) == 2, "the missing load and clock are named once"

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flakehound.engine.gate import coverage_reasons, decide_gate, describe_pass_rate, format_percent
-from flakehound.models import CoverageSummary, DiffCoverage, FailureKind, GateResult, Summary
+from flakehound.models import Configuration, CoverageSummary, DiffCoverage, FailureKind, GateResult, RunPurpose, Summary
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -223,3 +223,26 @@ def test_no_pass_rate_blocks_with_its_own_reason_unless_the_build_is_broken() ->
     assert broken.reasons == ("broken",)
     assert describe_pass_rate(skipped) == "no tests ran"
     assert describe_pass_rate(GREEN) == "pass rate 100.00%"
+
+
+def test_latent_failures_found_in_a_rerun_get_their_own_reason(make_failure: Callable[..., ClassifiedFailure]) -> None:
+    """A watched test found failing alone or in an experiment is not said to fail 'only in a shuffled order'."""
+    shuffled = make_failure("t.py::test_a", FailureKind.ORDER_DEPENDENT)
+    alone = make_failure("t.py::test_b", found_in=Configuration(purpose=RunPurpose.ALONE))
+    experiment = make_failure("t.py::test_c", found_in=Configuration(purpose=RunPurpose.EXPERIMENT))
+    gate = decide_gate(GREEN, (), (shuffled, alone, experiment), min_pass_rate=100.0, fail_on_latent=True)
+    assert gate.reasons == (
+        "1 test fails only in a shuffled order",
+        (
+            "2 tests that failed in earlier runs fail here in a rerun alone or an experiment,"
+            " though not in the original run"
+        ),
+    )
+    gate = decide_gate(GREEN, (), (alone,), min_pass_rate=100.0, fail_on_latent=True)
+    assert gate.reasons == (
+        (
+            "1 test that failed in earlier runs fails here in a rerun alone or an experiment,"
+            " though not in the original run"
+        ),
+    )
+    assert decide_gate(GREEN, (), (alone,), min_pass_rate=100.0, fail_on_latent=False).passed

@@ -198,10 +198,9 @@ def _history_of(*failed: str) -> History:
     return History(source="on main", records=records)
 
 
-@pytest.mark.parametrize(("fails_alone", "failures"), [(False, 0), (True, 5)], ids=["passes", "fails-alone"])
-def test_a_test_that_failed_on_main_but_passed_here_is_rerun_alone_and_watched(fails_alone, failures):
-    """History names test_c; it passed in the original and every order, so it is rerun alone anyway."""
-    executor = FakeExecutor(lambda nodeid, before: fails_alone and nodeid == SUITE[2] and not before)
+def test_a_test_that_failed_on_main_but_passed_here_is_followed_and_watched():
+    """History names test_c; it passed in the original, the reversed order and every rerun alone: watched."""
+    executor = FakeExecutor(lambda nodeid, before: False)
     report = analyse(
         settings(orders=0),
         executor,
@@ -212,14 +211,51 @@ def test_a_test_that_failed_on_main_but_passed_here_is_rerun_alone_and_watched(f
     )
     (watched,) = report.watched
     assert watched.nodeid == SUITE[2]
-    assert (watched.alone.runs, watched.alone.failures) == (5, failures)
+    assert (watched.alone.runs, watched.alone.failures) == (5, 0)
+    assert (watched.shuffled.runs, watched.shuffled.failures) == (1, 0), "observed in the reversed order too"
+    assert watched.experiments == (), "no lab, no experiments"
     assert (watched.history.runs, watched.history.failures) == (2, 2)
     assert watched.history.first_failed_commit == "aaaaaaa"
     assert [request.order for request in executor.requests].count((SUITE[2],)) == 5
-    assert report.failures == ()
+    assert report.failures == report.latent == ()
     assert report.gate.passed, "history explains; it never turns a green run red"
     assert report.history is not None
     assert report.history.runs == 2
+
+
+@pytest.mark.parametrize("fail_on_latent", [False, True], ids=["reported", "blocking"])
+def test_a_watched_test_that_fails_alone_here_is_a_latent_failure(fail_on_latent):
+    """test_c passed in the original and reversed orders but fails every time alone: latent, brittle, found alone.
+
+    Its row says where it passed, where it failed and what history says; it blocks only with --fail-on-latent.
+    """
+    executor = FakeExecutor(lambda nodeid, before: nodeid == SUITE[2] and not before)
+    report = analyse(
+        settings(orders=0, fail_on_latent=fail_on_latent),
+        executor,
+        created_at="2026-11-22T00:00:00+00:00",
+        version="0",
+        command=["x"],
+        history=_history_of(SUITE[2]),
+    )
+    assert report.watched == ()
+    (latent,) = report.latent
+    assert latent.nodeid == SUITE[2]
+    assert latent.classification is FailureKind.BRITTLE
+    assert latent.found_in.purpose is RunPurpose.ALONE
+    assert (latent.evidence.alone.runs, latent.evidence.alone.failures) == (5, 5)
+    assert latent.notes[0] == (
+        "passed in the original run and 1 shuffled order; failed 5/5 alone here"
+        " (followed because it failed in earlier runs)"
+    )
+    assert latent.state_setters, "a passing order was searched for what makes it pass"
+    assert latent.reproduce == (
+        "python -m pytest -p no:randomly -p no:cacheprovider t.py::test_a t.py::test_c  # passes; alone it fails"
+    )
+    assert latent.history is not None
+    assert latent.history.failures == 2
+    assert report.summary.latent == 1
+    assert report.gate.passed is not fail_on_latent
 
 
 def test_history_reaches_every_failure_and_leaves_a_failing_test_out_of_the_watch():

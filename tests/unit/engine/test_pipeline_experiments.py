@@ -7,8 +7,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 from flakehound.config import Settings
 from flakehound.engine.experiments import CLOCK_TIMES, Lab
+from flakehound.engine.history import History, RunRecord, TestEntry
 from flakehound.engine.pipeline import analyse
 from flakehound.engine.signatures import load_catalog
 from flakehound.execution.runner import FakeClock, Tweaks
@@ -64,8 +67,10 @@ class Machine:
             self.busy = False
 
 
-def investigate(machine: Machine, **lab_fields: object):
-    """Analyse the two-test suite with a lab whose clock never moves."""
+def investigate(
+    machine: Machine, *, history: History | None = None, fail_on_latent: bool = False, **lab_fields: object
+):
+    """Analyse the two-test suite with a lab whose clock never moves (and earlier runs, when given)."""
     values = {
         "catalog": load_catalog(),
         "clock": lambda: 0.0,
@@ -76,8 +81,18 @@ def investigate(machine: Machine, **lab_fields: object):
         **lab_fields,
     }
     lab = Lab(**values)
-    settings = Settings.model_validate({"cwd": Path("/project"), "seed": 3, "reruns": 3, "replays": 1, "orders": 0})
-    return analyse(settings, machine, created_at="2026-11-22T00:00:00+00:00", version="0", command=["x"], lab=lab)
+    settings = Settings.model_validate(
+        {"cwd": Path("/project"), "seed": 3, "reruns": 3, "replays": 1, "orders": 0, "fail_on_latent": fail_on_latent}
+    )
+    return analyse(
+        settings,
+        machine,
+        created_at="2026-11-22T00:00:00+00:00",
+        version="0",
+        command=["x"],
+        lab=lab,
+        history=history,
+    )
 
 
 def original_only(nodeid: str, request: RunRequest) -> bool:
@@ -200,3 +215,95 @@ def test_interrupted_experiments_end_the_investigation_with_a_partial_report():
     assert tweaked == []  # the interrupted run is not recorded and no experiment ran after it
     assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 0
     assert "experiment concurrency (inconclusive)" in " ".join(report.failures[0].notes)
+
+
+def failed_on_main(nodeid: str) -> History:
+    """One earlier run on main in which ``nodeid`` failed as intermittent."""
+    entry = TestEntry(label="intermittent", failed=True, failures=1, runs=3)
+    record = RunRecord(
+        commit="a" * 40, created_at="2026-11-21T00:00:00+00:00", tests=2, failed=1, entries={nodeid: entry}
+    )
+    return History(source="on main", records=(record,))
+
+
+@pytest.mark.parametrize("fail_on_latent", [False, True], ids=["reported", "blocking"])
+def test_a_watched_test_made_to_fail_by_an_experiment_is_a_latent_failure_with_the_comparison(fail_on_latent):
+    """test_a failed on main and passes every plain run here; fast thread switching makes it fail: latent.
+
+    The seeds are tried first (each finds no failing seed), then the concurrency comparison decides;
+    the failure blocks only with --fail-on-latent.
+    """
+    # a race that plain runs never show
+    machine = Machine(lambda nodeid, request, busy: nodeid == SUITE[0] and request.tweaks.switch_interval is not None)
+    report = investigate(machine, history=failed_on_main(SUITE[0]), fail_on_latent=fail_on_latent)
+    assert report.watched == ()
+    (latent,) = report.latent
+    assert latent.nodeid == SUITE[0]
+    assert latent.classification is FailureKind.INTERMITTENT
+    assert latent.found_in.purpose is RunPurpose.EXPERIMENT
+    assert latent.original.outcome is Outcome.FAILED
+    assert latent.failure_rate is None, "its plain runs never failed: no rate to give from them"
+    assert latent.hints[0].category == "concurrency"
+    assert latent.hints[0].evidence == (
+        "fails 7/7 with threads switching every microsecond vs 0/7 at the default switch interval (p = 0.0006)"
+    )
+    assert latent.notes[0] == (
+        "passed in the original run, 3 reruns alone and 1 shuffled order; failed in root-cause experiment runs"
+        " here (followed because it failed in earlier runs)"
+    )
+    assert latent.notes[1].startswith("experiment random-seed (inconclusive): fails 0/4 with the random seed varied")
+    assert latent.notes[2].startswith("experiment hash-seed (inconclusive): fails 0/4 with PYTHONHASHSEED varied")
+    assert latent.history is not None
+    assert latent.history.failures == 1
+    assert latent.experiments_run == 3
+    assert report.summary.latent == 1
+    assert report.gate.passed is not fail_on_latent
+
+
+def test_a_watched_test_that_passes_every_experiment_lists_them_with_both_sides():
+    """test_a failed on main and passes every run and experiment here: watched, with each experiment's counts."""
+    machine = Machine(lambda nodeid, request, busy: False)
+    report = investigate(machine, history=failed_on_main(SUITE[0]))
+    assert report.latent == report.failures == ()
+    (watched,) = report.watched
+    assert (watched.alone.runs, watched.shuffled.runs) == (3, 1)
+    factors = [experiment.split(" ", 1)[0] for experiment in watched.experiments]
+    assert factors == [
+        "random-seed",
+        "hash-seed",
+        "concurrency",
+        "network",
+        "second-boundary",
+        "cpu-load",
+        "repetition",
+    ]
+    assert watched.experiments[2] == (
+        "concurrency (no-effect): fails 0/3 with threads switching every microsecond vs 0/3 at the default switch"
+        " interval (p = 1.00): not decided in 6 runs"
+    )
+    experiment_runs = [request for request in machine.requests if request.order == (SUITE[0],) * 3]
+    assert experiment_runs, "the repetition experiment ran it three times in one process"
+    assert report.gate.passed
+    assert report.notes == (
+        "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)",
+    )
+
+
+def test_the_failures_get_their_experiments_before_the_watched_tests():
+    """test_b failed here (intermittent), test_a only on main: test_b's experiments come first in the budget."""
+    machine = Machine(lambda nodeid, request, busy: original_only(nodeid, request))
+    report = investigate(machine, history=failed_on_main(SUITE[0]))
+    tried = [request.order[0] for request in machine.requests if request.order and request.tweaks.args()]
+    assert tried[0] == SUITE[1]
+    assert tried[-1] == SUITE[0]
+    assert SUITE[1] not in tried[tried.index(SUITE[0]) :]
+    assert [watched.nodeid for watched in report.watched] == [SUITE[0]]
+
+
+def test_without_history_a_green_suite_gets_no_experiment():
+    """No history (the default): nothing is watched and nothing extra runs on a green suite."""
+    machine = Machine(lambda nodeid, request, busy: False)
+    report = investigate(machine)
+    assert report.watched == ()
+    assert RunPurpose.EXPERIMENT not in {record.purpose for record in report.runs}
+    assert [request.order for request in machine.requests] == [None, tuple(reversed(SUITE))]

@@ -741,3 +741,13 @@ def test_a_run_cancelled_midway_lists_the_failures_it_had_seen() -> None:
     body = render_comment(report)
     assert "### Failures seen before it was cancelled\n\n- `tests/t.py::test_a`: assert 1 == 2\n" in body
     assert "### Why the suite could not run" not in body
+
+
+def test_latent_heading_names_reruns_when_a_watched_test_failed_in_an_experiment() -> None:
+    """A latent failure found in an experiment (a watched test) widens the latent section's heading."""
+    found = latent().model_copy(update={"found_in": Configuration(purpose=RunPurpose.EXPERIMENT)})
+    comment = render_comment(make_report(latent=(found,), summary=Summary(total=10, passed=10, latent=1)))
+    assert "### Latent: fail only in shuffled orders, reruns alone or experiments\n" in comment
+    assert "### Latent: fail only in shuffled orders\n" in render_comment(
+        make_report(latent=(latent(),), summary=Summary(total=10, passed=10, latent=1))
+    )

@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from flakehound.models import (
+    Configuration,
     ConfigurationCount,
     Evidence,
     EvidenceStrength,
@@ -310,3 +311,15 @@ def test_failure_with_an_empty_evidence_sentence_has_no_evidence_line(
     strength = EvidenceStrength(unseen_single_polluter_chance=0.5, clean_runs=0, sentence="")
     failure = _order_dependent(make_failure).model_copy(update={"strength": strength})
     assert "evidence:" not in _text(make_report([failure]))
+
+
+def test_latent_listing_title_names_reruns_when_a_watched_test_failed_in_one(
+    make_failure: Callable[..., ClassifiedFailure], make_report: Callable[..., Report]
+) -> None:
+    """A latent failure found in a rerun alone (a watched test) widens the listing's title to say so."""
+    latent = make_failure("tests/t.py::test_watched", found_in=Configuration(purpose=RunPurpose.ALONE))
+    text = _text(make_report(latent=[latent]))
+    assert text.splitlines()[0] == (
+        "latent: pass in the original order, fail in a shuffled one (or a rerun alone or an experiment)"
+        " (do not block without --fail-on-latent)"
+    )
