@@ -15,6 +15,10 @@ decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims n
 * **network**: outbound connections other than loopback refused (``--flakehound-no-network``) against as is;
 * **second boundary**: the test body started just before a second boundary against mid-second
   (only for failures whose text reads a clock);
+* **frozen clock**: the wall clock standing still through each test (``--flakehound-frozen-clock``)
+  against running (only for failures whose text reads a clock; deterministic ones too, since a test
+  that fails whenever time passes fails on every rerun); a run that waits for the wall clock to
+  pass a deadline never ends under it: it hits the per-run timeout and is not counted;
 * **CPU load**: busy processes on every core while the test runs, against runs with the machine to itself;
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
 * **repetition**: the test three times in one process: its later runs against its first.
@@ -76,7 +80,8 @@ SWITCH_INTERVAL = 1e-6
 #: Where in a second the second-boundary experiment starts the test body: 10 ms before a boundary, or mid-second.
 NEAR_BOUNDARY = 0.99
 MID_SECOND = 0.3
-#: Text that says a failure reads the clock (the second-boundary experiment sleeps, so it runs only then).
+#: Text that says a failure reads the clock (the second-boundary experiment sleeps, and a frozen clock may hang a
+#: test, so they run only then).
 _READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
 #: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
 _BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
@@ -86,6 +91,7 @@ _ORDER: tuple[Factor, ...] = (
     "concurrency",
     "network",
     "second-boundary",
+    "frozen-clock",
     "cpu-load",
     "clock",
     "repetition",
@@ -278,6 +284,16 @@ def _second_boundary(context: _Context) -> ExperimentResult:
     )
 
 
+def _frozen_clock(context: _Context) -> ExperimentResult:
+    """The wall clock standing still through the test against running: claimed only when freezing it fixes the test.
+
+    A test that fails only when frozen (unique ids from the clock, a wait for it to move) shows the
+    freeze is the fault, not what failed in CI.
+    """
+    sides = context.compare("frozen clock", Condition(tweaks=Tweaks(frozen_clock=True)), Condition())
+    return _verdict("frozen-clock", sides, "with the clock frozen", "with the clock running", direction=False)
+
+
 def _clock(context: _Context) -> ExperimentResult:
     """Each moment against the real clock in turn, until one decides."""
     results = []
@@ -322,6 +338,7 @@ _EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
     "concurrency": (2 * LOOKS[0], _concurrency),
     "network": (2 * LOOKS[0], _network),
     "second-boundary": (2 * LOOKS[0], _second_boundary),
+    "frozen-clock": (2 * LOOKS[0], _frozen_clock),
     "cpu-load": (2 * LOOKS[0], _cpu_load),
     "clock": (2 * LOOKS[0] * len(CLOCK_TIMES), _clock),
     "repetition": (REPEAT_LOOKS[0], _repetition),
@@ -348,8 +365,10 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
         return ["repetition"] if _pollutes_its_siblings(failure) else []
     suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
     text = _text(failure)
+    reads_clock = "clock" in suggested or _READS_CLOCK.search(text) is not None
     if failure.classification is FailureKind.DETERMINISTIC:
-        return ["hash-seed"] if _hash_seed_hidden(lab, suggested, text) else []
+        hidden: list[Factor] = ["hash-seed"] if _hash_seed_hidden(lab, suggested, text) else []
+        return hidden + (["frozen-clock"] if reads_clock else [])
     if failure.classification is not FailureKind.INTERMITTENT:
         return []
     factors = list(_ORDER)
@@ -358,8 +377,8 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
         factors = [factor for factor in factors if factor not in varied]
     if lab.pinned_hash_seed:
         factors = [factor for factor in factors if factor != "hash-seed"]
-    if "clock" not in suggested and not _READS_CLOCK.search(text):  # it sleeps up to a second per run
-        factors = [factor for factor in factors if factor != "second-boundary"]
+    if not reads_clock:  # one sleeps up to a second per run, the other may hang the test until its timeout
+        factors = [factor for factor in factors if factor not in {"second-boundary", "frozen-clock"}]
     if lab.busy is None:
         unavailable["cpu-load"] = "the CPU-load experiment was skipped: no way to load the CPU here"
     if lab.faketime is None:
