@@ -15,10 +15,9 @@ decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims n
 * **network**: outbound connections other than loopback refused (``--flakehound-no-network``) against as is;
 * **second boundary**: the test body started just before a second boundary against mid-second
   (only for failures whose text reads a clock);
-* **frozen clock**: the wall clock standing still through each test (``--flakehound-frozen-clock``)
-  against running (only for failures whose text reads a clock; deterministic ones too, since a test
-  that fails whenever time passes fails on every rerun); a run that waits for the wall clock to
-  pass a deadline never ends under it: it hits the per-run timeout and is not counted;
+* **frozen clock**: the wall clock standing still through each test against running (for failures
+  whose text reads a clock, deterministic ones too: failing whenever time passes fails every rerun);
+  a run waiting for the wall clock to pass a deadline hits its timeout and is not counted;
 * **CPU load**: busy processes on every core while the test runs, against runs with the machine to itself;
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
 * **repetition**: the test three times in one process: its later runs against its first.
@@ -85,17 +84,6 @@ MID_SECOND = 0.3
 _READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
 #: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
 _BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
-_ORDER: tuple[Factor, ...] = (
-    "random-seed",
-    "hash-seed",
-    "concurrency",
-    "network",
-    "second-boundary",
-    "frozen-clock",
-    "cpu-load",
-    "clock",
-    "repetition",
-)
 _SHOWN_SKIPS = 4
 
 
@@ -285,11 +273,7 @@ def _second_boundary(context: _Context) -> ExperimentResult:
 
 
 def _frozen_clock(context: _Context) -> ExperimentResult:
-    """The wall clock standing still through the test against running: claimed only when freezing it fixes the test.
-
-    A test that fails only when frozen (unique ids from the clock, a wait for it to move) shows the
-    freeze is the fault, not what failed in CI.
-    """
+    """The clock frozen against running, claimed only when freezing fixes it (failing frozen is the freeze's fault)."""
     sides = context.compare("frozen clock", Condition(tweaks=Tweaks(frozen_clock=True)), Condition())
     return _verdict("frozen-clock", sides, "with the clock frozen", "with the clock running", direction=False)
 
@@ -332,9 +316,10 @@ def _repetition(context: _Context) -> ExperimentResult:
     )
 
 
-_EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
-    "hash-seed": (SEED_VARIED + 2 * LOOKS[0], _hash_seed),
+#: Each experiment's runs at its first look and its function, in the order to try them.
+_EXPERIMENTS: dict[Factor, tuple[int, Callable[[_Context], ExperimentResult]]] = {
     "random-seed": (SEED_VARIED + 2 * LOOKS[0], _random_seed),
+    "hash-seed": (SEED_VARIED + 2 * LOOKS[0], _hash_seed),
     "concurrency": (2 * LOOKS[0], _concurrency),
     "network": (2 * LOOKS[0], _network),
     "second-boundary": (2 * LOOKS[0], _second_boundary),
@@ -371,7 +356,7 @@ def _factors(failure: ClassifiedFailure, lab: Lab, unavailable: dict[str, str]) 
         return hidden + (["frozen-clock"] if reads_clock else [])
     if failure.classification is not FailureKind.INTERMITTENT:
         return []
-    factors = list(_ORDER)
+    factors = list(_EXPERIMENTS)
     if not _reproduced(failure):  # natural reruns already varied the seeds they drew and never failed again
         varied = {"random-seed", "hash-seed"} if lab.reruns_vary_hash_seed else {"random-seed"}
         factors = [factor for factor in factors if factor not in varied]

@@ -249,7 +249,7 @@ def _stand_ins(clock: _ClockFreezer) -> tuple[type[dt.date], type[dt.datetime]]:
     frozen clock gets the real type).
     """
 
-    class date(_REAL_DATE, metaclass=_StandInType):  # noqa: N801 - stands in for dt.date
+    class date(_REAL_DATE, metaclass=_StandInType):  # noqa: N801 - stands in for datetime.date
         _real = _REAL_DATE
 
         @classmethod
@@ -307,18 +307,23 @@ class _ClockFreezer:
         stand_in_date, stand_in_datetime = _stand_ins(self)
 
         def frozen_time() -> float:
+            """The frozen instant, in seconds since the epoch."""
             return self.seconds
 
         def frozen_time_ns() -> int:
+            """The frozen instant, in nanoseconds since the epoch."""
             return self.nanoseconds
 
         def frozen_localtime(seconds: float | None = None) -> time.struct_time:
+            """Local time at ``seconds``, or at the frozen instant."""
             return _REAL_LOCALTIME(self.seconds if seconds is None else seconds)
 
         def frozen_gmtime(seconds: float | None = None) -> time.struct_time:
+            """UTC at ``seconds``, or at the frozen instant."""
             return _REAL_GMTIME(self.seconds if seconds is None else seconds)
 
         def frozen_strftime(format: str, moment: Any = None) -> str:  # noqa: A002, ANN401 - time.strftime's own
+            """``moment`` formatted, or the frozen instant in local time."""
             return _REAL_STRFTIME(format, _REAL_LOCALTIME(self.seconds) if moment is None else moment)
 
         pairs: list[tuple[object, object]] = [
