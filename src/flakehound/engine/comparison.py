@@ -7,7 +7,7 @@ test then asks how likely a split of the failures at least this uneven is when t
 difference; under that design it is an exact randomization test, whatever the test's own history.
 
 A factor is claimed only when that chance is below ``ALPHA``, one in a thousand: a test is
-investigated under up to eight factors, each compared at two looks, so a test that flips on its own
+investigated under up to nine factors, each compared at two looks, so a test that flips on its own
 would otherwise, now and then, be blamed on one of them. Seven failures against none decide it;
 so do eight of ten against none. Comparisons are made in looks of
 growing size (``LOOKS`` pairs); after each look the comparison stops when it is decided, or when

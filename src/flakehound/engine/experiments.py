@@ -15,6 +15,9 @@ decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims n
 * **network**: outbound connections other than loopback refused (``--flakehound-no-network``) against as is;
 * **second boundary**: the test body started just before a second boundary against mid-second
   (only for failures whose text reads a clock);
+* **frozen clock**: the wall clock standing still through each test against running (for failures
+  whose text reads a clock, deterministic ones too: failing whenever time passes fails every rerun);
+  a run waiting for the wall clock to pass a deadline hits its timeout and is not counted;
 * **CPU load**: busy processes on every core while the test runs, against runs with the machine to itself;
 * **clock**: the clock moved to calendar edges with libfaketime, where it is installed, against the real clock;
 * **repetition**: the test three times in one process: its later runs against its first.
@@ -267,6 +270,12 @@ def _second_boundary(context: _Context) -> ExperimentResult:
     )
 
 
+def _frozen_clock(context: _Context) -> ExperimentResult:
+    """The clock frozen against running, claimed only when freezing fixes it (failing frozen is the freeze's fault)."""
+    sides = context.compare("frozen clock", Condition(tweaks=Tweaks(frozen_clock=True)), Condition())
+    return _verdict("frozen-clock", sides, "with the clock frozen", "with the clock running", direction=False)
+
+
 def _clock(context: _Context) -> ExperimentResult:
     """Each moment against the real clock in turn, until one decides."""
     results = []
@@ -305,12 +314,14 @@ def _repetition(context: _Context) -> ExperimentResult:
     )
 
 
-_EXPERIMENTS: dict[str, tuple[int, Callable[[_Context], ExperimentResult]]] = {
-    "hash-seed": (SEED_VARIED + 2 * LOOKS[0], _hash_seed),
+#: Each experiment's runs at its first look and its function, in the order to try them.
+_EXPERIMENTS: dict[Factor, tuple[int, Callable[[_Context], ExperimentResult]]] = {
     "random-seed": (SEED_VARIED + 2 * LOOKS[0], _random_seed),
+    "hash-seed": (SEED_VARIED + 2 * LOOKS[0], _hash_seed),
     "concurrency": (2 * LOOKS[0], _concurrency),
     "network": (2 * LOOKS[0], _network),
     "second-boundary": (2 * LOOKS[0], _second_boundary),
+    "frozen-clock": (2 * LOOKS[0], _frozen_clock),
     "cpu-load": (2 * LOOKS[0], _cpu_load),
     "clock": (2 * LOOKS[0] * len(CLOCK_TIMES), _clock),
     "repetition": (REPEAT_LOOKS[0], _repetition),

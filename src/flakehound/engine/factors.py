@@ -1,10 +1,11 @@
 """PURE. Which root-cause experiments a failure gets, in the order to try them, and what its reruns already show.
 
 An intermittent failure gets every factor, minus the seeds when its reruns (which drew seeds of their
-own) never failed again and minus the second boundary when its text reads no clock; an order-dependent
-one the repetition experiment when it may pollute itself; a deterministic one the hash seed when
-forked reruns (one hash seed for all) may have hidden it. A *watched* test (it failed in earlier runs,
-passed every run here) gets every factor the machine allows: with no failure seen, nothing rules one out.
+own) never failed again and minus the second boundary and the frozen clock when its text reads no
+clock; an order-dependent one the repetition experiment when it may pollute itself; a deterministic
+one the hash seed when forked reruns (one hash seed for all) may have hidden it, and the frozen clock
+when its text reads one. A *watched* test (it failed in earlier runs, passed every run here) gets
+every factor the machine allows but the frozen clock: with no failure seen, nothing rules one out.
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ class Equipment(Protocol):
         """Whether the plain reruns drew a hash seed each."""
 
 
-#: Text that says a failure reads the clock (the second-boundary experiment sleeps, so it runs only then).
+#: Text that says a failure reads the clock (the second-boundary experiment sleeps, and a frozen clock may hang a
+#: test, so they run only then).
 _READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
 #: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
 _BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
@@ -62,6 +64,7 @@ ORDER: tuple[Factor, ...] = (
     "concurrency",
     "network",
     "second-boundary",
+    "frozen-clock",
     "cpu-load",
     "clock",
     "repetition",
@@ -88,8 +91,10 @@ def choose_factors(failure: ClassifiedFailure, lab: Equipment, unavailable: dict
         return ["repetition"] if _pollutes_its_siblings(failure) else []
     suggested = {match.signature.category for match in match_signatures(failure.original, lab.catalog)}
     text = _text(failure)
-    if failure.classification is FailureKind.DETERMINISTIC:
-        return ["hash-seed"] if _hash_seed_hidden(lab, suggested, text) else []
+    reads_clock = "clock" in suggested or _READS_CLOCK.search(text) is not None
+    if failure.classification is FailureKind.DETERMINISTIC:  # a test that fails whenever time passes fails every run
+        hidden: list[Factor] = ["hash-seed"] if _hash_seed_hidden(lab, suggested, text) else []
+        return hidden + (["frozen-clock"] if reads_clock else [])
     if failure.classification is not FailureKind.INTERMITTENT:
         return []
     factors = list(ORDER)
@@ -98,8 +103,8 @@ def choose_factors(failure: ClassifiedFailure, lab: Equipment, unavailable: dict
         factors = [factor for factor in factors if factor not in varied]
     if lab.pinned_hash_seed:
         factors = [factor for factor in factors if factor != "hash-seed"]
-    if "clock" not in suggested and not _READS_CLOCK.search(text):  # it sleeps up to a second per run
-        factors = [factor for factor in factors if factor != "second-boundary"]
+    if not reads_clock:  # one sleeps up to a second per run, the other may hang the test until its timeout
+        factors = [factor for factor in factors if factor not in {"second-boundary", "frozen-clock"}]
     _note_unavailable(lab, unavailable)
     factors = [factor for factor in factors if factor not in unavailable]
     return sorted(factors, key=lambda factor: FACTOR_CATEGORY[factor] not in suggested)
@@ -123,9 +128,10 @@ def watched_factors(lab: Equipment, unavailable: dict[str, str]) -> list[Factor]
     second-boundary experiment is among them: there is no failure text to say the test does not read a clock.
     """
     _note_unavailable(lab, unavailable)
-    return [
-        factor for factor in ORDER if factor not in unavailable and not (factor == "hash-seed" and lab.pinned_hash_seed)
-    ]
+    never = {"frozen-clock"}  # it claims only a failure that freezing fixes: a passing test never has one
+    if lab.pinned_hash_seed:
+        never.add("hash-seed")
+    return [factor for factor in ORDER if factor not in unavailable and factor not in never]
 
 
 def deduced(failure: ClassifiedFailure, lab: Equipment) -> list[ExperimentResult]:

@@ -46,7 +46,15 @@ __all__ = [
 
 #: The factors an experiment varies, one at a time.
 Factor = Literal[
-    "hash-seed", "random-seed", "concurrency", "network", "second-boundary", "cpu-load", "clock", "repetition"
+    "hash-seed",
+    "random-seed",
+    "concurrency",
+    "network",
+    "second-boundary",
+    "frozen-clock",
+    "cpu-load",
+    "clock",
+    "repetition",
 ]
 
 #: What it means when the outcome follows a factor.
@@ -56,6 +64,7 @@ FACTOR_CATEGORY: dict[str, str] = {
     "concurrency": "concurrency",
     "network": "network",
     "second-boundary": "clock",
+    "frozen-clock": "clock",
     "cpu-load": "timing",
     "clock": "clock",
     "repetition": "shared-state",
@@ -88,6 +97,15 @@ _FACTOR_TEXT: dict[str, tuple[str, str]] = {
         (
             "two readings of the clock (or a timestamp and a later ``now()``) fall in different seconds when the"
             " test runs at the end of one; read the clock once, or freeze it in the test (time-machine, freezegun)"
+        ),
+    ),
+    "frozen-clock": (
+        "passes with the clock frozen, fails with it running: it expects no time to pass between two readings",
+        (
+            "time passes between two readings of the wall clock (an entry whose time to live runs out during"
+            " the test, two ``now()`` calls expected equal, a stamp compared with a later one); read the clock"
+            " once and pass the time in, compare with a tolerance, or freeze it in the test (time-machine,"
+            " freezegun)"
         ),
     ),
     "network": (

@@ -130,12 +130,14 @@ class Tweaks:
     ``no_network``: refuse outbound connections to anything but loopback for the whole run.
     ``switch_interval``: ``sys.setswitchinterval`` for each test, so threads take turns that often.
     ``clock_phase``: start each test's body when the clock's fraction of a second is this (0 to 1).
+    ``frozen_clock``: the wall clock (``time.time``, ``datetime.now``, ...) stands still through each test.
     """
 
     random_seed: int | None = None
     no_network: bool = False
     switch_interval: float | None = None
     clock_phase: float | None = None
+    frozen_clock: bool = False
 
     def args(self) -> tuple[str, ...]:
         """The pytest options that ask the experiment plugin for these changes in a fresh process."""
@@ -150,6 +152,8 @@ class Tweaks:
             args.append(f"--flakehound-switch-interval={self.switch_interval!r}")
         if self.clock_phase is not None:
             args.append(f"--flakehound-clock-phase={self.clock_phase!r}")
+        if self.frozen_clock:
+            args.append("--flakehound-frozen-clock")
         return tuple(args)
 
 

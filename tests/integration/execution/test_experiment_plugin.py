@@ -13,7 +13,7 @@ import pytest
 from flakehound.execution import _experiment_plugin
 from flakehound.execution.forking import ForkExecutor
 from flakehound.execution.runner import ProcessExecutor, RunRequest, Tweaks
-from flakehound.models import Outcome
+from flakehound.models import Outcome, RunEnd
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -355,3 +355,168 @@ def test_tweaks_ask_the_plugin_for_each_change():
         "--flakehound-switch-interval=1e-06",
         "--flakehound-clock-phase=0.99",
     )
+
+
+FROZEN = """
+import datetime as dt
+import importlib
+import pickle
+import time
+from datetime import date, datetime
+
+import pytest
+
+import stamps
+
+
+@pytest.fixture
+def started():
+    first = time.time()
+    yield first
+    assert time.time() == first, "the teardown reads the same instant"
+
+
+def test_every_reading_is_the_same_instant(started):
+    ticking = time.monotonic()
+    time.sleep(0.02)
+    now = time.time()
+    assert now == started
+    assert time.time_ns() / 1e9 == now
+    assert stamps.time() == now, "a module that did 'from time import time'"
+    assert datetime.now() == dt.datetime.now() == datetime.fromtimestamp(now)
+    assert dt.datetime.today() == datetime.now()
+    assert datetime.now(dt.timezone.utc) == dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    assert dt.datetime.utcnow() == datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    assert date.today() == dt.date.today() == dt.date.fromtimestamp(now)
+    assert time.localtime() == time.localtime(now)
+    assert time.gmtime() == time.gmtime(now)
+    assert time.strftime("%Y-%m-%d %H:%M:%S") == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    assert time.monotonic() > ticking, "the monotonic clock keeps running"
+
+
+def test_values_are_still_dates_and_datetimes():
+    now = datetime.now()
+    assert isinstance(now, datetime) and isinstance(now, date) and isinstance(date.today(), dt.date)
+    assert issubclass(type(now), datetime) and not issubclass(int, date)
+    assert datetime(2028, 2, 28) + dt.timedelta(days=1) == datetime(2028, 2, 29)
+    assert pickle.loads(pickle.dumps(now)) == now
+    assert pickle.loads(pickle.dumps(date.today())) == date.today()
+    assert pickle.loads(pickle.dumps(datetime(2020, 1, 1))) == datetime(2020, 1, 1)
+
+
+def test_a_module_imported_during_the_test_sees_the_frozen_clock():
+    late = importlib.import_module("late")
+    assert late.datetime.now() == datetime.fromtimestamp(time.time())
+"""
+FROZEN_CHECKS = '''
+import copyreg
+import datetime
+import json
+import os
+import sys
+import time
+
+REAL = (time.time, time.time_ns, datetime.datetime, datetime.date)
+#: Names bound to the clock in the project's modules, and the real object each must be bound to between tests.
+IMPORTED = (("stamps", "time", time.time), ("late", "datetime", datetime.datetime))
+IMPORTED += (("tests_frozen", "datetime", datetime.datetime), ("tests_frozen", "date", datetime.date))
+
+
+def pytest_runtest_logfinish(nodeid):
+    """After each test's teardown: is every name of the clock real again?"""
+    names = (time.time, time.time_ns, datetime.datetime, datetime.date)
+    real = names == REAL and datetime.datetime not in copyreg.dispatch_table
+    for module, name, value in IMPORTED:
+        real = real and getattr(sys.modules.get(module), name, value) is value
+    with open(os.environ["CLOCK_CHECKS"], "a") as file:
+        file.write(json.dumps([nodeid, real]) + "\\n")
+'''
+WAITS_FOR_A_DEADLINE = """
+import time
+
+
+def test_waits_for_a_deadline():
+    deadline = time.time() + 0.05
+    while time.time() < deadline:
+        time.sleep(0.01)
+"""
+
+
+def frozen_project(tmp_path: Path) -> Path:
+    """A project whose tests read the clock every way, and a conftest that checks it is real after each test."""
+    files = {
+        "conftest.py": FROZEN_CHECKS,
+        "stamps.py": "from time import time\n",
+        "late.py": "from datetime import datetime\n",
+        "tests_frozen.py": FROZEN,
+        "pytest.ini": "[pytest]\npythonpath = .\npython_files = tests_*.py\n",
+    }
+    return make_project(tmp_path, files)
+
+
+def test_frozen_clock_reads_one_instant_through_each_test_and_is_put_back(tmp_path, isolation):
+    """With --flakehound-frozen-clock, time.time, datetime.now, date.today, ... read one instant; real after."""
+    project = frozen_project(tmp_path)
+    checks = tmp_path / "checks.jsonl"
+    run = execute(tmp_path, project, tweaks=Tweaks(frozen_clock=True), isolation=isolation, CLOCK_CHECKS=str(checks))
+    outcomes = {result.nodeid: result.outcome for result in run.results}
+    assert outcomes == dict.fromkeys(
+        (
+            "tests_frozen.py::test_every_reading_is_the_same_instant",
+            "tests_frozen.py::test_values_are_still_dates_and_datetimes",
+            "tests_frozen.py::test_a_module_imported_during_the_test_sees_the_frozen_clock",
+        ),
+        Outcome.PASSED,
+    ), [result.message for result in run.results]
+    after = [json.loads(line) for line in checks.read_text(encoding="utf-8").splitlines()]
+    assert [(nodeid.split("::")[1], real) for nodeid, real in after] == [
+        ("test_every_reading_is_the_same_instant", True),
+        ("test_values_are_still_dates_and_datetimes", True),
+        ("test_a_module_imported_during_the_test_sees_the_frozen_clock", True),
+    ]
+
+
+def test_without_the_frozen_clock_the_same_tests_see_it_run(tmp_path):
+    """The plugin loaded without --flakehound-frozen-clock leaves the clock running: the instant test fails."""
+    project = frozen_project(tmp_path)
+    run = execute(
+        tmp_path,
+        project,
+        *PLUGIN,
+        order=("tests_frozen.py::test_every_reading_is_the_same_instant",),
+        CLOCK_CHECKS=str(tmp_path / "checks.jsonl"),
+    )
+    (result,) = run.results
+    assert result.outcome is Outcome.ERROR or result.outcome is Outcome.FAILED
+
+
+def test_a_wait_for_the_wall_clock_never_ends_frozen_and_the_run_times_out(tmp_path, isolation):
+    """A loop until time.time() passes a deadline hangs under the frozen clock: the run ends by its timeout.
+
+    The same test passes with the clock running, under the same timeout: the freeze is what held it.
+    """
+    project = make_project(tmp_path, {"test_deadline.py": WAITS_FOR_A_DEADLINE})
+    base = {name: value for name, value in os.environ.items() if not name.startswith("PYTEST_")}
+    executor = ProcessExecutor(
+        python=sys.executable,
+        cwd=project,
+        pytest_args=("-p", "no:randomly", "-p", "no:cacheprovider"),
+        env=base,
+        workdir=tmp_path / "runs",
+    )
+    frozen = RunRequest(order=None, timeout=10, tweaks=Tweaks(frozen_clock=True))
+    running = RunRequest(order=None, timeout=10, tweaks=Tweaks(clock_phase=0.5))
+    if isolation == "fork":
+        with ForkExecutor(executor) as forking:
+            hung, ran = forking.run(frozen), forking.run(running)
+        assert forking.fork_runs == 2, forking.unavailable
+    else:
+        hung, ran = executor.run(frozen), executor.run(running)
+    assert hung.ended is RunEnd.TIMEOUT, "an experiment counts a run that did not complete as not finished"
+    assert ran.ended is RunEnd.COMPLETED
+    assert [result.outcome for result in ran.results] == [Outcome.PASSED]
+
+
+def test_frozen_clock_tweak_asks_the_plugin_for_it():
+    """The frozen-clock tweak becomes the plugin's --flakehound-frozen-clock option in a fresh process."""
+    assert Tweaks(frozen_clock=True).args() == (*PLUGIN, "--flakehound-frozen-clock")

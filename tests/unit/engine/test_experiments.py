@@ -81,6 +81,7 @@ def describe(condition: Condition) -> str:
         ("network", tweaks.no_network),
         ("concurrency", tweaks.switch_interval is not None),
         ("second-boundary", tweaks.clock_phase is not None),
+        ("frozen-clock", tweaks.frozen_clock),
         ("random-seed", tweaks.random_seed is not None),
     ]
     return next((name for name, varied in named if varied), "control")
@@ -335,7 +336,83 @@ def test_second_boundary_runs_only_for_failures_that_read_the_clock(make_failure
     assert {0.99, 0.3} <= {condition.tweaks.clock_phase for _, condition in bench.calls}
     silent = Bench(lambda condition, _: (False,))
     run(silent, [intermittent(make_failure, alone=(5, 0))], silent.lab(faketime=None))
-    assert "second-boundary" not in silent.factors()
+    assert not {"second-boundary", "frozen-clock"} & set(silent.factors())
+
+
+#: A cache entry with a short time to live, read back after some work: it expired while the clock ran.
+EXPIRED = Original(
+    outcome=Outcome.FAILED,
+    exception="AssertionError",
+    message="assert None == 'token'",
+    traceback=">       assert cache.get('session') == 'token'\nE  where stored = time.time() - 0.012",
+)
+
+
+def frozen_fixes_it(condition: Condition, _: int) -> tuple[bool, ...]:
+    """Fails whenever the clock runs, whatever else the condition varies."""
+    return (not condition.tweaks.frozen_clock,)
+
+
+def test_frozen_clock_tracks_when_freezing_the_clock_fixes_an_intermittent_failure(make_failure):
+    """A failure that reads the clock passes every time frozen and fails running: clock, both sides counted.
+
+    The second-boundary experiment, run before it, does not decide (it fails at either phase).
+    """
+    bench = Bench(frozen_fixes_it)
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 3), original=EXPIRED)], bench.lab(faketime=None))
+    top = failure.hints[0]
+    assert (top.category, top.confidence) == ("clock", "high")
+    assert top.title.startswith("passes with the clock frozen, fails with it running")
+    assert top.evidence == "fails 0/7 with the clock frozen vs 7/7 with the clock running (p = 0.0006)"
+    boundary = "experiment second-boundary (no-effect): fails 3/3 started 10 ms before a second boundary vs 3/3"
+    assert any(note.startswith(boundary) for note in failure.notes)
+    assert bench.factors().count("frozen-clock") == 7
+    assert bench.factors()[-1] in {"frozen-clock", "control"}, "the first factor that decides ends the experiments"
+
+
+def test_a_deterministic_failure_that_reads_the_clock_gets_the_frozen_clock_tried(make_failure):
+    """Failing whenever time passes fails every rerun: the frozen clock is tried, and its hint outranks code-bug."""
+    bench = Bench(frozen_fixes_it)
+    deterministic = make_failure(NODEID, FailureKind.DETERMINISTIC, original=EXPIRED)
+    (failure,), _ = run(bench, [deterministic])
+    assert set(bench.factors()) == {"frozen-clock", "control"}
+    assert failure.classification is FailureKind.DETERMINISTIC
+    assert failure.hints[0].category == "clock"
+    assert failure.hints[0].evidence == "fails 0/7 with the clock frozen vs 7/7 with the clock running (p = 0.0006)"
+    assert "code-bug" not in {hint.category for hint in failure.hints}
+
+
+def test_a_deterministic_failure_the_frozen_clock_does_not_fix_stays_a_code_bug(make_failure):
+    """Failing frozen and running alike, the comparison stops after its first look and the code-bug hint leads."""
+    bench = Bench(lambda condition, _: (True,))
+    (failure,), _ = run(bench, [make_failure(NODEID, FailureKind.DETERMINISTIC, original=EXPIRED)])
+    assert bench.factors().count("frozen-clock") == 3
+    assert failure.hints[0].category == "code-bug"
+    assert (
+        "experiment frozen-clock (no-effect): fails 3/3 with the clock frozen vs 3/3 with the clock running"
+        " (p = 1.00): not decided in 6 runs" in failure.notes
+    )
+
+
+def test_a_test_that_fails_only_frozen_is_not_blamed_on_the_clock(make_failure):
+    """Freezing the clock can break a test (ids made from it collide); that is the freeze's fault: no claim."""
+    bench = Bench(lambda condition, _: (condition.tweaks.frozen_clock,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=EXPIRED)], bench.lab(faketime=None))
+    assert not any(hint.category == "clock" for hint in failure.hints)
+    note = next(note for note in failure.notes if note.startswith("experiment frozen-clock"))
+    assert note == (
+        "experiment frozen-clock (no-effect): fails 7/7 with the clock frozen vs 0/7 with the clock running"
+        " (p = 0.0006): not decided in 14 runs"
+    )
+
+
+def test_frozen_runs_that_hang_until_their_timeout_are_not_counted(make_failure):
+    """A wait for the wall clock to pass a deadline never ends frozen: those runs are lost, not failures."""
+    bench = Bench(lambda condition, _: None if condition.tweaks.frozen_clock else (True,))
+    (failure,), _ = run(bench, [make_failure(NODEID, FailureKind.DETERMINISTIC, original=EXPIRED)])
+    assert failure.hints[0].category == "code-bug"
+    assert "experiment frozen-clock (inconclusive): too few runs finished to compare: 3 did not" in failure.notes
+    assert not any("(p = " in hint.evidence for hint in failure.hints)
 
 
 def test_clock_moved_to_a_leap_day_tracks_against_the_real_clock(make_failure):
