@@ -646,7 +646,8 @@ def test_experiments_run_counts_only_the_experiments_actually_run(make_failure):
 def test_a_watched_test_gets_every_factor_the_machine_allows_seeds_first_after_the_failures(make_failure):
     """A test that passed every run here (watched): seeds first, a pinned hash seed and missing equipment left out.
 
-    It comes back after the failures, with each experiment's evidence in its notes.
+    Never the frozen clock: freezing can only fix a failure, and this test has none. It comes back
+    after the failures, with each experiment's evidence in its notes.
     """
     bench = Bench(lambda condition, call: (False,))
     passing = Evidence(alone=ConfigurationCount(runs=3), original_order=ConfigurationCount(runs=1))
