@@ -147,16 +147,18 @@ def evidence_strength(
         clean += 1
     parts = []
     if can_go_unseen:
-        parts.append(
-            f"with {permuted_orders} shuffled order(s), a single-polluter order dependence had a"
+        shuffles = "1 seeded shuffle" if permuted_orders == 1 else f"{permuted_orders} seeded shuffles"
+        parts.append(  # the reversed order is not random, so it is not counted: the figure is 0.5 per shuffle
+            f"with {shuffles} (the reversed order aside), a single-polluter order dependence had a"
             f" {unseen:.1%} chance of going unseen"
         )
     upper = needed = None
     if reruns and not any(reruns):
         upper = failure_rate_upper_bound(clean)
         needed = clean_runs_needed(TRUSTED_RATE)
+        reran = "1 rerun" if clean == 1 else f"{clean} reruns"
         parts.append(
-            f"the failure never reproduced in {clean} rerun(s), so its failure rate may still be up to"
+            f"the failure never reproduced in {reran}, so its failure rate may still be up to"
             f" {upper:.0%} (95%), and {needed} clean runs would bound it below {TRUSTED_RATE:.0%}"
         )
     return EvidenceStrength(

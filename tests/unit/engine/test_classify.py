@@ -248,8 +248,8 @@ def test_evidence_strength_of_a_never_reproduced_failure() -> None:
     assert strength.clean_runs_needed == 299
     assert strength.unseen_single_polluter_chance == 0.125
     assert strength.sentence == (
-        "with 3 shuffled order(s), a single-polluter order dependence had a 12.5% chance of going unseen;"
-        " the failure never reproduced in 8 rerun(s), so its failure rate may still be up to 31% (95%),"
+        "with 3 seeded shuffles (the reversed order aside), a single-polluter order dependence had a 12.5% chance"
+        " of going unseen; the failure never reproduced in 8 reruns, so its failure rate may still be up to 31% (95%),"
         " and 299 clean runs would bound it below 1%"
     )
 
@@ -272,8 +272,16 @@ def test_evidence_strength_when_the_failure_reproduced_or_was_never_rerun(
     assert strength.failure_rate_upper_bound is None
     assert strength.clean_runs_needed is None
     assert strength.sentence == (
-        "with 2 shuffled order(s), a single-polluter order dependence had a 25.0% chance of going unseen"
+        "with 2 seeded shuffles (the reversed order aside), a single-polluter order dependence had a 25.0% chance"
+        " of going unseen"
     )
+
+
+def test_evidence_strength_counts_one_shuffle_and_one_rerun_in_the_singular() -> None:
+    """One seeded shuffle and one clean rerun read as one, not as 'order(s)' or 'rerun(s)'."""
+    strength = evidence_strength(runs((ORIGINAL, "F"), (ALONE, ".")), permuted_orders=1)
+    assert strength.sentence.startswith("with 1 seeded shuffle (the reversed order aside),")
+    assert "never reproduced in 1 rerun, so" in strength.sentence
 
 
 def test_evidence_strength_of_a_failure_every_run_shows_omits_the_unseen_chance() -> None:
@@ -285,4 +293,4 @@ def test_evidence_strength_of_a_failure_every_run_shows_omits_the_unseen_chance(
 def test_evidence_strength_without_the_unseen_chance_keeps_the_clean_run_record() -> None:
     """Without the unseen-polluter chance, a never-reproduced failure still states its clean-run bound."""
     strength = evidence_strength(runs((ORIGINAL, "F"), (ALONE, "...")), permuted_orders=2, can_go_unseen=False)
-    assert strength.sentence.startswith("the failure never reproduced in 3 rerun(s)")
+    assert strength.sentence.startswith("the failure never reproduced in 3 reruns")
