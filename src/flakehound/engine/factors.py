@@ -11,9 +11,9 @@ every factor the machine allows but the frozen clock: with no failure seen, noth
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, get_args
 
-from flakehound.engine.hints import FACTOR_CATEGORY, ExperimentResult, match_signatures
+from flakehound.engine.hints import FACTOR_CATEGORY, ExperimentResult, Factor, match_signatures
 from flakehound.models import FailureKind
 
 if TYPE_CHECKING:
@@ -21,7 +21,6 @@ if TYPE_CHECKING:
     from collections.abc import Set as AbstractSet
     from contextlib import AbstractContextManager
 
-    from flakehound.engine.hints import Factor
     from flakehound.engine.signatures import Catalog
     from flakehound.models import ClassifiedFailure
 
@@ -57,18 +56,8 @@ class Equipment(Protocol):
 _READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
 #: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
 _BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
-#: Every factor, in the order an intermittent failure tries them: the seeds first.
-ORDER: tuple[Factor, ...] = (
-    "random-seed",
-    "hash-seed",
-    "concurrency",
-    "network",
-    "second-boundary",
-    "frozen-clock",
-    "cpu-load",
-    "clock",
-    "repetition",
-)
+#: Every factor, in the order an intermittent failure tries them: the seeds first (the order of ``Factor``).
+ORDER: tuple[Factor, ...] = get_args(Factor)
 
 
 def _reproduced(failure: ClassifiedFailure) -> bool:

@@ -44,10 +44,10 @@ __all__ = [
     "rank_hints",
 ]
 
-#: The factors an experiment varies, one at a time.
+#: The factors an experiment varies, one at a time, in the order an intermittent failure tries them.
 Factor = Literal[
-    "hash-seed",
     "random-seed",
+    "hash-seed",
     "concurrency",
     "network",
     "second-boundary",
