@@ -24,7 +24,7 @@ from flakehound import __version__
 from flakehound.config import DEFAULT_ORIGINAL_TIMEOUT, build_settings
 from flakehound.engine.bisect import to_polluter
 from flakehound.engine.cancellation import cancelled_report
-from flakehound.engine.diagnose import KEPT_CHANGES, failed_in, minimal_reproduce
+from flakehound.engine.diagnose import KEPT_CHANGES, minimal_reproduce, probes
 from flakehound.engine.experiments import Lab
 from flakehound.engine.original import check_original, junit_run, run_original
 from flakehound.engine.pipeline import analyse
@@ -467,11 +467,12 @@ def bisect(
             )
             raise ConfigError(msg)
 
-        def probe_many(run_orders: Sequence[Sequence[str]]) -> list[dict[str, bool]]:
+        def execute(run_orders: Sequence[Sequence[str]]) -> list[Run]:
             requests = [RunRequest(order=tuple(order), timeout=DEFAULT_ORIGINAL_TIMEOUT) for order in run_orders]
-            return [failed_in(run) for run in run_batch(executor, requests)]
+            return run_batch(executor, requests)
 
-        search = search_victim(victim, orders, lambda order: probe_many([order])[0], probe_many=probe_many)
+        probe, probe_many = probes(execute)
+        search = search_victim(victim, orders, probe, probe_many=probe_many)
         finding = to_polluter(search.result) if search.result is not None else None
         if finding is None:
             reason = search.reason or "the search ended without a finding"

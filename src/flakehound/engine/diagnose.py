@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 
 _T = TypeVar("_T")
 
-__all__ = ["diagnose", "failed_in", "minimal_reproduce"]
+__all__ = ["diagnose", "minimal_reproduce", "probes"]
 #: The state changes a finding keeps, most relevant to the victim first.
 KEPT_CHANGES = 8
 _PREFERRED_ORDER = "original order"
@@ -55,16 +55,16 @@ def _in_turn(tasks: Sequence[Callable[[], _T]]) -> list[_T]:
     return [task() for task in tasks]
 
 
-def failed_in(run: Run) -> dict[str, bool]:
+def _failed_in(run: Run) -> dict[str, bool]:
     """What a probe answers for one run: whether each test in it failed."""
     return {result.nodeid: result.outcome.is_failure for result in run.results}
 
 
-def _probes(execute: Callable[[Sequence[Sequence[str]]], Sequence[Run]]) -> tuple[Probe, ProbeMany]:
+def probes(execute: Callable[[Sequence[Sequence[str]]], Sequence[Run]]) -> tuple[Probe, ProbeMany]:
     """A search's probe of one order and of several side by side, both through its ``execute``."""
 
     def probe_many(orders: Sequence[Sequence[str]]) -> list[dict[str, bool]]:
-        return [failed_in(run) for run in execute(orders)]
+        return [_failed_in(run) for run in execute(orders)]
 
     return lambda order: probe_many([order])[0], probe_many
 
@@ -146,7 +146,7 @@ def _search(
     budget: int,
 ) -> Callable[[], dict[str, SearchResult]]:
     """One search, ready to start: ``find`` over ``before`` for ``victims``, probing through ``execute``."""
-    probe, probe_many = _probes(execute)
+    probe, probe_many = probes(execute)
     return partial(find, victims, before, probe, budget=budget, probe_many=probe_many)
 
 
