@@ -138,3 +138,20 @@ def test_the_green_comparison_runs_both_and_names_the_runs_flakehound_made(bench
     assert row.peer is not None
     assert row.peer.returncode == 0
     assert (tmp_path / ".coverage").is_file()
+
+
+def test_the_false_claim_simulation_prints_both_kinds_of_row():
+    """bench/false_claims.py runs flakehound's experiments on simulated tests and counts wrong and right claims."""
+    script = BENCH.parent / "false_claims.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--seeds", "30", "--power-seeds", "10"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+    )
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| fails")]
+    assert len(rows) == 6, result.stdout
+    assert "| fails every other run | a factor claimed (wrong) | 0/30 (0%;" in rows[0]
+    assert "| fails at random, half the runs | a factor claimed (wrong) | 0/30 (0%;" in rows[1]
+    assert "never open | network found (right) | 10/10 (100%;" in rows[2], "a test that always fails refused is found"

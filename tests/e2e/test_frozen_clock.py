@@ -43,7 +43,11 @@ def test_a_failure_the_frozen_clock_fixes_has_the_clock_as_its_top_hint(frozen_c
     top = failure.hints[0]
     assert (top.category, top.confidence) == ("clock", "high"), failure.hints
     assert top.title.startswith("passes with the clock frozen, fails with it running")
-    assert re.fullmatch(r"fails 0/7 with the clock frozen vs 7/7 with the clock running \(p = 0\.0006\)", top.evidence)
+    assert re.fullmatch(
+        r"fails 0/7 with the clock frozen vs 7/7 with the clock running \(p = 0\.0006\)"
+        r"; replicated in fresh runs: fails 0/5 vs 5/5 \(p = 0\.008\)",
+        top.evidence,
+    )
     assert failure.experiments_run == 1
 
 
@@ -55,5 +59,5 @@ def test_no_hint_claims_another_factor_and_the_runs_are_recorded(frozen_clock):
         for failure in report.failures
     }
     assert claims == {nodeid: {"clock"} for nodeid in PLANTED}
-    assert [run.purpose for run in report.runs].count(RunPurpose.EXPERIMENT) == 2 * 14
+    assert [run.purpose for run in report.runs].count(RunPurpose.EXPERIMENT) == 2 * (14 + 10), "decided, replicated"
     assert "passes with the clock frozen" in completed.stdout

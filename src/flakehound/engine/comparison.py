@@ -8,28 +8,39 @@ difference; under that design it is an exact randomization test, whatever the te
 
 A factor is claimed only when that chance is below ``ALPHA``, one in a thousand: a test is
 investigated under up to nine factors, each compared at two looks, so a test that flips on its own
-would otherwise, now and then, be blamed on one of them. Seven failures against none decide it;
+would otherwise, now and then, be blamed on one of them. Seven failures against none reach it;
 so do eight of ten against none. Comparisons are made in looks of
-growing size (``LOOKS`` pairs); after each look the comparison stops when it is decided, or when
-even the most uneven outcome of the runs still allowed could not decide it ("futile"); a
+growing size (``LOOKS`` pairs); after each look the comparison stops when it is significant, or when
+even the most uneven outcome of the runs still allowed could not make it so ("futile"); a
 comparison that reached its last look undecided claims nothing: "not decided in N runs".
+
+A significant split is then **replicated**: fresh runs in a fresh random order (``REPLICATE_LOOKS``
+pairs) must split the same way on their own, below ``REPLICATE_ALPHA``. Across nine factors and
+their looks, a test that flips on its own still reaches one significant split now and then (about
+8 in 1,000 investigations of a test that fails every other run); it must then do so twice, in
+independent allocations, which it does about once in 100,000. A factor that decides the outcome
+replicates at once (5/5 against 0/5).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import random
 
-__all__ = ["ALPHA", "LOOKS", "Sides", "allocation", "fisher_p"]
+__all__ = ["ALPHA", "LOOKS", "REPLICATE_ALPHA", "REPLICATE_LOOKS", "Sides", "allocation", "fisher_p"]
 
 #: A factor is claimed only when chance would split the failures this unevenly less often than this.
 ALPHA = 0.001
-#: Pairs of runs (one treatment, one control) after each look: 7/7 against 0/7 is the first decisive split.
+#: Pairs of runs (one treatment, one control) after each look: 7/7 against 0/7 is the first significant split.
 LOOKS = (3, 7, 10)
+#: A significant split is claimed only when fresh runs split the same way below this on their own.
+REPLICATE_ALPHA = 0.01
+#: Pairs of the replication after each look: 5/5 against 0/5 replicates (p = 0.008), so do 8/10 against 1/10.
+REPLICATE_LOOKS = (5, 10)
 
 
 def _hypergeometric(k: int, draws: int, successes: int, total: int) -> float:
@@ -57,48 +68,90 @@ def allocation(draw: random.Random, pairs: int) -> list[bool]:
 
 @dataclass(frozen=True)
 class Sides:
-    """The outcomes (failed or not) of the finished treatment and control runs, and how many runs did not finish."""
+    """The outcomes (failed or not) of the finished treatment and control runs, the lost runs, and the replication.
+
+    ``replicate`` is None until a significant split is replicated; an empty one means there was no
+    time left for the fresh runs.
+    """
 
     treatment: tuple[bool, ...] = ()
     control: tuple[bool, ...] = ()
     lost: int = 0
+    replicate: Sides | None = None
 
-    def add(self, treatment: tuple[bool, ...], control: tuple[bool, ...], lost: int) -> Sides:
-        """These sides with more runs."""
-        return Sides(self.treatment + treatment, self.control + control, self.lost + lost)
+    def add(self, more: Sides) -> Sides:
+        """These sides with the runs of ``more``."""
+        return Sides(self.treatment + more.treatment, self.control + more.control, self.lost + more.lost)
+
+    def replicated_by(self, replicate: Sides) -> Sides:
+        """These sides with the fresh runs that replicate them (or fail to)."""
+        return replace(self, replicate=replicate)
 
     @property
     def p(self) -> float:
-        """Fisher's exact p-value of the split so far."""
+        """Fisher's exact p-value of the split so far (the replication aside)."""
         return fisher_p(sum(self.treatment), len(self.treatment), sum(self.control), len(self.control))
 
     @property
-    def decided(self) -> bool:
-        """Whether the difference between the sides is beyond chance."""
+    def runs(self) -> int:
+        """The finished runs on either side, the replication's included."""
+        own = len(self.treatment) + len(self.control)
+        return own + (self.replicate.runs if self.replicate else 0)
+
+    @property
+    def significant(self) -> bool:
+        """Whether the difference between the sides is beyond chance (before replication)."""
         return self.p < ALPHA
+
+    @property
+    def decided(self) -> bool:
+        """Significant, and replicated the same way by fresh runs."""
+        replicate = self.replicate
+        return (
+            self.significant
+            and replicate is not None
+            and replicate.p < REPLICATE_ALPHA
+            and replicate.treatment_fails_more == self.treatment_fails_more
+        )
 
     @property
     def treatment_fails_more(self) -> bool:
         """Whether the treatment's failure rate is the higher one."""
         return sum(self.treatment) * len(self.control) > sum(self.control) * len(self.treatment)
 
-    def could_decide(self, more_treatment: int, more_control: int) -> bool:
-        """Whether that many more runs on each side could still decide it, if all went the most uneven way."""
+    def could_decide(self, more_treatment: int, more_control: int, alpha: float = ALPHA) -> bool:
+        """Whether that many more runs on each side could still get below ``alpha``, if all went the most uneven way."""
         t_fail, t_runs = sum(self.treatment), len(self.treatment) + more_treatment
         c_fail, c_runs = sum(self.control), len(self.control) + more_control
         return (
-            fisher_p(t_fail + more_treatment, t_runs, c_fail, c_runs) < ALPHA
-            or fisher_p(t_fail, t_runs, c_fail + more_control, c_runs) < ALPHA
+            fisher_p(t_fail + more_treatment, t_runs, c_fail, c_runs) < alpha
+            or fisher_p(t_fail, t_runs, c_fail + more_control, c_runs) < alpha
         )
 
     def counts(self, treatment: str, control: str) -> str:
-        """Both sides counted: 'fails 5/5 with X vs 0/5 with Y (p = 0.008)'."""
+        """Both sides counted: 'fails 7/7 with X vs 0/7 with Y (p = 0.0006)', then the replication's own counts."""
         head = (
             f"fails {sum(self.treatment)}/{len(self.treatment)} {treatment}"
             f" vs {sum(self.control)}/{len(self.control)} {control}"
         )
-        lost = f"; {self.lost} run(s) did not finish and are not counted" if self.lost else ""
-        return f"{head} (p = {_p_text(self.p)}){lost}"
+        return f"{head} (p = {_p_text(self.p)}){_lost(self)}{self._replication()}"
+
+    def _replication(self) -> str:
+        replicate = self.replicate
+        if replicate is None:
+            return ""
+        if not replicate.treatment or not replicate.control:
+            return "; not replicated: the budget (--budget-seconds) left no time for fresh runs"
+        split = (
+            f"fails {sum(replicate.treatment)}/{len(replicate.treatment)}"
+            f" vs {sum(replicate.control)}/{len(replicate.control)} (p = {_p_text(replicate.p)}){_lost(replicate)}"
+        )
+        verdict = "replicated" if self.decided else "not replicated"
+        return f"; {verdict} in fresh runs: {split}"
+
+
+def _lost(sides: Sides) -> str:
+    return f"; {sides.lost} run(s) did not finish and are not counted" if sides.lost else ""
 
 
 def _p_text(p: float) -> str:

@@ -4,7 +4,9 @@ Every failure whose label leaves the cause open (intermittent ones first, then o
 that may pollute themselves, and deterministic ones that may have met one hash seed only) is run
 alone in controlled comparisons (:mod:`flakehound.engine.comparison`): treatment and control runs
 of the same test, the same number of each, in one seeded random order, until Fisher's exact test
-decides (p < 0.001) or the runs allowed cannot; an undecided comparison claims nothing.
+finds a significant split (p < 0.001) or the runs allowed cannot; a significant split the expected
+way is then replicated by fresh runs in a new order (p < 0.01) before it is claimed; an undecided
+or unreplicated comparison claims nothing.
 
 * **random seed / hash seed**: a few runs with a fresh seed each find a seed that fails and one that
   passes; the comparison is then that failing seed against that passing seed (only for failures that
@@ -42,7 +44,7 @@ import shlex
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from flakehound.engine.comparison import LOOKS, Sides, allocation
+from flakehound.engine.comparison import ALPHA, LOOKS, REPLICATE_ALPHA, REPLICATE_LOOKS, Sides, allocation
 from flakehound.engine.factors import choose_factors, deduced, watched_factors
 from flakehound.engine.hints import ExperimentResult, rank_hints
 from flakehound.execution.runner import FakeClock, Tweaks
@@ -77,6 +79,8 @@ SEED_VARIED = 4
 #: Occurrences of the test in one repetition run, and the looks (runs) of the repetition experiment.
 REPEATS = 3
 REPEAT_LOOKS = (2, 5)
+#: The runs of its replication: 10/10 later runs failing against 0/5 first ones replicates (p = 0.0003).
+REPEAT_REPLICATE_LOOKS = (5,)
 #: The switch interval of the concurrency experiment: threads take turns every microsecond.
 SWITCH_INTERVAL = 1e-6
 #: Where in a second the second-boundary experiment starts the test body: 10 ms before a boundary, or mid-second.
@@ -158,29 +162,45 @@ class _Context:
             )
         return outcomes
 
-    def compare(self, name: str, treatment: Condition, control: Condition) -> Sides:
-        """Treatment against control in looks of LOOKS pairs, until decided, futile, out of looks or of budget."""
-        draw = self.draw(name)
+    def sequential(
+        self, step: Callable[[int], Sides], looks: Sequence[int], *, alpha: float, per_unit: tuple[int, int] = (1, 1)
+    ) -> Sides:
+        """``step(n)`` runs n more units (a pair, or a repetition run), in looks, until below ``alpha`` or futile.
+
+        Every look after the first must fit the budget; a unit gives ``per_unit`` outcomes on each side.
+        """
         sides = Sides()
-        planned = 0
-        for look, pairs in enumerate(LOOKS):
-            more = LOOKS[-1] - planned
-            if look and (not _worth_more(sides, more, more) or not self.allows(2 * (pairs - planned))):
+        made = 0
+        for look, size in enumerate(looks):
+            more = looks[-1] - made
+            worth = bool(sides.treatment and sides.control) and sides.could_decide(
+                per_unit[0] * more, per_unit[1] * more, alpha
+            )
+            if look and (not worth or not self.allows(sum(per_unit) * (size - made))):
                 break
-            plan = allocation(draw, pairs - planned)
-            planned = pairs
-            outcomes = self.run([treatment if side else control for side in plan])
-            treated = tuple(o[0] for side, o in zip(plan, outcomes, strict=True) if side and o)
-            controls = tuple(o[0] for side, o in zip(plan, outcomes, strict=True) if not side and o)
-            sides = sides.add(treated, controls, len(plan) - len(treated) - len(controls))
-            if sides.decided:
+            sides = sides.add(step(size - made))
+            made = size
+            if sides.p < alpha:
                 break
         return sides
 
+    def compare(self, name: str, treatment: Condition, control: Condition, *, direction: bool | None) -> Sides:
+        """Treatment against control in looks of LOOKS pairs; a significant split the expected way is replicated."""
+        draw = self.draw(name)
 
-def _worth_more(sides: Sides, more_treatment: int, more_control: int) -> bool:
-    """Whether more runs could decide: both sides have finished runs, and enough are left to split them."""
-    return bool(sides.treatment and sides.control) and sides.could_decide(more_treatment, more_control)
+        def pairs(count: int) -> Sides:
+            plan = allocation(draw, count)
+            outcomes = self.run([treatment if side else control for side in plan])
+            treated = tuple(o[0] for side, o in zip(plan, outcomes, strict=True) if side and o)
+            controls = tuple(o[0] for side, o in zip(plan, outcomes, strict=True) if not side and o)
+            return Sides(treated, controls, len(plan) - len(treated) - len(controls))
+
+        first = self.sequential(pairs, LOOKS, alpha=ALPHA)
+        if not first.significant or direction not in {None, first.treatment_fails_more}:
+            return first
+        if not self.allows(2 * REPLICATE_LOOKS[0]):
+            return first.replicated_by(Sides())
+        return first.replicated_by(self.sequential(pairs, REPLICATE_LOOKS, alpha=REPLICATE_ALPHA))
 
 
 def _verdict(
@@ -193,8 +213,7 @@ def _verdict(
     evidence = prefix + sides.counts(treatment, control)
     if sides.decided and direction in {None, sides.treatment_fails_more}:
         return ExperimentResult(factor, "tracks", evidence)
-    runs = len(sides.treatment) + len(sides.control)
-    return ExperimentResult(factor, "no-effect", f"{evidence}: not decided in {runs} runs")
+    return ExperimentResult(factor, "no-effect", f"{evidence}: not decided in {sides.runs} runs")
 
 
 def _seed_experiment(
@@ -218,7 +237,7 @@ def _seed_experiment(
         return ExperimentResult(factor, "inconclusive", f"{head}: no flip to compare fixed seeds against{note}")
     bad = next(seed for seed, failed in varied if failed)
     good = next(seed for seed, failed in varied if not failed)
-    sides = context.compare(factor, condition(bad), condition(good))
+    sides = context.compare(factor, condition(bad), condition(good), direction=True)
     result = _verdict(factor, sides, f"at {fixed_name(bad)}", f"at {fixed_name(good)}", direction=True)
     evidence = f"{result.evidence}; {head} (a fresh seed for each run)"
     return replace(result, evidence=evidence, seed=bad if result.outcome == "tracks" else None)
@@ -245,26 +264,26 @@ def _random_seed(context: _Context) -> ExperimentResult:
 
 
 def _cpu_load(context: _Context) -> ExperimentResult:
-    sides = context.compare("cpu-load", Condition(busy=True), Condition(solo=True))
+    sides = context.compare("cpu-load", Condition(busy=True), Condition(solo=True), direction=True)
     busy = f"with every core busy ({context.lab.busy_processes} busy processes)"
     return _verdict("cpu-load", sides, busy, "on an idle machine", direction=True)
 
 
 def _network(context: _Context) -> ExperimentResult:
-    sides = context.compare("network", Condition(tweaks=Tweaks(no_network=True)), Condition())
+    sides = context.compare("network", Condition(tweaks=Tweaks(no_network=True)), Condition(), direction=None)
     return _verdict("network", sides, "with outbound connections refused", "with the network as is", direction=None)
 
 
 def _concurrency(context: _Context) -> ExperimentResult:
     fast_switching = Condition(tweaks=Tweaks(switch_interval=SWITCH_INTERVAL), solo=True)
-    sides = context.compare("concurrency", fast_switching, Condition(solo=True))
+    sides = context.compare("concurrency", fast_switching, Condition(solo=True), direction=True)
     fast = "with threads switching every microsecond"
     return _verdict("concurrency", sides, fast, "at the default switch interval", direction=True)
 
 
 def _second_boundary(context: _Context) -> ExperimentResult:
     near, mid = (Condition(tweaks=Tweaks(clock_phase=phase)) for phase in (NEAR_BOUNDARY, MID_SECOND))
-    sides = context.compare("second-boundary", near, mid)
+    sides = context.compare("second-boundary", near, mid, direction=True)
     return _verdict(
         "second-boundary", sides, "started 10 ms before a second boundary", "started mid-second", direction=True
     )
@@ -272,7 +291,8 @@ def _second_boundary(context: _Context) -> ExperimentResult:
 
 def _frozen_clock(context: _Context) -> ExperimentResult:
     """The clock frozen against running, claimed only when freezing fixes it (failing frozen is the freeze's fault)."""
-    sides = context.compare("frozen clock", Condition(tweaks=Tweaks(frozen_clock=True)), Condition())
+    frozen = Condition(tweaks=Tweaks(frozen_clock=True))
+    sides = context.compare("frozen clock", frozen, Condition(), direction=False)
     return _verdict("frozen-clock", sides, "with the clock frozen", "with the clock running", direction=False)
 
 
@@ -281,7 +301,7 @@ def _clock(context: _Context) -> ExperimentResult:
     results = []
     for moment in CLOCK_TIMES:
         condition = Condition(clock=FakeClock(library=str(context.lab.faketime), moment=moment))
-        sides = context.compare(f"clock {moment}", condition, Condition())
+        sides = context.compare(f"clock {moment}", condition, Condition(), direction=None)
         results.append(_verdict("clock", sides, f"with the clock at {moment}", "with the real clock", direction=None))
         if results[-1].outcome == "tracks":
             return results[-1]
@@ -293,17 +313,22 @@ def _clock(context: _Context) -> ExperimentResult:
 
 def _repetition(context: _Context) -> ExperimentResult:
     """Its later runs in one process against its first runs: passing first and failing after means it breaks itself."""
-    sides = Sides()
-    made = 0
-    for look, runs in enumerate(REPEAT_LOOKS):
-        more = REPEAT_LOOKS[-1] - made
-        if look and (sides.decided or not _worth_more(sides, (REPEATS - 1) * more, more)):
-            break
-        outcomes = context.trial(context.failure.nodeid, [Condition(repeat=REPEATS)] * (runs - made))
-        made = runs
+
+    def runs(count: int) -> Sides:
+        outcomes = context.trial(context.failure.nodeid, [Condition(repeat=REPEATS)] * count)
         done = [occurrences for occurrences in outcomes if occurrences is not None and len(occurrences) == REPEATS]
         later = tuple(failed for occurrences in done for failed in occurrences[1:])
-        sides = sides.add(later, tuple(occurrences[0] for occurrences in done), len(outcomes) - len(done))
+        return Sides(later, tuple(occurrences[0] for occurrences in done), len(outcomes) - len(done))
+
+    per_unit = (REPEATS - 1, 1)
+    sides = context.sequential(runs, REPEAT_LOOKS, alpha=ALPHA, per_unit=per_unit)
+    if sides.significant and sides.treatment_fails_more:
+        replicate = (
+            context.sequential(runs, REPEAT_REPLICATE_LOOKS, alpha=REPLICATE_ALPHA, per_unit=per_unit)
+            if context.allows(REPEATS * REPEAT_REPLICATE_LOOKS[0])
+            else Sides()
+        )
+        sides = sides.replicated_by(replicate)
     return _verdict(
         "repetition",
         sides,

@@ -6,7 +6,15 @@ import random
 
 import pytest
 
-from flakehound.engine.comparison import ALPHA, LOOKS, Sides, allocation, fisher_p
+from flakehound.engine.comparison import (
+    ALPHA,
+    LOOKS,
+    REPLICATE_ALPHA,
+    REPLICATE_LOOKS,
+    Sides,
+    allocation,
+    fisher_p,
+)
 
 
 @pytest.mark.parametrize(
@@ -39,11 +47,25 @@ def test_allocation_has_as_many_of_each_side_in_a_replayable_order():
     assert any(allocation(random.Random(seed), 5) != first for seed in range(5))
 
 
-def test_the_first_decisive_split_is_at_the_second_look():
-    """7/7 against 0/7 decides; 3/3 against 0/3 (the first look) cannot."""
-    assert Sides((True,) * LOOKS[1], (False,) * LOOKS[1]).decided
-    assert not Sides((True,) * LOOKS[0], (False,) * LOOKS[0]).decided
+def test_the_first_significant_split_is_at_the_second_look():
+    """7/7 against 0/7 is significant; 3/3 against 0/3 (the first look) cannot be."""
+    assert Sides((True,) * LOOKS[1], (False,) * LOOKS[1]).significant
+    assert not Sides((True,) * LOOKS[0], (False,) * LOOKS[0]).significant
     assert Sides((True,) * 7, (False,) * 7).p < ALPHA
+
+
+SIGNIFICANT = Sides((True,) * 7, (False,) * 7)
+
+
+def test_a_significant_split_decides_only_when_fresh_runs_replicate_it_the_same_way():
+    """Not replicated yet, replicated the other way, or too weakly: not decided; 5/5 against 0/5 the same way is."""
+    assert not SIGNIFICANT.decided
+    assert SIGNIFICANT.replicated_by(Sides((True,) * REPLICATE_LOOKS[0], (False,) * REPLICATE_LOOKS[0])).decided
+    assert not SIGNIFICANT.replicated_by(Sides((False,) * 5, (True,) * 5)).decided, "the other way round"
+    assert not SIGNIFICANT.replicated_by(Sides((True,) * 4 + (False,), (False,) * 4 + (True,))).decided
+    assert Sides((True,) * 4 + (False,), (False,) * 4 + (True,)).p > REPLICATE_ALPHA
+    weak = Sides((True,) * 3, (False,) * 3)
+    assert not weak.replicated_by(Sides((True,) * 5, (False,) * 5)).decided, "never significant to begin with"
 
 
 def test_could_decide_looks_both_ways():
@@ -54,9 +76,15 @@ def test_could_decide_looks_both_ways():
     assert not Sides((True,), (False,)).could_decide(0, 0)
 
 
+def test_could_decide_at_the_replication_threshold():
+    """Five pairs can replicate at 0.05 (p = 0.008) where they could never reach 0.001."""
+    assert Sides().could_decide(5, 5, REPLICATE_ALPHA)
+    assert not Sides().could_decide(5, 5)
+
+
 def test_counts_name_both_sides_the_p_value_and_lost_runs():
     """Both sides counted, the p-value to a sensible precision, and the runs that did not finish."""
-    sides = Sides((True,) * 7, (False,) * 7).add((), (False,), 2)
+    sides = SIGNIFICANT.add(Sides((), (False,), 2))
     assert sides.counts("with X", "with Y") == (
         "fails 7/7 with X vs 0/8 with Y (p = 0.0002); 2 run(s) did not finish and are not counted"
     )
@@ -64,3 +92,20 @@ def test_counts_name_both_sides_the_p_value_and_lost_runs():
     assert Sides((True,) * 4, (False,) * 4).counts("a", "b") == "fails 4/4 a vs 0/4 b (p = 0.029)"
     assert Sides((True,) * 4, (False,) * 4).treatment_fails_more
     assert not Sides((False,) * 4, (True,) * 4).treatment_fails_more
+
+
+def test_counts_add_the_replication_with_its_own_counts():
+    """The fresh runs are counted apart, with their own p-value, lost runs, or the budget that left none."""
+    replicated = SIGNIFICANT.replicated_by(Sides((True,) * 5, (False,) * 4, 1))
+    assert replicated.counts("a", "b") == (
+        "fails 7/7 a vs 0/7 b (p = 0.0006); replicated in fresh runs: fails 5/5 vs 0/4 (p = 0.008);"
+        " 1 run(s) did not finish and are not counted"
+    )
+    assert replicated.runs == 14 + 9, "finished runs, the replication's included"
+    failed = SIGNIFICANT.replicated_by(Sides((True, False), (True, False)))
+    assert failed.counts("a", "b").endswith("; not replicated in fresh runs: fails 1/2 vs 1/2 (p = 1.00)")
+    assert (
+        SIGNIFICANT.replicated_by(Sides())
+        .counts("a", "b")
+        .endswith("; not replicated: the budget (--budget-seconds) left no time for fresh runs")
+    )

@@ -21,6 +21,9 @@ from flakehound.models import ConfigurationCount, Evidence, FailureKind, Origina
 
 CATALOG = load_catalog()
 NODEID = "tests/test_x.py::test_y"
+#: What a decisive comparison adds: five fresh pairs in a new random order that split the same way.
+REPLICATED = "; replicated in fresh runs: fails 5/5 vs 0/5 (p = 0.008)"
+REPLICATED_PASSING = "; replicated in fresh runs: fails 0/5 vs 5/5 (p = 0.008)"
 SAME_ITEMS = Original(outcome=Outcome.FAILED, exception="AssertionError", message="assert ['b', 'a'] == ['a', 'b']")
 REFUSED = Original(outcome=Outcome.FAILED, exception="ConnectionRefusedError", message="[Errno 111] Connection refused")
 
@@ -122,13 +125,14 @@ def test_hash_seed_tracked_gives_the_top_hint_both_sides_counted_and_a_pinned_re
     assert top.category == "unordered-collection"
     bad = re.search(r"fails 7/7 at PYTHONHASHSEED=(\d+) vs 0/7 at PYTHONHASHSEED=\d+ \(p = 0\.0006\)", top.evidence)
     assert bad is not None, top.evidence
-    assert top.evidence.endswith("(p = 0.0006); fails 2/4 with PYTHONHASHSEED varied (a fresh seed for each run)")
+    varied = "; fails 2/4 with PYTHONHASHSEED varied (a fresh seed for each run)"
+    assert top.evidence.endswith(f"(p = 0.0006){REPLICATED}{varied}")
     assert (
         failure.reproduce
         == f"PYTHONHASHSEED={bad.group(1)} python -m pytest -p no:randomly -p no:cacheprovider {NODEID}"
     )
     assert set(bench.factors()) == {"hash-seed"}, "the signature put the hash seed first, and it explained the failure"
-    assert bench.batches == [4, 6, 8], "four seeds at once, then three pairs, then the four more pairs that decide"
+    assert bench.batches == [4, 6, 8, 10], "four seeds at once, three pairs, four more that decide, five that replicate"
     assert notes == ()
 
 
@@ -188,7 +192,8 @@ def test_lost_comparison_runs_are_left_out_of_both_sides(make_failure):
     bench = Bench(decide)
     (failure,), _ = run(bench, [intermittent(make_failure)])
     assert failure.hints[0].category == "randomness"
-    assert "(p = 0.0006); 1 run(s) did not finish and are not counted; fails 2/4" in failure.hints[0].evidence
+    lost = "; 1 run(s) did not finish and are not counted"
+    assert f"(p = 0.0006){lost}{REPLICATED}; fails 2/4" in failure.hints[0].evidence
 
 
 def test_a_comparison_where_every_run_is_lost_claims_nothing(make_failure):
@@ -205,7 +210,7 @@ def test_seed_experiments_need_a_reproduced_failure(make_failure):
     assert not {"random-seed", "hash-seed"} & set(bench.factors())
     assert failure.hints[0].category == "timing"
     assert failure.hints[0].evidence == (
-        "fails 7/7 with every core busy (6 busy processes) vs 0/7 on an idle machine (p = 0.0006)"
+        f"fails 7/7 with every core busy (6 busy processes) vs 0/7 on an idle machine (p = 0.0006){REPLICATED}"
     )
 
 
@@ -214,8 +219,8 @@ def test_busy_runs_and_their_idle_controls_go_one_at_a_time(make_failure):
     bench = Bench(lambda condition, _: (condition.busy,))
     run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(faketime=None))
     cpu = [index for index, (_, condition) in enumerate(bench.calls) if condition.busy]
-    assert len(cpu) == 7
-    assert bench.batches[-14:] == [1] * 14, "seven busy runs and seven idle ones, each on its own"
+    assert len(cpu) == 12
+    assert bench.batches[-24:] == [1] * 24, "twelve busy runs and twelve idle ones, each on its own"
 
 
 def test_thread_switching_runs_have_the_machine_to_themselves(make_failure):
@@ -228,10 +233,10 @@ def test_thread_switching_runs_have_the_machine_to_themselves(make_failure):
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)], bench.lab(faketime=None))
     assert failure.hints[0].category == "concurrency"
     concurrency = [condition for _, condition in bench.calls if condition.solo]
-    assert len(concurrency) == 14
+    assert len(concurrency) == 24
     assert {describe(condition) for condition in concurrency} == {"concurrency", "control"}
     assert bench.batches[0] > 1, "the network runs went together"
-    assert bench.batches[-14:] == [1] * 14
+    assert bench.batches[-24:] == [1] * 24
 
 
 def test_forked_reruns_share_a_hash_seed_so_it_is_still_varied(make_failure):
@@ -279,10 +284,10 @@ def test_network_refused_changes_the_outcome(make_failure):
     bench = Bench(lambda condition, _: (condition.tweaks.no_network,))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)])
     assert set(bench.factors()) == {"network", "control"}
-    assert bench.batches == [6, 8], "three pairs, then the four that can decide"
+    assert bench.batches == [6, 8, 10], "three pairs, then the four that can decide, then five fresh ones"
     assert failure.hints[0].category == "network"
     assert failure.hints[0].evidence == (
-        "fails 7/7 with outbound connections refused vs 0/7 with the network as is (p = 0.0006)"
+        f"fails 7/7 with outbound connections refused vs 0/7 with the network as is (p = 0.0006){REPLICATED}"
     )
 
 
@@ -292,6 +297,36 @@ def test_a_network_flip_that_passes_when_refused_is_network_too(make_failure):
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 4), original=REFUSED)])
     assert failure.hints[0].category == "network"
     assert failure.hints[0].evidence.startswith("fails 0/7 with outbound connections refused vs 7/7")
+
+
+def test_a_significant_split_that_fresh_runs_do_not_repeat_claims_nothing(make_failure):
+    """The network's first fourteen runs split 7/7 against 0/7, then every run passes: not replicated, no claim."""
+    bench = Bench(lambda condition, call: (condition.tweaks.no_network and call <= 14,))
+    (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)], bench.lab(faketime=None))
+    assert not any("(p = " in hint.evidence for hint in failure.hints)
+    note = next(note for note in failure.notes if note.startswith("experiment network"))
+    assert note == (
+        "experiment network (no-effect): fails 7/7 with outbound connections refused vs 0/7 with the network as is"
+        " (p = 0.0006); not replicated in fresh runs: fails 0/5 vs 0/5 (p = 1.00): not decided in 24 runs"
+    )
+    network = [condition for _, condition in bench.calls[:24]]
+    assert {describe(condition) for condition in network} == {"network", "control"}
+    assert len(bench.calls) > 24, "the experiments after it ran: the network decided nothing"
+
+
+def test_a_significant_split_with_no_budget_left_to_replicate_claims_nothing(make_failure):
+    """Fourteen runs fit the budget and the five fresh pairs do not: the split is not claimed, and the note says why."""
+    bench = Bench(lambda condition, _: (condition.tweaks.no_network,))
+    failing = intermittent(make_failure, alone=(5, 0), original=REFUSED)
+    (failure,), _ = run(bench, [failing], bench.lab(budget_seconds=20))
+    assert not any("(p = " in hint.evidence for hint in failure.hints)
+    assert (
+        "experiment network (no-effect): fails 7/7 with outbound connections refused vs 0/7 with the network as is"
+        " (p = 0.0006); not replicated: the budget (--budget-seconds) left no time for fresh runs:"
+        " not decided in 14 runs"
+    ) in failure.notes
+    assert [describe(condition) for _, condition in bench.calls].count("network") == 7
+    assert bench.now <= 20, "no run beyond the budget"
 
 
 def test_a_test_failing_more_when_idle_is_not_timing(make_failure):
@@ -311,6 +346,7 @@ def test_concurrency_tracks_when_fast_switching_makes_it_fail(make_failure):
     assert failure.hints[0].category == "concurrency"
     assert failure.hints[0].evidence == (
         "fails 7/7 with threads switching every microsecond vs 0/7 at the default switch interval (p = 0.0006)"
+        + REPLICATED
     )
     assert {condition.tweaks.switch_interval for _, condition in bench.calls} == {1e-6, None}
 
@@ -331,7 +367,7 @@ def test_second_boundary_runs_only_for_failures_that_read_the_clock(make_failure
     )
     assert failure.hints[0].category == "clock"
     assert failure.hints[0].evidence == (
-        "fails 7/7 started 10 ms before a second boundary vs 0/7 started mid-second (p = 0.0006)"
+        f"fails 7/7 started 10 ms before a second boundary vs 0/7 started mid-second (p = 0.0006){REPLICATED}"
     )
     assert {0.99, 0.3} <= {condition.tweaks.clock_phase for _, condition in bench.calls}
     silent = Bench(lambda condition, _: (False,))
@@ -363,10 +399,11 @@ def test_frozen_clock_tracks_when_freezing_the_clock_fixes_an_intermittent_failu
     top = failure.hints[0]
     assert (top.category, top.confidence) == ("clock", "high")
     assert top.title.startswith("passes with the clock frozen, fails with it running")
-    assert top.evidence == "fails 0/7 with the clock frozen vs 7/7 with the clock running (p = 0.0006)"
+    frozen = "fails 0/7 with the clock frozen vs 7/7 with the clock running (p = 0.0006)"
+    assert top.evidence == frozen + REPLICATED_PASSING
     boundary = "experiment second-boundary (no-effect): fails 3/3 started 10 ms before a second boundary vs 3/3"
     assert any(note.startswith(boundary) for note in failure.notes)
-    assert bench.factors().count("frozen-clock") == 7
+    assert bench.factors().count("frozen-clock") == 12
     assert bench.factors()[-1] in {"frozen-clock", "control"}, "the first factor that decides ends the experiments"
 
 
@@ -378,7 +415,9 @@ def test_a_deterministic_failure_that_reads_the_clock_gets_the_frozen_clock_trie
     assert set(bench.factors()) == {"frozen-clock", "control"}
     assert failure.classification is FailureKind.DETERMINISTIC
     assert failure.hints[0].category == "clock"
-    assert failure.hints[0].evidence == "fails 0/7 with the clock frozen vs 7/7 with the clock running (p = 0.0006)"
+    assert failure.hints[0].evidence == (
+        f"fails 0/7 with the clock frozen vs 7/7 with the clock running (p = 0.0006){REPLICATED_PASSING}"
+    )
     assert "code-bug" not in {hint.category for hint in failure.hints}
 
 
@@ -421,10 +460,10 @@ def test_clock_moved_to_a_leap_day_tracks_against_the_real_clock(make_failure):
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0))], bench.lab(busy=None))
     assert failure.hints[0].category == "clock"
     assert failure.hints[0].evidence == (
-        f"fails 7/7 with the clock at {CLOCK_TIMES[1]} vs 0/7 with the real clock (p = 0.0006)"
+        f"fails 7/7 with the clock at {CLOCK_TIMES[1]} vs 0/7 with the real clock (p = 0.0006){REPLICATED}"
     )
     leap_day = FakeClock(library="/usr/lib/faketime/libfaketime.so.1", moment=CLOCK_TIMES[1])
-    assert [condition.clock for _, condition in bench.calls].count(leap_day) == 7
+    assert [condition.clock for _, condition in bench.calls].count(leap_day) == 12
     assert not any(note.startswith("experiment clock") for note in failure.notes), "the tracked moment is the hint"
 
 
@@ -466,10 +505,12 @@ def test_a_test_that_flips_on_its_own_never_gets_a_factor_claimed(make_failure, 
     """Across many investigation seeds, a test flipping on a schedule or at random gets no experiment hint.
 
     The sides run in one random order per look, so a test that fails on every other run cannot
-    line up with one side; a coin-flip test splits its failures evenly between the sides.
+    line up with one side; a coin-flip test splits its failures evenly between the sides. Now and
+    then one comparison splits significantly all the same (about 9 in 1,000 investigations of the
+    every-other-run test, 2 in 1,000 of the coin); fresh runs in a new order then fail to replicate it.
     """
     claims = []
-    for seed in range(60):
+    for seed in range(400):
         coin = random.Random(seed)
         if flips == "coin":
             bench = Bench(lambda condition, _, coin=coin: tuple(coin.random() < 0.5 for _ in range(condition.repeat)))
@@ -497,7 +538,7 @@ def test_missing_equipment_is_named_once_in_the_report_notes(make_failure):
 @pytest.mark.parametrize(
     ("outcomes", "result", "runs"),
     [
-        ((False, True, True), "tracks", 5),
+        ((False, True, True), "tracks", 10),
         ((True, True, True), "no-effect", 2),
         ((False, True, False), "no-effect", 2),
         ((False, True), "inconclusive", 2),
@@ -517,7 +558,7 @@ def test_repetition_of_a_sibling_parametrization(make_failure, outcomes, result,
         assert hint.category == "shared-state"
         assert hint.evidence == (
             "run 3 times in one process: fails 10/10 when run again in the same process vs 0/5 the first time in each"
-            " process (p = 0.0003)"
+            " process (p = 0.0003); replicated in fresh runs: fails 10/10 vs 0/5 (p = 0.0003)"
         )
     else:
         assert failure.notes[-1].startswith(f"experiment repetition ({result})")
@@ -536,7 +577,7 @@ def test_order_dependent_without_a_polluter_is_repeated(make_failure):
     """When bisection found no polluter, the test is run several times in one process to see if it pollutes itself."""
     bench = Bench(lambda condition, _: (False, True, True))
     run(bench, [make_failure(NODEID, FailureKind.ORDER_DEPENDENT)])
-    assert bench.factors() == ["repetition"] * 5
+    assert bench.factors() == ["repetition"] * 10, "five runs decide, five fresh ones replicate"
 
 
 @pytest.mark.parametrize("kind", [FailureKind.DETERMINISTIC, FailureKind.BRITTLE])
@@ -608,7 +649,7 @@ def test_default_budget(seconds, budget):
 @pytest.mark.parametrize(
     ("vary", "tracks", "label", "factors"),
     [
-        (False, True, FailureKind.INTERMITTENT, ["hash-seed"] * 18),
+        (False, True, FailureKind.INTERMITTENT, ["hash-seed"] * 28),
         (False, False, FailureKind.DETERMINISTIC, ["hash-seed"] * 4),
         (True, True, FailureKind.DETERMINISTIC, []),
     ],

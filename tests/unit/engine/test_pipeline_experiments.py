@@ -112,13 +112,15 @@ def test_network_experiment_runs_alone_with_the_plugin_option_and_is_recorded():
     assert failure.classification is FailureKind.INTERMITTENT
     assert failure.hints[0].category == "network"
     refused = [request for request in machine.requests if request.tweaks.no_network]
-    assert [request.order for request in refused] == [(SUITE[1],)] * 7, "seven runs refused decide it"
+    assert [request.order for request in refused] == [(SUITE[1],)] * 12, "seven runs refused decide, five replicate"
     assert refused[0].tweaks.args() == ("-p", "flakehound.execution._experiment_plugin", "--flakehound-no-network")
     assert report.failures[0].hints[0].evidence == (
         "fails 7/7 with outbound connections refused vs 0/7 with the network as is (p = 0.0006)"
+        "; replicated in fresh runs: fails 5/5 vs 0/5 (p = 0.008)"
     )
-    # three pairs of the concurrency experiment (undecidable after its first look), then seven of the network one
-    assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 6 + 14
+    # three pairs of the concurrency experiment (undecidable after its first look), then seven of the network
+    # one and the five that replicate them
+    assert [record.purpose for record in report.runs].count(RunPurpose.EXPERIMENT) == 6 + 14 + 10
     assert report.notes == (
         "the clock experiment was skipped: libfaketime is not installed here (apt-get install faketime)",
     )
@@ -142,7 +144,7 @@ def test_clock_runs_carry_the_moment_and_the_clock_worker_is_warmed_at_the_first
     reversed_order = tuple(reversed(SUITE))
     assert [request.order for request in machine.requests[:made]] == [None, reversed_order, *[(SUITE[1],)] * 3, SUITE]
     clocks = [request.clock for request in machine.requests if request.clock is not None]
-    assert clocks == [FakeClock(library=library, moment=CLOCK_TIMES[0])] * 3 + [leap_day] * 7
+    assert clocks == [FakeClock(library=library, moment=CLOCK_TIMES[0])] * 3 + [leap_day] * 12
     assert all(request.env == {} for request in machine.requests)
 
 
@@ -159,7 +161,7 @@ def test_cpu_load_runs_inside_the_busy_context():
     machine = Machine(lambda nodeid, request, busy: original_only(nodeid, request) or (nodeid == SUITE[1] and busy))
     report = investigate(machine)
     assert report.failures[0].hints[0].category == "timing"
-    assert machine.loaded_runs == 7
+    assert machine.loaded_runs == 12, "seven busy runs decide, five replicate"
 
 
 def test_repetition_runs_the_test_three_times_in_one_order():
@@ -246,6 +248,7 @@ def test_a_watched_test_made_to_fail_by_an_experiment_is_a_latent_failure_with_t
     assert latent.hints[0].category == "concurrency"
     assert latent.hints[0].evidence == (
         "fails 7/7 with threads switching every microsecond vs 0/7 at the default switch interval (p = 0.0006)"
+        "; replicated in fresh runs: fails 5/5 vs 0/5 (p = 0.008)"
     )
     assert latent.notes[0] == (
         "passed in the original run, 3 reruns alone and 1 shuffled order; failed in root-cause experiment runs"
