@@ -53,7 +53,10 @@ class Equipment(Protocol):
 
 #: Text that says a failure reads the clock (the second-boundary experiment sleeps, and a frozen clock may hang a
 #: test, so they run only then).
-_READS_CLOCK = re.compile(r"\btime\.time\(|\bdatetime\b|\.now\(|\bstrftime\b|\btimestamp\b|\btime\(\)")
+_READS_CLOCK = re.compile(
+    r"\btime\.time(_ns)?\(|\bdatetime\b|\.now\(|\.today\(|\bstrftime\b|\btimestamp\b|\btime\(\)"
+    r"|\b(c|asc|local|gm)time\("
+)
 #: Text that shows a set being built or iterated: a deterministic failure there may follow the hash seed.
 _BUILDS_SET = re.compile(r"\b(frozen)?set\(|\{\s*['\"\w][^:{}\n]*,[^:{}\n]*\}")
 #: Every factor, in the order an intermittent failure tries them: the seeds first (the order of ``Factor``).

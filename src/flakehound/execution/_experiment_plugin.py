@@ -8,7 +8,7 @@
 * ``--flakehound-clock-phase=F``: start each test's body when the clock's fraction of a second is F.
 * ``--flakehound-frozen-clock``: the wall clock reads one instant (the moment the test's setup
   began) through each test's setup, call and teardown: ``time.time``, ``time.time_ns``,
-  ``time.localtime``/``gmtime``/``strftime`` without a time, ``datetime.datetime.now``/``utcnow``/
+  ``time.localtime``/``gmtime``/``strftime``/``ctime``/``asctime`` without a time, ``datetime.datetime.now``/``utcnow``/
   ``today`` and ``datetime.date.today``. The datetime types are C types, so, as freezegun does,
   subclasses that read the frozen instant stand in for them in the ``datetime`` module and in every
   module that imported the names (``from datetime import datetime``), and everything is put back
@@ -221,6 +221,8 @@ _REAL_TIME_NS = time.time_ns
 _REAL_LOCALTIME = time.localtime
 _REAL_GMTIME = time.gmtime
 _REAL_STRFTIME = time.strftime
+_REAL_CTIME = time.ctime
+_REAL_ASCTIME = time.asctime
 _REAL_DATE = dt.date
 _REAL_DATETIME = dt.datetime
 #: Top-level packages whose names for the clock stay real: pytest's own timing and reports, and flakehound's.
@@ -326,12 +328,22 @@ class _ClockFreezer:
             """``moment`` formatted, or the frozen instant in local time."""
             return _REAL_STRFTIME(format, _REAL_LOCALTIME(self.seconds) if moment is None else moment)
 
+        def frozen_ctime(seconds: float | None = None) -> str:
+            """``seconds``, or the frozen instant, as local time in ``ctime``'s words."""
+            return _REAL_CTIME(self.seconds if seconds is None else seconds)
+
+        def frozen_asctime(moment: Any = None) -> str:  # noqa: ANN401 - time.asctime's own
+            """``moment``, or the frozen instant in local time, in ``asctime``'s words."""
+            return _REAL_ASCTIME(_REAL_LOCALTIME(self.seconds) if moment is None else moment)
+
         pairs: list[tuple[object, object]] = [
             (_REAL_TIME, frozen_time),
             (_REAL_TIME_NS, frozen_time_ns),
             (_REAL_LOCALTIME, frozen_localtime),
             (_REAL_GMTIME, frozen_gmtime),
             (_REAL_STRFTIME, frozen_strftime),
+            (_REAL_CTIME, frozen_ctime),
+            (_REAL_ASCTIME, frozen_asctime),
             (_REAL_DATE, stand_in_date),
             (_REAL_DATETIME, stand_in_datetime),
         ]

@@ -391,6 +391,8 @@ def test_every_reading_is_the_same_instant(started):
     assert time.localtime() == time.localtime(now)
     assert time.gmtime() == time.gmtime(now)
     assert time.strftime("%Y-%m-%d %H:%M:%S") == time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now))
+    assert time.ctime() == time.ctime(now) and time.ctime(0) != time.ctime()
+    assert time.asctime() == time.asctime(time.localtime(now)) and time.asctime(time.gmtime(0)) != time.asctime()
     assert time.monotonic() > ticking, "the monotonic clock keeps running"
 
 
@@ -416,7 +418,7 @@ import os
 import sys
 import time
 
-REAL = (time.time, time.time_ns, datetime.datetime, datetime.date)
+REAL = (time.time, time.time_ns, time.ctime, time.asctime, datetime.datetime, datetime.date)
 #: Names bound to the clock in the project's modules, and the real object each must be bound to between tests.
 IMPORTED = (("stamps", "time", time.time), ("late", "datetime", datetime.datetime))
 IMPORTED += (("tests_frozen", "datetime", datetime.datetime), ("tests_frozen", "date", datetime.date))
@@ -424,7 +426,7 @@ IMPORTED += (("tests_frozen", "datetime", datetime.datetime), ("tests_frozen", "
 
 def pytest_runtest_logfinish(nodeid):
     """After each test's teardown: is every name of the clock real again?"""
-    names = (time.time, time.time_ns, datetime.datetime, datetime.date)
+    names = (time.time, time.time_ns, time.ctime, time.asctime, datetime.datetime, datetime.date)
     real = names == REAL and datetime.datetime not in copyreg.dispatch_table
     for module, name, value in IMPORTED:
         real = real and getattr(sys.modules.get(module), name, value) is value

@@ -421,6 +421,36 @@ def test_a_deterministic_failure_that_reads_the_clock_gets_the_frozen_clock_trie
     assert "code-bug" not in {hint.category for hint in failure.hints}
 
 
+@pytest.mark.parametrize(
+    "line",
+    [
+        "stamp = time.ctime()",
+        "stamp = time.asctime()",
+        "now = time.localtime()",
+        "at = time.time_ns()",
+        "d = date.today()",
+    ],
+)
+def test_every_clock_reading_the_frozen_clock_covers_makes_the_failure_read_the_clock(make_failure, line):
+    """A deterministic failure whose traceback reads the clock any way the freeze covers gets the frozen clock tried."""
+    bench = Bench(lambda condition, _: (not condition.tweaks.frozen_clock,))
+    original = Original(outcome=Outcome.FAILED, exception="AssertionError", message="assert 1 == 2", traceback=line)
+    (failure,), _ = run(bench, [make_failure(NODEID, FailureKind.DETERMINISTIC, original=original)])
+    assert set(bench.factors()) == {"frozen-clock", "control"}
+    assert failure.hints[0].category == "clock"
+
+
+def test_a_deterministic_failure_that_reads_no_clock_gets_no_clock_experiment(make_failure):
+    """Nothing in the text reads the clock: the frozen clock is not tried, and the code-bug hint leads."""
+    bench = Bench(lambda condition, _: (True,))
+    original = Original(
+        outcome=Outcome.FAILED, exception="AssertionError", message="assert 1 == 2", traceback="x = f()"
+    )
+    (failure,), _ = run(bench, [make_failure(NODEID, FailureKind.DETERMINISTIC, original=original)])
+    assert bench.calls == []
+    assert failure.hints[0].category == "code-bug"
+
+
 def test_a_deterministic_failure_the_frozen_clock_does_not_fix_stays_a_code_bug(make_failure):
     """Failing frozen and running alike, the comparison stops after its first look and the code-bug hint leads."""
     bench = Bench(lambda condition, _: (True,))
