@@ -77,7 +77,8 @@ def test_a_pull_request_reads_mains_history_reruns_what_failed_there_and_leaves_
     [check] = [body for method, path, body in made if (method, path) == ("POST", f"{REPO}/check-runs")]
     left = decode_record(check["output"]["text"])
     assert left is not None
-    assert left.entries == {ONE: TestEntry(label="passed", failed=False, runs=watched.alone.runs)}
+    runs = watched.alone.runs + watched.shuffled.runs
+    assert left.entries == {ONE: TestEntry(label="passed", failed=False, runs=runs)}, "its plain runs: alone, shuffled"
     assert (left.tests, left.failed) == (2, 0)
     comment = next(body["body"] for method, path, body in made if (method, path) == ("POST", COMMENTS))
     assert "From 2 earlier runs on main: 0 new in this change, 0 already failed there." in comment

@@ -88,7 +88,8 @@ def record_of(report: Report) -> RunRecord:
     """The record of one report: every failure and latent failure, and the watched tests that passed."""
     entries = {failure.nodeid: _entry(failure) for failure in (*report.failures, *report.latent)}
     for watched in report.watched:
-        entries[watched.nodeid] = TestEntry(label="passed", failed=False, runs=watched.alone.runs)
+        plain = watched.alone.runs + watched.shuffled.runs  # its plain runs, as a failure's entry counts them
+        entries[watched.nodeid] = TestEntry(label="passed", failed=False, runs=plain)
     summary = report.summary
     return RunRecord(
         commit=report.commit,

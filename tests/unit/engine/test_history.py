@@ -49,13 +49,18 @@ def test_a_report_becomes_a_record_of_its_failures_and_watched_tests(make_report
         ),
     )
     history = TestHistory(runs=1, failures=1, rate=1.0, interval=(0.2, 1.0))
-    watched = WatchedTest(nodeid="tests/t.py::test_w", alone=ConfigurationCount(runs=5), history=history)
+    watched = WatchedTest(
+        nodeid="tests/t.py::test_w",
+        alone=ConfigurationCount(runs=5),
+        shuffled=ConfigurationCount(runs=2),
+        history=history,
+    )
     report = make_report([flip], commit="a" * 40).model_copy(update={"watched": (watched,)})
     made = record_of(report)
     assert made.commit == "a" * 40
     assert made.entries == {
         FLIP: TestEntry(label="intermittent", failed=True, failures=3, runs=8),
-        "tests/t.py::test_w": TestEntry(label="passed", failed=False, runs=5),
+        "tests/t.py::test_w": TestEntry(label="passed", failed=False, runs=7),
     }
     assert (made.tests, made.failed) == (report.summary.total, report.summary.failed)
 
