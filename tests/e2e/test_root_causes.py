@@ -55,12 +55,18 @@ def flakehound(args: list[str], project: Path, env: dict[str, str]) -> subproces
     )
 
 
-def ci_run(project: Path, junit: str, tests: list[str], env: dict[str, str], *extra: str) -> None:
-    """The CI run that failed: plain pytest with JUnit output, under the given conditions."""
+def _pytest_junit(
+    project: Path, junit: str, tests: list[str], env: dict[str, str], *extra: str
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={project / junit}"]
-    completed = subprocess.run(
+    return subprocess.run(
         [*command, *extra, *tests], cwd=project, env=env, capture_output=True, text=True, timeout=300, check=False
     )
+
+
+def ci_run(project: Path, junit: str, tests: list[str], env: dict[str, str], *extra: str) -> None:
+    """The CI run that failed: plain pytest with JUnit output, under the given conditions."""
+    completed = _pytest_junit(project, junit, tests, env, *extra)
     assert completed.returncode == 1, completed.stdout + completed.stderr
 
 
@@ -76,18 +82,9 @@ def race_run(project: Path, junit: str, env: dict[str, str]) -> None:
     not run them in time, and the CI run passes. The scenario is a red CI run, so it is made until
     it is red (it is red at the first attempt on an idle machine).
     """
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={project / junit}"]
-    command += ["-p", "flakehound.execution._experiment_plugin", "--flakehound-switch-interval=1e-6"]
+    fast = ("-p", "flakehound.execution._experiment_plugin", "--flakehound-switch-interval=1e-6")
     for _ in range(RACE_ATTEMPTS):
-        completed = subprocess.run(
-            [*command, f"{EXPERIMENTS}/test_hits.py"],
-            cwd=project,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        completed = _pytest_junit(project, junit, [f"{EXPERIMENTS}/test_hits.py"], env, *fast)
         if completed.returncode == 1:
             return
         assert completed.returncode == 0, completed.stdout + completed.stderr
