@@ -88,14 +88,14 @@ _FACTOR_TEXT: dict[str, tuple[str, str]] = {
     "concurrency": (
         "fails more often when threads switch more often: a race between threads",
         (
-            "two threads read and write shared state without a lock (a read-modify-write such as ``n += 1``, a"
+            "two threads read and write shared state without a lock (a read-modify-write such as n += 1, a"
             " check-then-act); guard it with a lock, or hand work over through a queue"
         ),
     ),
     "second-boundary": (
         "fails when it runs across a second boundary: it reads the clock twice and expects the same second",
         (
-            "two readings of the clock (or a timestamp and a later ``now()``) fall in different seconds when the"
+            "two readings of the clock (or a timestamp and a later now()) fall in different seconds when the"
             " test runs at the end of one; read the clock once, or freeze it in the test (time-machine, freezegun)"
         ),
     ),
@@ -103,7 +103,7 @@ _FACTOR_TEXT: dict[str, tuple[str, str]] = {
         "passes with the clock frozen, fails with it running: it expects no time to pass between two readings",
         (
             "time passes between two readings of the wall clock (an entry whose time to live runs out during"
-            " the test, two ``now()`` calls expected equal, a stamp compared with a later one); read the clock"
+            " the test, two now() calls expected equal, a stamp compared with a later one); read the clock"
             " once and pass the time in, compare with a tolerance, or freeze it in the test (time-machine,"
             " freezegun)"
         ),

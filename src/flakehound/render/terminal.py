@@ -97,6 +97,18 @@ def _listing(title: str, failures: tuple[ClassifiedFailure, ...]) -> Group:
     return Group(*entries)
 
 
+def _findings(failure: ClassifiedFailure, text: Text) -> None:
+    """Each hint with the comparison behind it (both sides counted, as the comment has it), then the searches' finds."""
+    for hint in failure.hints:
+        text.append(f"  hint ({hint.confidence}): {hint.title}\n")
+        if hint.evidence:
+            text.append(f"    evidence: {hint.evidence}\n", style="dim")
+    for finding in failure.polluters:
+        text.append(f"  {describe_finding(finding, 'polluter')}\n")
+    for finding in failure.state_setters:
+        text.append(f"  {describe_finding(finding, 'state-setter')}\n")
+
+
 def _story(failure: ClassifiedFailure, history: str | None = None) -> Text:
     text = Text(overflow="ignore")  # a word longer than the line (a node id) is printed whole, never folded
     text.append(failure.nodeid, style="bold")
@@ -116,10 +128,7 @@ def _story(failure: ClassifiedFailure, history: str | None = None) -> Text:
     if failure.original.exception or failure.original.message:
         where = f" at {failure.original.path}:{failure.original.line}" if failure.original.path else ""
         text.append(f"  {failure.original.exception or 'failure'}{where}: {failure.original.message or ''}\n")
-    for finding in failure.polluters:
-        text.append(f"  {describe_finding(finding, 'polluter')}\n")
-    for finding in failure.state_setters:
-        text.append(f"  {describe_finding(finding, 'state-setter')}\n")
+    _findings(failure, text)
     if history is not None:
         text.append(f"  history: {history}\n")
     for note in failure.notes:
