@@ -98,11 +98,14 @@ def _listing(title: str, failures: tuple[ClassifiedFailure, ...]) -> Group:
 
 
 def _findings(failure: ClassifiedFailure, text: Text) -> None:
-    """Each hint with the comparison behind it (both sides counted, as the comment has it), then the searches' finds."""
+    """Each hint an experiment decided, with its comparison (both sides counted, as the comment has it); the finds.
+
+    The other hints rest on counts the story already gives (the reruns, the polluter's confirmation):
+    only an experiment's comparison, which carries its p-value, would be missing.
+    """
     for hint in failure.hints:
-        text.append(f"  hint ({hint.confidence}): {hint.title}\n")
-        if hint.evidence:
-            text.append(f"    evidence: {hint.evidence}\n", style="dim")
+        if "(p = " in hint.evidence:
+            text.append(f"  {hint.title}\n    {hint.evidence}\n")
     for finding in failure.polluters:
         text.append(f"  {describe_finding(finding, 'polluter')}\n")
     for finding in failure.state_setters:
