@@ -31,7 +31,16 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import random
 
-__all__ = ["ALPHA", "LOOKS", "REPLICATE_ALPHA", "REPLICATE_LOOKS", "Sides", "allocation", "fisher_p"]
+__all__ = [
+    "ALPHA",
+    "LOOKS",
+    "REPLICATE_ALPHA",
+    "REPLICATE_LOOKS",
+    "Sides",
+    "allocation",
+    "fisher_p",
+    "states_a_comparison",
+]
 
 #: A factor is claimed only when chance would split the failures this unevenly less often than this.
 ALPHA = 0.001
@@ -148,6 +157,11 @@ class Sides:
         )
         verdict = "replicated" if self.decided else "not replicated"
         return f"; {verdict} in fresh runs: {split}"
+
+
+def states_a_comparison(evidence: str) -> bool:
+    """Whether evidence text holds a controlled comparison's counts (``Sides.counts`` always gives its p-value)."""
+    return "(p = " in evidence
 
 
 def _lost(sides: Sides) -> str:

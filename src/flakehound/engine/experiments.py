@@ -198,9 +198,15 @@ class _Context:
         first = self.sequential(pairs, LOOKS, alpha=ALPHA)
         if not first.significant or direction not in {None, first.treatment_fails_more}:
             return first
-        if not self.allows(2 * REPLICATE_LOOKS[0]):
-            return first.replicated_by(Sides())
-        return first.replicated_by(self.sequential(pairs, REPLICATE_LOOKS, alpha=REPLICATE_ALPHA))
+        return self.replicate(first, pairs, REPLICATE_LOOKS)
+
+    def replicate(
+        self, sides: Sides, step: Callable[[int], Sides], looks: Sequence[int], per_unit: tuple[int, int] = (1, 1)
+    ) -> Sides:
+        """``sides`` with the fresh runs that replicate its split, or with none when the budget has no room for them."""
+        if not self.allows(sum(per_unit) * looks[0]):
+            return sides.replicated_by(Sides())
+        return sides.replicated_by(self.sequential(step, looks, alpha=REPLICATE_ALPHA, per_unit=per_unit))
 
 
 def _verdict(
@@ -323,12 +329,7 @@ def _repetition(context: _Context) -> ExperimentResult:
     per_unit = (REPEATS - 1, 1)
     sides = context.sequential(runs, REPEAT_LOOKS, alpha=ALPHA, per_unit=per_unit)
     if sides.significant and sides.treatment_fails_more:
-        replicate = (
-            context.sequential(runs, REPEAT_REPLICATE_LOOKS, alpha=REPLICATE_ALPHA, per_unit=per_unit)
-            if context.allows(REPEATS * REPEAT_REPLICATE_LOOKS[0])
-            else Sides()
-        )
-        sides = sides.replicated_by(replicate)
+        sides = context.replicate(sides, runs, REPEAT_REPLICATE_LOOKS, per_unit)
     return _verdict(
         "repetition",
         sides,
