@@ -26,7 +26,6 @@ import sys
 from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 
-from flakehound.engine.comparison import states_a_comparison
 from flakehound.engine.experiments import Condition, Lab, explain
 from flakehound.engine.signatures import load_catalog
 from flakehound.engine.stats import wilson_interval
@@ -88,7 +87,7 @@ def investigate(outcomes: Outcomes, original: Original, seed: int) -> tuple[Clas
 
 
 def _claimed(failure: ClassifiedFailure) -> bool:
-    return any(states_a_comparison(hint.evidence) for hint in failure.hints)
+    return any(hint.comparison is not None for hint in failure.hints)
 
 
 def false_claims(kind: str, seeds: int) -> tuple[int, float]:
@@ -118,7 +117,7 @@ def power(effect: float, seeds: int) -> tuple[int, float]:
         )
         explained, made = investigate(outcomes, REFUSED, seed)
         top = explained.hints[0] if explained.hints else None
-        found += top is not None and top.category == "network" and states_a_comparison(top.evidence)
+        found += top is not None and top.category == "network" and top.comparison is not None
         runs += made
     return found, runs / seeds
 

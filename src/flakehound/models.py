@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "ClassifiedFailure",
+    "Comparison",
     "Configuration",
     "ConfigurationCount",
     "CoverageFile",
@@ -35,6 +36,7 @@ __all__ = [
     "RunPurpose",
     "RunRecord",
     "ShardOf",
+    "Split",
     "StateChange",
     "Summary",
     "TestResult",
@@ -222,6 +224,29 @@ class Polluter(_Frozen):
     state_changes: tuple[StateChange, ...] = ()
 
 
+class Split(_Frozen):
+    """One look at a controlled comparison: the failures and finished runs on each side, and Fisher's p-value."""
+
+    treatment_failures: int
+    treatment_runs: int
+    control_failures: int
+    control_runs: int
+    p: float
+    #: Runs that did not finish (a timeout, a crash of the runner) and are not counted on either side.
+    lost: int = 0
+
+
+class Comparison(_Frozen):
+    """The controlled comparison that decided a hint: the factor, both sides, and the fresh runs that replicated it."""
+
+    factor: str
+    #: The two conditions, as the evidence words them: "with outbound connections refused", "with the network as is".
+    treatment: str
+    control: str
+    split: Split
+    replication: Split
+
+
 class Hint(_Frozen):
     """A root-cause hint with the evidence behind it."""
 
@@ -232,6 +257,9 @@ class Hint(_Frozen):
     detail: str = ""
     evidence: str = ""
     confidence: Literal["high", "medium", "low"] = "medium"
+    #: The experiment's comparison that decided this hint, counted; None when the hint rests on other evidence
+    #: (the reruns, a polluter's confirmation runs, a matched signature).
+    comparison: Comparison | None = None
 
 
 class Original(_Frozen):

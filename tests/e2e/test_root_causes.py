@@ -295,6 +295,13 @@ def test_experiment_explains_the_failure(experiments, name):
     top = failure.hints[0]
     assert (top.category, top.confidence) == (category, "high"), (failure.hints, failure.notes)
     assert re.search(evidence, top.evidence), top.evidence
+    record = top.comparison
+    assert record is not None, "the report records the comparison behind the hint"
+    split = record.split
+    assert top.evidence.startswith(
+        f"fails {split.treatment_failures}/{split.treatment_runs} {record.treatment}"
+        f" vs {split.control_failures}/{split.control_runs} {record.control}"
+    ), (record, top.evidence)
 
 
 def test_a_tracked_seed_is_pinned_in_the_reproduce_command(experiments):
@@ -318,7 +325,7 @@ def false_claims(report: Report) -> dict[str, set[str]]:
     """Per failure, the factors a decided experiment hint claims that were not planted."""
     planted = planted_categories()
     claims = {
-        failure.nodeid: {hint.category for hint in failure.hints if "(p = " in hint.evidence}
+        failure.nodeid: {hint.category for hint in failure.hints if hint.comparison is not None}
         - {planted[failure.nodeid]}
         for failure in (*report.failures, *report.latent)
     }

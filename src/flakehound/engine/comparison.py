@@ -28,6 +28,8 @@ import math
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
+from flakehound.models import Comparison, Split
+
 if TYPE_CHECKING:
     import random
 
@@ -39,7 +41,6 @@ __all__ = [
     "Sides",
     "allocation",
     "fisher_p",
-    "states_a_comparison",
 ]
 
 #: A factor is claimed only when chance would split the failures this unevenly less often than this.
@@ -145,6 +146,26 @@ class Sides:
         )
         return f"{head} (p = {_p_text(self.p)}){_lost(self)}{self._replication()}"
 
+    def split(self) -> Split:
+        """The counts of these sides (the replication aside), for the report."""
+        return Split(
+            treatment_failures=sum(self.treatment),
+            treatment_runs=len(self.treatment),
+            control_failures=sum(self.control),
+            control_runs=len(self.control),
+            p=self.p,
+            lost=self.lost,
+        )
+
+    def comparison(self, factor: str, treatment: str, control: str) -> Comparison:
+        """The report's record of this decided comparison: both sides and the replication's, counted."""
+        if self.replicate is None or not self.decided:
+            msg = "only a decided comparison, replicated, is recorded"
+            raise ValueError(msg)
+        return Comparison(
+            factor=factor, treatment=treatment, control=control, split=self.split(), replication=self.replicate.split()
+        )
+
     def _replication(self) -> str:
         replicate = self.replicate
         if replicate is None:
@@ -157,11 +178,6 @@ class Sides:
         )
         verdict = "replicated" if self.decided else "not replicated"
         return f"; {verdict} in fresh runs: {split}"
-
-
-def states_a_comparison(evidence: str) -> bool:
-    """Whether evidence text holds a controlled comparison's counts (``Sides.counts`` always gives its p-value)."""
-    return "(p = " in evidence
 
 
 def _lost(sides: Sides) -> str:

@@ -218,7 +218,7 @@ def _verdict(
         return ExperimentResult(factor, "inconclusive", evidence)
     evidence = prefix + sides.counts(treatment, control)
     if sides.decided and direction in {None, sides.treatment_fails_more}:
-        return ExperimentResult(factor, "tracks", evidence)
+        return ExperimentResult(factor, "tracks", evidence, comparison=sides.comparison(factor, treatment, control))
     return ExperimentResult(factor, "no-effect", f"{evidence}: not decided in {sides.runs} runs")
 
 

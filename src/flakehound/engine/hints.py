@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from collections.abc import Set as AbstractSet
 
     from flakehound.engine.signatures import Catalog
-    from flakehound.models import ClassifiedFailure, Evidence, Original, Polluter, StateChange
+    from flakehound.models import ClassifiedFailure, Comparison, Evidence, Original, Polluter, StateChange
 
 __all__ = [
     "FACTOR_CATEGORY",
@@ -179,6 +179,8 @@ class ExperimentResult:
     evidence: str
     #: The seed at which it failed, when the factor is a seed and the outcome tracks it.
     seed: int | None = None
+    #: The comparison that decided it, when the outcome tracks the factor.
+    comparison: Comparison | None = None
 
 
 # --- hints ---------------------------------------------------------------------------------------
@@ -303,7 +305,12 @@ def _merged_hint(failure: ClassifiedFailure, match: Match, found: _Finding, chan
 def _experiment_hint(result: ExperimentResult) -> Hint:
     title, detail = _FACTOR_TEXT[result.factor]
     return Hint(
-        category=FACTOR_CATEGORY[result.factor], title=title, detail=detail, evidence=result.evidence, confidence="high"
+        category=FACTOR_CATEGORY[result.factor],
+        title=title,
+        detail=detail,
+        evidence=result.evidence,
+        confidence="high",
+        comparison=result.comparison,
     )
 
 

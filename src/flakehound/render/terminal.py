@@ -13,7 +13,6 @@ from rich.console import Group
 from rich.padding import Padding
 from rich.text import Text
 
-from flakehound.engine.comparison import states_a_comparison
 from flakehound.engine.gate import describe_pass_rate, describe_verdict, format_percent, is_found_in_a_rerun
 from flakehound.engine.history import history_line
 from flakehound.engine.statediff import describe_change
@@ -105,7 +104,7 @@ def _findings(failure: ClassifiedFailure, text: Text) -> None:
     only an experiment's comparison, which carries its p-value, would be missing.
     """
     for hint in failure.hints:
-        if states_a_comparison(hint.evidence):
+        if hint.comparison is not None:
             text.append(f"  {hint.title}\n    {hint.evidence}\n")
     for finding in failure.polluters:
         text.append(f"  {describe_finding(finding, 'polluter')}\n")

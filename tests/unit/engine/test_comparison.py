@@ -109,3 +109,31 @@ def test_counts_add_the_replication_with_its_own_counts():
         .counts("a", "b")
         .endswith("; not replicated: the budget (--budget-seconds) left no time for fresh runs")
     )
+
+
+def test_a_decided_comparison_is_recorded_with_both_splits_counted():
+    """The report's record holds what the evidence text says: each side's failures and runs, lost runs, p-values."""
+    replicated = SIGNIFICANT.add(Sides((), (), 1)).replicated_by(Sides((True,) * 5, (False,) * 5))
+    record = replicated.comparison("network", "with X", "with Y")
+    assert (record.factor, record.treatment, record.control) == ("network", "with X", "with Y")
+    assert record.split.model_dump() == {
+        "treatment_failures": 7,
+        "treatment_runs": 7,
+        "control_failures": 0,
+        "control_runs": 7,
+        "p": SIGNIFICANT.p,
+        "lost": 1,
+    }
+    assert (record.replication.treatment_failures, record.replication.control_runs) == (5, 5)
+    assert record.replication.p < REPLICATE_ALPHA
+
+
+@pytest.mark.parametrize(
+    "sides",
+    [SIGNIFICANT, SIGNIFICANT.replicated_by(Sides((True, False), (True, False))), SIGNIFICANT.replicated_by(Sides())],
+    ids=["not-replicated-yet", "not-replicated", "no-budget"],
+)
+def test_an_undecided_comparison_is_never_recorded_as_deciding(sides):
+    """Only a split that fresh runs replicated may stand behind a hint: anything else is refused, not recorded."""
+    with pytest.raises(ValueError, match="only a decided comparison"):
+        sides.comparison("network", "a", "b")

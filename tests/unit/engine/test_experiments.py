@@ -289,6 +289,18 @@ def test_network_refused_changes_the_outcome(make_failure):
     assert failure.hints[0].evidence == (
         f"fails 7/7 with outbound connections refused vs 0/7 with the network as is (p = 0.0006){REPLICATED}"
     )
+    comparison = failure.hints[0].comparison
+    assert comparison is not None, "the report records the comparison that decided the hint, counted"
+    assert (comparison.factor, comparison.treatment, comparison.control) == (
+        "network",
+        "with outbound connections refused",
+        "with the network as is",
+    )
+    split, replication = comparison.split, comparison.replication
+    assert (split.treatment_failures, split.treatment_runs, split.control_failures, split.control_runs) == (7, 7, 0, 7)
+    assert round(split.p, 4) == 0.0006
+    assert (replication.treatment_failures, replication.treatment_runs) == (5, 5)
+    assert (replication.control_failures, replication.control_runs, round(replication.p, 3)) == (0, 5, 0.008)
 
 
 def test_a_network_flip_that_passes_when_refused_is_network_too(make_failure):
@@ -303,7 +315,7 @@ def test_a_significant_split_that_fresh_runs_do_not_repeat_claims_nothing(make_f
     """The network's first fourteen runs split 7/7 against 0/7, then every run passes: not replicated, no claim."""
     bench = Bench(lambda condition, call: (condition.tweaks.no_network and call <= 14,))
     (failure,), _ = run(bench, [intermittent(make_failure, alone=(5, 0), original=REFUSED)], bench.lab(faketime=None))
-    assert not any("(p = " in hint.evidence for hint in failure.hints)
+    assert all(hint.comparison is None and "(p = " not in hint.evidence for hint in failure.hints)
     note = next(note for note in failure.notes if note.startswith("experiment network"))
     assert note == (
         "experiment network (no-effect): fails 7/7 with outbound connections refused vs 0/7 with the network as is"
@@ -319,7 +331,7 @@ def test_a_significant_split_with_no_budget_left_to_replicate_claims_nothing(mak
     bench = Bench(lambda condition, _: (condition.tweaks.no_network,))
     failing = intermittent(make_failure, alone=(5, 0), original=REFUSED)
     (failure,), _ = run(bench, [failing], bench.lab(budget_seconds=20))
-    assert not any("(p = " in hint.evidence for hint in failure.hints)
+    assert all(hint.comparison is None and "(p = " not in hint.evidence for hint in failure.hints)
     assert (
         "experiment network (no-effect): fails 7/7 with outbound connections refused vs 0/7 with the network as is"
         " (p = 0.0006); not replicated: the budget (--budget-seconds) left no time for fresh runs:"

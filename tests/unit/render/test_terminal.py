@@ -7,6 +7,7 @@ import pytest
 from rich.console import Console
 
 from flakehound.models import (
+    Comparison,
     Configuration,
     ConfigurationCount,
     Evidence,
@@ -21,6 +22,7 @@ from flakehound.models import (
     RunEnd,
     RunPurpose,
     RunRecord,
+    Split,
     TestResult,
 )
 from flakehound.render.terminal import describe_evidence, render_terminal
@@ -334,8 +336,18 @@ def test_the_story_shows_each_hint_and_the_comparison_behind_it(
         title="fails with the network refused",
         evidence="fails 7/7 with outbound connections refused vs 0/7 with the network as is (p = 0.0006)",
         confidence="high",
+        comparison=Comparison(
+            factor="network",
+            treatment="with outbound connections refused",
+            control="with the network as is",
+            split=Split(treatment_failures=7, treatment_runs=7, control_failures=0, control_runs=7, p=0.0006),
+            replication=Split(treatment_failures=5, treatment_runs=5, control_failures=0, control_runs=5, p=0.008),
+        ),
     )
-    matched = Hint(category="timing", title="a sleep is a literal number", confidence="low")
+    # counts in its text, but no comparison behind it: the story leaves it to the comment
+    matched = Hint(
+        category="timing", title="a sleep is a literal number", evidence="fails 3/3 (p = 0.1)", confidence="low"
+    )
     text = _text(make_report([make_failure("tests/t.py::test_n", hints=(measured, matched))]))
     lines = text.splitlines()
     at = lines.index("  fails with the network refused")
