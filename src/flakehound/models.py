@@ -225,7 +225,7 @@ class Polluter(_Frozen):
 
 
 class Split(_Frozen):
-    """One look at a controlled comparison: the failures and finished runs on each side, and Fisher's p-value."""
+    """A controlled comparison's runs so far, every look's: the failures and finished runs per side, and Fisher's p."""
 
     treatment_failures: int
     treatment_runs: int
