@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 from flakehound.execution._fork_client import ServerGoneError, output_since, request_message, spawn_server
 from flakehound.execution.runner import (
+    NOT_STARTED,
     ProcessExecutor,
     RunInterrupted,
     RunRequest,
@@ -99,6 +100,9 @@ class ForkExecutor:
     #: The forked child running now, if any (what :meth:`halt` kills), and whether :meth:`halt` was called.
     child: int | None = field(default=None, repr=False)
     halted: threading.Event = field(default_factory=threading.Event, repr=False)
+    #: Held while a child is forked and while :meth:`halt` looks: a child forks wholly before a halt, which
+    #: kills it, or not at all.
+    start_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __enter__(self) -> Self:
         """Nothing starts until the first run."""
@@ -152,11 +156,13 @@ class ForkExecutor:
         self.stopping.set()
 
     def halt(self) -> None:
-        """Kill the run going on, forked or fresh, and every later one as it starts (the run's thread then ends)."""
-        self.halted.set()
+        """Kill the run going on, forked or fresh, and start no later one (the run's thread then ends)."""
+        with self.start_lock:
+            self.halted.set()
+            child = self.child
         self.fallback.halt()
-        if self.child is not None:
-            _reap_group(self.child)
+        if child is not None:
+            _reap_group(child)
 
     def run(self, request: RunRequest) -> Run:
         """Run ``request`` in a forked child, or in a fresh process when fork cannot."""
@@ -247,21 +253,22 @@ class ForkExecutor:
         if not self.is_at_collected:  # a fresh process ran since the last forked run
             self._restore_collected(server)
         base = self.fallback
-        base.count += 1
-        self.fork_runs += 1
-        run_dir = base.workdir / f"run-{base.count}"
-        run_dir.mkdir(parents=True)
-        stream = run_dir / "results.jsonl"
-        offset = server.output.stat().st_size
-        started = time.monotonic()
-        server.send(request_message(request, stream, server.tmp, state))
-        forked = server.replies.read(self.reply_timeout)
-        if forked is None:
-            raise ServerGoneError
-        child = int(forked["pid"])
-        self.child = child
-        if self.halted.is_set():
-            _reap_group(child)
+        with self.start_lock:
+            if self.halted.is_set():
+                return NOT_STARTED
+            base.count += 1
+            self.fork_runs += 1
+            run_dir = base.workdir / f"run-{base.count}"
+            run_dir.mkdir(parents=True)
+            stream = run_dir / "results.jsonl"
+            offset = server.output.stat().st_size
+            started = time.monotonic()
+            server.send(request_message(request, stream, server.tmp, state))
+            forked = server.replies.read(self.reply_timeout)
+            if forked is None:
+                raise ServerGoneError
+            child = int(forked["pid"])
+            self.child = child
         try:
             exited = server.replies.read(max(request.timeout - (time.monotonic() - started), 0.0))
             timed_out = exited is None

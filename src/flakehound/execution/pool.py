@@ -318,7 +318,7 @@ class WorkerPool:
                 raise
 
     def halt(self) -> None:
-        """Kill every run going on in any thread, and every later one as it starts: the investigation is over."""
+        """Kill every run going on in any thread, and start no later one: the investigation is over."""
         for worker in self.workers:
             worker.halt()
 

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from flakehound.execution.snapshot import ProjectSnapshot
 
 __all__ = [
+    "NOT_STARTED",
     "Executor",
     "FakeClock",
     "ProcessExecutor",
@@ -273,6 +274,14 @@ def streamed_so_far(stream: Path, duration: float) -> Run:
     return run.model_copy(update={"ended": RunEnd.CANCELLED, "exit_code": None})
 
 
+#: A run asked for after :meth:`ProcessExecutor.halt`: nothing starts, so no test of it can have begun.
+NOT_STARTED = Run(
+    results=(),
+    ended=RunEnd.CANCELLED,
+    detail="not started: flakehound was stopped (Ctrl-C or SIGTERM) before this run could begin",
+)
+
+
 @dataclass
 class ProcessExecutor:
     """A fresh ``python -m pytest`` process per run."""
@@ -285,16 +294,21 @@ class ProcessExecutor:
     extra_args: tuple[str, ...] = ()
     snapshot: ProjectSnapshot | None = None
     count: int = 0
-    #: Set by :meth:`halt`: every run from then on is killed as soon as it starts.
+    #: Set by :meth:`halt`: no run starts from then on.
     halted: threading.Event = field(default_factory=threading.Event, repr=False)
     #: The process group of the run going on, if any (what :meth:`halt` kills).
     running: int | None = field(default=None, repr=False)
+    #: Held while a run starts and while :meth:`halt` looks: a run starts wholly before a halt, which kills it,
+    #: or not at all (a child started after the halt and killed later could begin its test first).
+    start_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def halt(self) -> None:
         """Kill the run going on (from another thread: Ctrl-C or SIGTERM reaches only the main one), and any later."""
-        self.halted.set()
-        if self.running is not None:
-            _reap_group(self.running)
+        with self.start_lock:
+            self.halted.set()
+            running = self.running
+        if running is not None:
+            _reap_group(running)
 
     def argv(self, run_dir: Path, request: RunRequest) -> list[str]:
         """The child's command line: plugin options joined with ``=`` so rootdir detection ignores them."""
@@ -324,8 +338,8 @@ class ProcessExecutor:
     def _restore(self) -> tuple[str, ...]:
         return self.snapshot.restore() if self.snapshot is not None else ()
 
-    def run(self, request: RunRequest) -> Run:
-        """Run one child pytest, restore the project, and read its results stream."""
+    def _start(self, request: RunRequest) -> tuple[subprocess.Popen[bytes], Path, float]:
+        """Start the child pytest of one run in its own folder: the process, the folder, and when it started."""
         self.count += 1
         run_dir = self.workdir / f"run-{self.count}"
         tmp = run_dir / "tmp"
@@ -336,7 +350,7 @@ class ProcessExecutor:
         env = {**self.env, **request.env, **clock, "TMPDIR": str(tmp), "TEMP": str(tmp), "TMP": str(tmp)}
         env = {name: value for name, value in env.items() if name not in request.drop_env}
         started = time.monotonic()
-        with (run_dir / "output.txt").open("wb") as output:
+        with (run_dir / "output.txt").open("wb") as output:  # the child has its own copy of the file
             process = subprocess.Popen(
                 self.argv(run_dir, request),
                 cwd=self.cwd,
@@ -346,23 +360,29 @@ class ProcessExecutor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            self.running = process.pid
+        return process, run_dir, started
+
+    def run(self, request: RunRequest) -> Run:
+        """Run one child pytest, restore the project, and read its results stream (none once halted)."""
+        with self.start_lock:
             if self.halted.is_set():
-                _reap_group(process.pid)
-            timed_out = False
-            try:
-                process.wait(timeout=request.timeout)
-            except subprocess.TimeoutExpired:
-                timed_out = True
-                _kill_group(process)
-            except KeyboardInterrupt as error:  # SIGTERM/SIGINT: stop the child, undo its mess, keep its results
-                _kill_group(process)
-                _reap_group(process.pid)
-                self._restore()
-                raise RunInterrupted(streamed_so_far(run_dir / "results.jsonl", time.monotonic() - started)) from error
-            finally:
-                self.running = None
+                return NOT_STARTED
+            process, run_dir, started = self._start(request)
+            self.running = process.pid
+        timed_out = False
+        try:
+            process.wait(timeout=request.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(process)
+        except KeyboardInterrupt as error:  # SIGTERM/SIGINT: stop the child, undo its mess, keep its results
+            _kill_group(process)
             _reap_group(process.pid)
+            self._restore()
+            raise RunInterrupted(streamed_so_far(run_dir / "results.jsonl", time.monotonic() - started)) from error
+        finally:
+            self.running = None
+        _reap_group(process.pid)
         duration = time.monotonic() - started
         restored = self._restore()
         stream = run_dir / "results.jsonl"
