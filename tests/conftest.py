@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +32,19 @@ def _sample_environment(state: Path) -> dict[str, str]:
     env["FLAKEHOUND_SAMPLE_STATE"] = str(state)
     env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     return env
+
+
+@pytest.fixture
+def ctrl_c():
+    """SIGINT raises KeyboardInterrupt in this test, as in a terminal, then SIGINT is as it was.
+
+    A run of our suite started as a script's background job (``pytest ... &`` in a script, which bash
+    starts with SIGINT ignored) inherits SIGINT ignored, and Python then leaves it so: a test that
+    interrupts with a real SIGINT would wait on, unheard (seen: four interrupt tests failed that way).
+    """
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ from executorkit import (
     process_executor,
     write_files,
 )
+from signalkit import interrupt_the_waiting_main_thread
 
 from flakehound.errors import ConfigError
 from flakehound.execution.forking import ForkExecutor
@@ -239,6 +239,7 @@ def test_warming_the_copies_only_leaves_the_project_alone_while_it_runs(tmp_path
     assert [comparable(run) for run in runs] == [comparable(run) for run in plain]
 
 
+@pytest.mark.usefixtures("ctrl_c")
 @pytest.mark.parametrize("isolation", ["fork", "process"])
 def test_an_interrupt_stops_the_runs_of_every_thread_and_every_later_run(tmp_path, isolation):
     """Ctrl-C or SIGTERM reaches the main thread only: the runs the other threads wait for are killed at once.
@@ -268,7 +269,7 @@ def test_an_interrupt_stops_the_runs_of_every_thread_and_every_later_run(tmp_pat
     def interrupt_once_both_hang() -> None:
         while len(list(state.iterdir())) < 2:
             time.sleep(0.05)
-        os.kill(os.getpid(), signal.SIGINT)  # a real signal: it wakes the main thread where it waits
+        interrupt_the_waiting_main_thread()  # a real signal: it wakes the main thread where it waits
 
     with pool_over(root, tmp_path, env, isolation=isolation, jobs=2) as pool:
         pool.warm()

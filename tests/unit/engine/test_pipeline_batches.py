@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from signalkit import interrupt_the_waiting_main_thread
 
 from flakehound.config import Settings
 from flakehound.engine.pipeline import analyse
@@ -160,10 +160,10 @@ class Interrupting(Workers):
     raised: bool = False
 
     def run(self, request: RunRequest) -> Run:
-        """Send SIGINT once, from the first search thread's run; Python raises it in the waiting main thread."""
+        """Send SIGINT once, from the first search thread's run, to the main thread as it waits for the searches."""
         if not self.raised and threading.current_thread().name.startswith("flakehound-search"):
             self.raised = True
-            signal.raise_signal(signal.SIGINT)
+            interrupt_the_waiting_main_thread()
         return super().run(request)
 
 
@@ -178,6 +178,7 @@ class Halting(Interrupting):
         self.halted = True
 
 
+@pytest.mark.usefixtures("ctrl_c")
 @pytest.mark.parametrize("kind", [Interrupting, Halting])
 def test_an_interruption_during_searches_side_by_side_stops_them(kind):
     """Ctrl-C while the main thread waits for the searches: no more runs, and the report says it was interrupted.
